@@ -1,0 +1,1 @@
+"""Sense: asset agents that turn readings into ``HealthReport``s. Imports nothing else of ours."""

@@ -1,0 +1,1 @@
+"""Run: wires agents, policies and workflows; CLI, web API, telemetry."""

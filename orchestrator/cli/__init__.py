@@ -1,0 +1,36 @@
+"""Command-line entry point ``autoops``.
+
+Each command group lives in its own module and registers on ``app``; importing the module is
+enough. Errors we raise on purpose (``AutoopsError``) are printed as one clear line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from agents.errors import AutoopsError
+from orchestrator.cli import demo, sense  # noqa: F401  (registers commands)
+from orchestrator.cli.app import app
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except AutoopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except SystemExit:
+        raise
+    except Exception as exc:  # typer/click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            print("aborted", file=sys.stderr)
+            sys.exit(1)
+        raise
+
+
+__all__ = ["app", "main"]

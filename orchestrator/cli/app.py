@@ -1,0 +1,12 @@
+"""The ``autoops`` Typer application object; command modules register themselves on it."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="autoops",
+    no_args_is_help=True,
+    add_completion=False,
+    help="autoops — autonomous operations for factories: Sense -> Decide -> Act -> Learn.",
+)

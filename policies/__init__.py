@@ -1,0 +1,1 @@
+"""Decide: policies as code turning health reports into proposed actions."""

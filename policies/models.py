@@ -1,0 +1,146 @@
+"""Models born in the Decide layer: typed actions, their autonomy, and the ``Decision`` record.
+
+These are the contract between policies (who propose) and workflows (who carry out). Add fields
+with defaults; do not rename or remove them without changing both sides.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Autonomy(StrEnum):
+    SUGGEST = "suggest"  # recorded only
+    APPROVE = "approve"  # human gate
+    AUTO = "auto"  # carried out without a person
+
+
+class Priority(StrEnum):
+    P1 = "P1"  # now: safety or imminent failure
+    P2 = "P2"  # this shift
+    P3 = "P3"  # next planned window
+    P4 = "P4"  # when convenient
+
+
+class ApprovalRequirement(Frozen):
+    """Who must sign off: any of ``roles``, ``min_approvers`` distinct people, above ``cost``."""
+
+    roles: tuple[str, ...] = ("maintenance_lead",)
+    min_approvers: int = Field(default=1, ge=1)
+    tier: str = ""
+    reason: str = ""  # why a person is needed ("above auto limit 500 EUR", "budget exhausted")
+
+
+class PartLine(Frozen):
+    sku: str
+    quantity: int = Field(gt=0)
+    unit_price: float = Field(default=0.0, ge=0)
+    description: str = ""
+
+
+class OrderParts(Frozen):
+    kind: Literal["order_parts"] = "order_parts"
+    supplier: str
+    lines: tuple[PartLine, ...] = Field(min_length=1)
+    currency: str = "EUR"
+    need_by: datetime | None = None
+
+    @property
+    def total(self) -> float:
+        return sum(line.quantity * line.unit_price for line in self.lines)
+
+
+class ScheduleMaintenance(Frozen):
+    kind: Literal["schedule_maintenance"] = "schedule_maintenance"
+    asset_id: str
+    task: str
+    duration_h: float = Field(gt=0)
+    priority: Priority = Priority.P3
+    latest_start: datetime | None = None  # from the RUL: the job must start before this
+    parts: tuple[PartLine, ...] = ()
+
+
+class CreateWorkOrder(Frozen):
+    kind: Literal["create_work_order"] = "create_work_order"
+    asset_id: str
+    priority: Priority
+    title: str
+    description: str = ""
+    instrument_check: bool = False  # the sensor, not the machine, needs a look
+    sensor: str | None = None
+
+
+class RerouteWork(Frozen):
+    kind: Literal["reroute_work"] = "reroute_work"
+    from_asset: str
+    capability: str | None = None  # required capability; None = the jobs' own requirements
+    reason: str = ""
+
+
+class FlagForReview(Frozen):
+    kind: Literal["flag_for_review"] = "flag_for_review"
+    subject: str
+    asset_id: str | None = None
+    detail: str = ""
+    figures: dict[str, float] = Field(default_factory=dict)  # e.g. payback_years, excess_kwh_per_day
+
+
+class Notify(Frozen):
+    kind: Literal["notify"] = "notify"
+    roles: tuple[str, ...] = ()
+    message: str
+
+
+Action = Annotated[
+    OrderParts | ScheduleMaintenance | CreateWorkOrder | RerouteWork | FlagForReview | Notify,
+    Field(discriminator="kind"),
+]
+
+
+class ProposedAction(Frozen):
+    """An action a policy proposes, with its autonomy and the words a person reads."""
+
+    action: Action
+    autonomy: Autonomy
+    approval: ApprovalRequirement | None = None
+    asset_id: str | None = None
+    dedup_key: str  # same ongoing problem -> same key -> one action
+    estimated_cost: float = 0.0
+    currency: str = "EUR"
+    explanation: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionOutcome(StrEnum):
+    PROPOSED = "proposed"  # an action was proposed (see autonomy for what happens next)
+    SHADOW = "shadow"  # would have proposed; shadow / backtest mode, nothing executed
+    SUPPRESSED = "suppressed"  # condition held but a window, cool-down or duplicate held it back
+    STALE_DATA = "stale_data"  # inputs too old or missing: explicitly not decided
+    ERROR = "error"  # the policy raised; isolated, reported
+
+
+class Decision(Frozen):
+    """One evaluation that proposed (or explicitly did not propose) something. Stored append-only."""
+
+    decision_id: str
+    time: datetime
+    site: str = ""
+    policy_id: str
+    policy_version: str
+    policy_source_hash: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    inputs: tuple[str, ...] = ()  # report ids (or other input ids) the policy saw
+    input_values: dict[str, Any] = Field(default_factory=dict)  # the evidence values
+    outcome: DecisionOutcome
+    proposed: ProposedAction | None = None
+    explanation: str
+    trace_id: str | None = None
+    workflow_id: str | None = None

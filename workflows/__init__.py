@@ -1,0 +1,1 @@
+"""Act: durable Temporal workflows. Keep light: the workflow sandbox re-imports it."""
