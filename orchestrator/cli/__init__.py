@@ -9,7 +9,16 @@ from __future__ import annotations
 import sys
 
 from agents.errors import AutoopsError
-from orchestrator.cli import demo, sense  # noqa: F401  (registers commands)
+from orchestrator.cli import (  # noqa: F401  (importing a module registers its commands)
+    approvals,
+    decisions,
+    demo,
+    diagnose,
+    policy,
+    prognostics,
+    replay,
+    sense,
+)
 from orchestrator.cli.app import app
 
 
