@@ -1,0 +1,203 @@
+"""Plant configuration: one TOML file, validated by pydantic, errors naming the file and the field.
+
+Secrets never live in the file in clear: a field ending in ``_env`` names the environment variable
+that holds the secret, and the value is read into a ``SecretStr`` (printed as ``**********``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from agents.errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _secret_from_env(var: str | None, field: str) -> SecretStr | None:
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if value is None:
+        raise ValueError(f"{field}: environment variable {var!r} is not set")
+    return SecretStr(value)
+
+
+class Line(Section):
+    id: str
+    name: str = ""
+
+
+class Break(Section):
+    """A planned window in every shift (breaks, changeovers) where maintenance can be done."""
+
+    name: str
+    start: time
+    end: time
+
+
+class Shift(Section):
+    name: str
+    start: time
+    end: time
+
+
+class Schedule(Section):
+    timezone: str = "UTC"
+    shifts: tuple[Shift, ...] = ()
+    planned_breaks: tuple[Break, ...] = ()
+
+
+class Role(Section):
+    """A role and the largest amount (currency of the site) one approval by it may cover."""
+
+    approval_limit: float = Field(default=0.0, ge=0)
+    can_approve: bool = True
+    description: str = ""
+
+
+class User(Section):
+    name: str = Field(min_length=1)
+    display_name: str = ""
+    roles: tuple[str, ...] = Field(min_length=1)
+    # scrypt hash "scrypt$n$r$p$salt_hex$hash_hex" (see orchestrator/web/passwords.py); never clear text.
+    password_hash: str = ""
+
+
+class Endpoint(Section):
+    url: str
+    timeout_s: float = Field(default=10.0, gt=0)
+    api_key_env: str | None = None
+
+    def api_key(self) -> SecretStr | None:
+        return _secret_from_env(self.api_key_env, "api_key_env")
+
+
+class Endpoints(Section):
+    """Where the supplier, CMMS and MES live. Empty = start the embedded reference servers."""
+
+    supplier: Endpoint | None = None
+    cmms: Endpoint | None = None
+    mes: Endpoint | None = None
+    callback_secret_env: str = "AUTOOPS_CALLBACK_SECRET"
+
+
+class TemporalSettings(Section):
+    address: str | None = None  # None = start the embedded dev server
+    namespace: str = "default"
+    task_queue: str = "autoops"
+    tls: bool = False
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    api_key_env: str | None = None
+    ui_port: int = Field(default=8233, gt=0, lt=65536)
+    port: int = Field(default=7233, gt=0, lt=65536)
+
+    def api_key(self) -> SecretStr | None:
+        return _secret_from_env(self.api_key_env, "temporal.api_key_env")
+
+
+class RaySettings(Section):
+    address: str | None = None  # None = start local Ray
+    namespace: str = "autoops"
+    num_cpus: int | None = Field(default=None, gt=0)
+    shard_size: int = Field(default=1, ge=1)
+
+
+class WebSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, gt=0, lt=65536)
+    session_secret_env: str = "AUTOOPS_SESSION_SECRET"
+
+
+class PolicySettings(Section):
+    extra_dirs: tuple[Path, ...] = ()
+    # policy id -> parameter overrides; per asset / line: policy id -> {"asset:<id>": {...}}
+    parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class PlantConfig(Section):
+    site: str = Field(min_length=1)
+    name: str = ""
+    currency: str = "EUR"
+    state_dir: Path = Path(".autoops")
+    lines: tuple[Line, ...] = ()
+    # Assets are kept as raw tables here and typed by the agents' own models (agents/registry.py),
+    # so that adding an asset kind needs no change in this file.
+    machines: tuple[dict[str, Any], ...] = ()
+    inventory: tuple[dict[str, Any], ...] = ()
+    energy: tuple[dict[str, Any], ...] = ()
+    schedule: Schedule = Schedule()
+    roles: dict[str, Role] = Field(default_factory=dict)
+    users: tuple[User, ...] = ()
+    policies: PolicySettings = PolicySettings()
+    endpoints: Endpoints = Endpoints()
+    temporal: TemporalSettings = TemporalSettings()
+    ray: RaySettings = RaySettings()
+    web: WebSettings = WebSettings()
+
+    @model_validator(mode="after")
+    def _references(self) -> PlantConfig:
+        line_ids = {line.id for line in self.lines}
+        for index, machine in enumerate(self.machines):
+            line = machine.get("line")
+            if line is not None and line_ids and line not in line_ids:
+                raise ValueError(f"machines[{index}].line: unknown line {line!r}; lines are {sorted(line_ids)}")
+        names = [u.name for u in self.users]
+        if len(names) != len(set(names)):
+            raise ValueError(f"users: duplicate user names in {names}")
+        for user in self.users:
+            for role in user.roles:
+                if role not in self.roles:
+                    raise ValueError(
+                        f"users.{user.name}.roles: unknown role {role!r}; declared roles are {sorted(self.roles)}"
+                    )
+        return self
+
+    def user(self, name: str) -> User | None:
+        return next((u for u in self.users if u.name == name), None)
+
+    def approval_limit(self, user: User) -> float:
+        """The largest amount this user may approve: the highest limit among their approving roles."""
+        limits = [self.roles[r].approval_limit for r in user.roles if self.roles[r].can_approve]
+        return max(limits, default=0.0)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def parse_config(data: dict[str, Any], *, source: str = "<config>") -> PlantConfig:
+    """Validate a parsed TOML document; raise ``ConfigError`` naming the source and the field."""
+    try:
+        return PlantConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_field_path(err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"invalid plant configuration: {problems}", file=source) from None
+
+
+def load_config(path: str | Path) -> PlantConfig:
+    """Read and validate a plant configuration file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("file not found; pass --config with a plant TOML file", file=str(path)) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+    return parse_config(data, source=str(path))
