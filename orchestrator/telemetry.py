@@ -1,0 +1,253 @@
+"""OpenTelemetry set-up, done once at process entry. Library code uses only the OpenTelemetry API.
+
+Configuration comes from the standard ``OTEL_*`` variables, which the SDK reads itself:
+``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_TRACES_SAMPLER`` / ``_ARG``,
+``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT``, ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``
+(``http/protobuf`` default, or ``grpc``), ``OTEL_EXPORTER_OTLP_(TRACES_)HEADERS``.
+
+Spans always go to ``<state dir>/traces.jsonl`` (read by ``autoops trace``) unless
+``AUTOOPS_TRACE_FILE=off``; they also go to OTLP when an endpoint is set. Every exporter is wrapped
+by ``RedactingExporter``, which removes configured secret values and secret-looking attributes,
+so a secret that slipped into a span never leaves the process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+log = logging.getLogger(__name__)
+
+TRACE_FILE = "traces.jsonl"
+REDACTED = "[redacted]"
+_SECRET_KEY = re.compile(r"(pass(word)?|secret|token|api[_-]?key|authorization|cookie|signature)", re.I)
+
+
+class RedactingExporter(SpanExporter):
+    """Wraps an exporter; drops secret values and secret-named attributes before export."""
+
+    def __init__(self, inner: SpanExporter, secrets: Iterable[str] = ()) -> None:
+        self._inner = inner
+        # Very short strings would redact half the world; secrets are long in practice.
+        self._secrets = tuple(s for s in secrets if s and len(s) >= 6)
+
+    def _clean_value(self, value: object) -> object:
+        if isinstance(value, str):
+            for secret in self._secrets:
+                if secret in value:
+                    value = value.replace(secret, REDACTED)
+            return value
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._clean_value(v) for v in value)
+        return value
+
+    def _clean_attributes(self, attributes: object) -> dict[str, object]:
+        return {
+            key: (REDACTED if _SECRET_KEY.search(key) else self._clean_value(value))
+            for key, value in dict(attributes or {}).items()  # type: ignore[call-overload]
+        }
+
+    def _clean(self, span: ReadableSpan) -> ReadableSpan:
+        from opentelemetry.sdk.trace import Event
+
+        events = [
+            Event(e.name, self._clean_attributes(e.attributes), e.timestamp)  # type: ignore[arg-type]
+            for e in span.events
+        ]
+        links = [
+            trace.Link(link.context, self._clean_attributes(link.attributes))  # type: ignore[arg-type]
+            for link in span.links
+        ]
+        return ReadableSpan(
+            name=str(self._clean_value(span.name)),
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=self._clean_attributes(span.attributes),  # type: ignore[arg-type]
+            events=events,
+            links=links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._inner.export([self._clean(s) for s in spans])
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+def span_to_dict(span: ReadableSpan) -> dict[str, object]:
+    """One span as a flat JSON-able dict (the line format of ``traces.jsonl``)."""
+    ctx = span.context
+    return {
+        "trace_id": f"{ctx.trace_id:032x}" if ctx else None,
+        "span_id": f"{ctx.span_id:016x}" if ctx else None,
+        "parent_span_id": f"{span.parent.span_id:016x}" if span.parent else None,
+        "name": span.name,
+        "kind": span.kind.name,
+        "start_ns": span.start_time,
+        "end_ns": span.end_time,
+        "status": span.status.status_code.name,
+        "service": (span.resource.attributes.get(SERVICE_NAME) if span.resource else None),
+        "attributes": dict(span.attributes or {}),
+        "events": [
+            {"name": e.name, "time_ns": e.timestamp, "attributes": dict(e.attributes or {})}
+            for e in span.events
+        ],
+        "links": [
+            {
+                "trace_id": f"{link.context.trace_id:032x}",
+                "span_id": f"{link.context.span_id:016x}",
+                "attributes": dict(link.attributes or {}),
+            }
+            for link in span.links
+        ],
+    }
+
+
+class JsonLinesExporter(SpanExporter):
+    """Appends spans as JSON lines to a file; safe for several threads of one process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = "".join(json.dumps(span_to_dict(s), default=str) + "\n" for s in spans)
+        try:
+            with self._lock, self.path.open("a", encoding="utf-8") as fh:
+                fh.write(lines)
+        except OSError as exc:
+            log.warning("could not write spans to %s: %s", self.path, exc)
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+def _otlp_protocol(signal: str) -> str:
+    return (
+        os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    )
+
+
+def _otlp_endpoint_set(signal: str) -> bool:
+    return bool(
+        os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
+
+def _otlp_span_exporter() -> SpanExporter:
+    if _otlp_protocol("TRACES") == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
+
+        return Grpc()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
+
+    return Http()
+
+
+def _otlp_metric_reader() -> PeriodicExportingMetricReader:
+    if _otlp_protocol("METRICS") == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetrics,
+        )
+
+        return PeriodicExportingMetricReader(GrpcMetrics())
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetrics,
+    )
+
+    return PeriodicExportingMetricReader(HttpMetrics())
+
+
+@dataclass
+class Telemetry:
+    """What ``configure_telemetry`` set up; ``shutdown`` flushes and closes the exporters."""
+
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+    trace_file: Path | None
+    exporters: list[str] = field(default_factory=list)
+
+    def flush(self) -> None:
+        self.tracer_provider.force_flush()
+        self.meter_provider.force_flush()
+
+    def shutdown(self) -> None:
+        self.tracer_provider.shutdown()
+        self.meter_provider.shutdown()
+
+
+_configured: Telemetry | None = None
+_lock = threading.Lock()
+
+
+def configure_telemetry(
+    *,
+    service_name: str = "autoops",
+    state_dir: Path | str = ".autoops",
+    secrets: Iterable[str] = (),
+    extra_exporters: Sequence[SpanExporter] = (),
+) -> Telemetry:
+    """Set the global tracer and meter providers once per process; later calls return the first."""
+    global _configured
+    with _lock:
+        if _configured is not None:
+            return _configured
+        attributes = {}
+        if not os.environ.get("OTEL_SERVICE_NAME"):
+            attributes[SERVICE_NAME] = service_name
+        resource = Resource.create(attributes)
+        tracer_provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
+        secret_values = tuple(secrets)
+        names: list[str] = []
+        trace_file: Path | None = None
+        if os.environ.get("AUTOOPS_TRACE_FILE", "").lower() != "off":
+            trace_file = Path(state_dir) / TRACE_FILE
+            exporter: SpanExporter = JsonLinesExporter(trace_file)
+            tracer_provider.add_span_processor(
+                BatchSpanProcessor(RedactingExporter(exporter, secret_values), schedule_delay_millis=500)
+            )
+            names.append(f"file:{trace_file}")
+        if _otlp_endpoint_set("TRACES"):
+            tracer_provider.add_span_processor(
+                BatchSpanProcessor(RedactingExporter(_otlp_span_exporter(), secret_values))
+            )
+            names.append(f"otlp:{_otlp_protocol('TRACES')}")
+        for extra in extra_exporters:
+            tracer_provider.add_span_processor(
+                BatchSpanProcessor(RedactingExporter(extra, secret_values), schedule_delay_millis=200)
+            )
+            names.append(type(extra).__name__)
+        readers = [_otlp_metric_reader()] if _otlp_endpoint_set("METRICS") else []
+        meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+        trace.set_tracer_provider(tracer_provider)
+        metrics.set_meter_provider(meter_provider)
+        _configured = Telemetry(tracer_provider, meter_provider, trace_file, names)
+        return _configured
