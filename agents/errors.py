@@ -10,7 +10,10 @@ It lives in ``agents`` because that is the bottom layer: every other package may
     ├── PolicyError                   a policy that cannot be loaded or raised while evaluating
     └── IntegrationError              a call to an outside system (supplier, CMMS, MES) failed
         ├── RetryableIntegrationError timeouts, 5xx, 429: retry with backoff
-        └── RejectedByPartnerError    validation 4xx: a human must look, retrying will not help
+        │   └── MalformedResponseError  a body that is not JSON (garbled, proxy error page)
+        ├── RejectedByPartnerError    validation 4xx: a human must look, retrying will not help
+        ├── PartnerContractError      valid JSON of the wrong shape: the contract changed
+        └── CallbackAuthError         an inbound callback with a missing, stale or forged signature
 
 Messages say what was wrong, where (file, row, column, field) and what to do.
 """
@@ -65,12 +68,48 @@ class PolicyError(AutoopsError):
 
 
 class IntegrationError(AutoopsError):
-    """A call to an outside system failed."""
+    """A call to an outside system failed.
+
+    ``retryable`` tells a caller (e.g. a Temporal activity) whether to retry with backoff or to
+    hand the reason to a person. ``partner``, ``operation``, ``status_code`` and ``reason`` locate
+    the failure; none of them ever carries a secret.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partner: str | None = None,
+        operation: str | None = None,
+        status_code: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.partner = partner
+        self.operation = operation
+        self.status_code = status_code
+        self.reason = reason
+        super().__init__(message)
 
 
 class RetryableIntegrationError(IntegrationError):
     """Transient failure of an outside system (timeout, 5xx, 429); safe to retry."""
 
+    retryable = True
+
 
 class RejectedByPartnerError(IntegrationError):
     """The outside system refused the request as invalid (4xx); needs a person, not a retry."""
+
+
+class MalformedResponseError(RetryableIntegrationError):
+    """The partner answered with a body that is not JSON; retried because our calls are idempotent."""
+
+
+class PartnerContractError(IntegrationError):
+    """The partner answered valid JSON that does not fit the agreed shape; a developer must look."""
+
+
+class CallbackAuthError(IntegrationError):
+    """An inbound callback was refused: signature missing, stale, from the future or forged."""
