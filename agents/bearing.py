@@ -214,6 +214,45 @@ def _attribute_cage_line(
     return [relabelled if e.kind is BearingFaultKind.CAGE else e for e in evidence]
 
 
+def _attribute_to_cage_comb(
+    evidence: list[BearingFinding],
+    ftf: float,
+    f: NDArray[np.float64],
+    amp: NDArray[np.float64],
+    tol: float,
+    df: float,
+) -> list[BearingFinding]:
+    """Do not call another defect what is a harmonic of a cage defect.
+
+    A cage impact train puts lines at every multiple of FTF, and kinematically BPFO is exactly
+    n_balls x FTF (other lines may fall near a multiple too). A real race or ball defect has a
+    line at its own frequency but nothing at the cage harmonics beside it; when those neighbours
+    ((m-1) and (m+1) x FTF) are about as strong as the line, it belongs to the cage comb.
+    """
+    cage = next((e for e in evidence if e.kind is BearingFaultKind.CAGE), None)
+    if cage is None or not cage.detected:
+        return evidence
+    out: list[BearingFinding] = []
+    for e in evidence:
+        m = round(e.frequency_hz / ftf)
+        on_comb = m >= 2 and abs(e.frequency_hz - m * ftf) <= max(tol * m * ftf, 1.5 * df)
+        if e.kind is BearingFaultKind.CAGE or not e.detected or not on_comb:
+            out.append(e)
+            continue
+        neighbours = [
+            hit[1] for k in (m - 1, m + 1) if (hit := _line(f, amp, k * ftf, tol, df)) is not None
+        ]
+        if neighbours and e.peak_amplitude < 2.0 * max(neighbours):
+            e = e.model_copy(
+                update={
+                    "detected": False,
+                    "note": f"line explained as harmonic {m} of the cage defect (FTF)",
+                }
+            )
+        out.append(e)
+    return out
+
+
 def diagnose(
     x: ArrayLike,
     fs: float,
@@ -286,6 +325,7 @@ def diagnose(
             )
         )
     evidence = _attribute_cage_line(evidence, ratio_threshold)
+    evidence = _attribute_to_cage_comb(evidence, freqs.ftf, f, amp, slip_tolerance, df)
     found = sorted((e for e in evidence if e.detected), key=lambda e: e.ratio, reverse=True)
     return BearingDiagnosis(
         findings=tuple(found),
