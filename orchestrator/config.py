@@ -150,7 +150,9 @@ class PlantConfig(Section):
         for index, machine in enumerate(self.machines):
             line = machine.get("line")
             if line is not None and line_ids and line not in line_ids:
-                raise ValueError(f"machines[{index}].line: unknown line {line!r}; lines are {sorted(line_ids)}")
+                raise ValueError(
+                    f"machines[{index}].line: unknown line {line!r}; lines are {sorted(line_ids)}"
+                )
         names = [u.name for u in self.users]
         if len(names) != len(set(names)):
             raise ValueError(f"users: duplicate user names in {names}")
@@ -195,7 +197,9 @@ def load_config(path: str | Path) -> PlantConfig:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError("file not found; pass --config with a plant TOML file", file=str(path)) from None
+        raise ConfigError(
+            "file not found; pass --config with a plant TOML file", file=str(path)
+        ) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

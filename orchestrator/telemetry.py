@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 TRACE_FILE = "traces.jsonl"
 REDACTED = "[redacted]"
-_SECRET_KEY = re.compile(r"(pass(word)?|secret|token|api[_-]?key|authorization|cookie|signature)", re.I)
+_SECRET_KEY = re.compile(
+    r"(pass(word)?|secret|token|api[_-]?key|authorization|cookie|signature)", re.I
+)
 
 
 class RedactingExporter(SpanExporter):
@@ -232,7 +234,9 @@ def configure_telemetry(
             trace_file = Path(state_dir) / TRACE_FILE
             exporter: SpanExporter = JsonLinesExporter(trace_file)
             tracer_provider.add_span_processor(
-                BatchSpanProcessor(RedactingExporter(exporter, secret_values), schedule_delay_millis=500)
+                BatchSpanProcessor(
+                    RedactingExporter(exporter, secret_values), schedule_delay_millis=500
+                )
             )
             names.append(f"file:{trace_file}")
         if _otlp_endpoint_set("TRACES"):
@@ -242,7 +246,9 @@ def configure_telemetry(
             names.append(f"otlp:{_otlp_protocol('TRACES')}")
         for extra in extra_exporters:
             tracer_provider.add_span_processor(
-                BatchSpanProcessor(RedactingExporter(extra, secret_values), schedule_delay_millis=200)
+                BatchSpanProcessor(
+                    RedactingExporter(extra, secret_values), schedule_delay_millis=200
+                )
             )
             names.append(type(extra).__name__)
         readers = [_otlp_metric_reader()] if _otlp_endpoint_set("METRICS") else []

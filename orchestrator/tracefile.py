@@ -12,22 +12,46 @@ from agents.errors import InputError
 Span = dict[str, Any]
 
 #: Attributes whose value identifies what a person asks about.
-KEY_ATTRIBUTES = ("decision.id", "workflow.id", "temporalWorkflowID", "asset.id", "report.id", "po.number")
+KEY_ATTRIBUTES = (
+    "decision.id",
+    "workflow.id",
+    "temporalWorkflowID",
+    "asset.id",
+    "report.id",
+    "po.number",
+)
 #: Attributes worth showing on a line of the tree, in this order.
 SHOWN_ATTRIBUTES = (
-    "asset.id", "report.id", "asset.status", "policy.id", "policy.version", "decision.id",
-    "decision.outcome", "workflow.id", "temporalWorkflowID", "temporalActivityID", "approval.approver",
-    "approval.outcome", "http.request.method", "http.method", "url.full", "http.url",
-    "http.response.status_code", "http.status_code", "po.number",
+    "asset.id",
+    "report.id",
+    "asset.status",
+    "policy.id",
+    "policy.version",
+    "decision.id",
+    "decision.outcome",
+    "workflow.id",
+    "temporalWorkflowID",
+    "temporalActivityID",
+    "approval.approver",
+    "approval.outcome",
+    "http.request.method",
+    "http.method",
+    "url.full",
+    "http.url",
+    "http.response.status_code",
+    "http.status_code",
+    "po.number",
 )
 
 
 def load_spans(path: Path) -> list[Span]:
     if not path.exists():
-        raise InputError("no trace file yet; run the system (e.g. `autoops demo`) first", file=str(path))
+        raise InputError(
+            "no trace file yet; run the system (e.g. `autoops demo`) first", file=str(path)
+        )
     spans: list[Span] = []
     with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
+        for line in fh:
             line = line.strip()
             if not line:
                 continue

@@ -21,7 +21,9 @@ def _provider(*exporters) -> TracerProvider:
 def test_redacting_exporter_removes_secret_values_and_secret_keys() -> None:
     memory = InMemorySpanExporter()
     tracer = _provider(RedactingExporter(memory, secrets=["s3cr3t-hmac-key"])).get_tracer("t")
-    with tracer.start_as_current_span("call", attributes={"url": "http://x/?k=s3cr3t-hmac-key"}) as span:
+    with tracer.start_as_current_span(
+        "call", attributes={"url": "http://x/?k=s3cr3t-hmac-key"}
+    ) as span:
         span.set_attribute("api_key", "anything")
         span.add_event("sent", {"body": "sig s3cr3t-hmac-key"})
     (exported,) = memory.get_finished_spans()
@@ -33,11 +35,15 @@ def test_redacting_exporter_removes_secret_values_and_secret_keys() -> None:
 def test_trace_file_tree_follows_links(tmp_path: Path) -> None:
     path = tmp_path / "traces.jsonl"
     tracer = _provider(JsonLinesExporter(path)).get_tracer("t")
-    with tracer.start_as_current_span("policy.evaluate", attributes={"decision.id": "d-1"}) as parent:
+    with tracer.start_as_current_span(
+        "policy.evaluate", attributes={"decision.id": "d-1"}
+    ) as parent:
         with tracer.start_as_current_span("workflow.start", attributes={"workflow.id": "po:s:k:1"}):
             pass
     link = trace.Link(parent.get_span_context())
-    with tracer.start_as_current_span("approval", links=[link], attributes={"approval.approver": "ana"}):
+    with tracer.start_as_current_span(
+        "approval", links=[link], attributes={"approval.approver": "ana"}
+    ):
         pass
     path.write_text(path.read_text() + '{"torn line')  # a killed writer must not hide the rest
     spans = load_spans(path)

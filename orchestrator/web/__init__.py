@@ -1,0 +1,1 @@
+"""The approvers' and operators' web UI and the JSON API behind it."""

@@ -1,0 +1,248 @@
+"""The web UI (server-rendered HTML, a little vanilla JS) and its JSON API (``/api/...``).
+
+Every write checks the CSRF token, then role, approval limit and separation of duties here;
+the workflow's Update validator checks again. Refusals are logged by ``authz`` (who, what, why).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from orchestrator.config import PlantConfig, User
+from orchestrator.web.auth import Auth, SessionStore
+from orchestrator.web.authz import Refused, can_vote, check_vote
+from orchestrator.web.backend import WebBackend
+from orchestrator.web.models import (
+    ActRequest,
+    ActResult,
+    ApprovalItem,
+    AssetTile,
+    DecisionRow,
+    WorkflowView,
+)
+from orchestrator.web.plot import svg_plot
+
+HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
+URGENCY = {"P1": 0, "P2": 1, "P3": 2, "P4": 3, "": 4}
+
+
+def _sorted_inbox(items: list[ApprovalItem]) -> list[ApprovalItem]:
+    """Most urgent first (priority, then escalated, then nearest deadline), then newest."""
+    return sorted(
+        items,
+        key=lambda i: (
+            URGENCY.get(i.priority, 4),
+            i.state != "escalated",
+            i.deadline.timestamp() if i.deadline else float("inf"),
+            -(i.requested_at.timestamp() if i.requested_at else 0.0),
+        ),
+    )
+
+
+def signed_in(request: Request) -> User:
+    """Dependency: the signed-in user, or 401 (pages redirect to the sign-in form)."""
+    return request.app.state.auth.require_user(request)
+
+
+def csrf_form(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> None:
+    request.app.state.auth.check_csrf(request, csrf_token)
+
+
+def csrf_header(request: Request) -> None:
+    request.app.state.auth.check_csrf(request, None)
+
+
+UserDep = Annotated[User, Depends(signed_in)]
+
+
+def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool = False) -> FastAPI:
+    auth = Auth(config, SessionStore(), secure_cookie=secure_cookie)
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
+    env.filters["plot"] = lambda series: Markup(svg_plot(series)) if series else ""
+    env.filters["money"] = lambda v, cur="": f"{v:,.2f} {cur}".strip()
+    env.filters["when"] = lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "—"
+    app = FastAPI(
+        title="autoops",
+        description="Approvals, asset board, workflows and decisions of the autoops orchestrator.",
+        version="0.1.0",
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.state.auth = auth
+
+    def page(
+        request: Request, template: str, status_code: int = 200, **context: object
+    ) -> HTMLResponse:
+        response = HTMLResponse("", status_code=status_code)
+        session = auth.session(request, response)
+        user = auth.user(request)
+        body = env.get_template(template).render(
+            request=request,
+            user=user,
+            csrf=session.csrf,
+            site=config.name or config.site,
+            temporal_ui=backend.temporal_ui_url,
+            **context,
+        )
+        response.body = response.render(body)
+        response.headers["content-length"] = str(len(response.body))
+        return response
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/") or request.method != "GET":
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        if exc.status_code == 401:
+            return RedirectResponse("/login", status_code=303)
+        return page(request, "error.html", status_code=exc.status_code, message=exc.detail)
+
+    # ---- sign in / out -------------------------------------------------------------------------
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login_page(request: Request) -> HTMLResponse:
+        return page(request, "login.html", error="")
+
+    @app.post("/login", include_in_schema=False, dependencies=[Depends(csrf_form)])
+    async def login(
+        request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()]
+    ) -> Response:
+        session = auth.sign_in(username, password)
+        if session is None:
+            return page(
+                request, "login.html", status_code=401, error="unknown user or wrong password"
+            )
+        response = RedirectResponse("/approvals", status_code=303)
+        auth.store.drop(request.cookies.get("autoops_session"))
+        auth.set_cookie(response, session)
+        return response
+
+    @app.post("/logout", include_in_schema=False, dependencies=[Depends(csrf_form)])
+    async def logout(request: Request) -> Response:
+        auth.store.drop(request.cookies.get("autoops_session"))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie("autoops_session", path="/")
+        return response
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> Response:
+        return RedirectResponse("/approvals", status_code=303)
+
+    # ---- approvals -------------------------------------------------------------------------------
+    async def _vote(approval_id: str, user: User, approve: bool, comment: str) -> ActResult:
+        item = await backend.approval(approval_id)
+        if item is None:
+            return ActResult(ok=False, message=f"no pending approval {approval_id}", state="gone")
+        try:
+            role, limit = check_vote(config, user, item, approve=approve, comment=comment)
+        except Refused as exc:
+            return ActResult(ok=False, message=str(exc), state=item.state)
+        return await backend.vote(
+            approval_id, user=user.name, role=role, limit=limit, approve=approve, comment=comment
+        )
+
+    @app.get("/approvals", response_class=HTMLResponse, include_in_schema=False)
+    async def approvals_page(
+        request: Request, user: UserDep, msg: str = "", ok: int = 1
+    ) -> HTMLResponse:
+        items = _sorted_inbox(await backend.pending_approvals())
+        reasons = {i.id: can_vote(config, user, i) for i in items}
+        return page(
+            request, "approvals.html", items=items, reasons=reasons, message=msg, ok=bool(ok)
+        )
+
+    @app.post(
+        "/approvals/{approval_id}/{verb}",
+        include_in_schema=False,
+        dependencies=[Depends(csrf_form)],
+    )
+    async def approvals_form(
+        approval_id: str, verb: str, user: UserDep, comment: Annotated[str, Form()] = ""
+    ) -> Response:
+        if verb not in ("approve", "reject"):
+            raise HTTPException(status_code=404, detail="unknown action")
+        result = await _vote(approval_id, user, verb == "approve", comment)
+        from urllib.parse import urlencode
+
+        query = urlencode({"msg": result.message, "ok": int(result.ok)})
+        return RedirectResponse(f"/approvals?{query}", status_code=303)
+
+    @app.get("/api/approvals", response_model=list[ApprovalItem], tags=["approvals"])
+    async def api_approvals(user: UserDep) -> list[ApprovalItem]:
+        """Pending approvals, most urgent first."""
+        return _sorted_inbox(await backend.pending_approvals())
+
+    @app.post(
+        "/api/approvals/{approval_id}/approve",
+        response_model=ActResult,
+        tags=["approvals"],
+        dependencies=[Depends(csrf_header)],
+    )
+    async def api_approve(approval_id: str, body: ActRequest, user: UserDep) -> JSONResponse:
+        """Approve as the signed-in user (needs the X-CSRF-Token header)."""
+        result = await _vote(approval_id, user, True, body.comment)
+        return JSONResponse(result.model_dump(), status_code=200 if result.ok else 403)
+
+    @app.post(
+        "/api/approvals/{approval_id}/reject",
+        response_model=ActResult,
+        tags=["approvals"],
+        dependencies=[Depends(csrf_header)],
+    )
+    async def api_reject(approval_id: str, body: ActRequest, user: UserDep) -> JSONResponse:
+        """Reject as the signed-in user; a comment is required."""
+        result = await _vote(approval_id, user, False, body.comment)
+        return JSONResponse(result.model_dump(), status_code=200 if result.ok else 403)
+
+    @app.get("/api/me", tags=["session"])
+    async def api_me(request: Request, user: UserDep) -> dict[str, object]:
+        """Who is signed in, their roles and limit, and the CSRF token for API writes."""
+        session = auth.session(request)
+        return {
+            "user": user.name,
+            "roles": list(user.roles),
+            "approval_limit": config.approval_limit(user),
+            "csrf_token": session.csrf,
+        }
+
+    # ---- board, workflows, decisions -------------------------------------------------------------
+    @app.get("/board", response_class=HTMLResponse, include_in_schema=False)
+    async def board_page(request: Request, user: UserDep) -> HTMLResponse:
+        return page(request, "board.html", tiles=await backend.board())
+
+    @app.get("/api/board", response_model=list[AssetTile], tags=["assets"])
+    async def api_board(user: UserDep) -> list[AssetTile]:
+        """Every asset's status, main indicator, sensor faults, report age and open workflows."""
+        return await backend.board()
+
+    @app.get("/workflows/{workflow_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    async def workflow_page(request: Request, workflow_id: str, user: UserDep) -> HTMLResponse:
+        view = await backend.workflow(workflow_id)
+        if view is None:
+            raise HTTPException(status_code=404, detail=f"no workflow {workflow_id}")
+        return page(request, "workflow.html", wf=view)
+
+    @app.get("/api/workflows/{workflow_id:path}", response_model=WorkflowView, tags=["workflows"])
+    async def api_workflow(workflow_id: str, user: UserDep) -> WorkflowView:
+        """A workflow's timeline: decision, approvals, external requests, callbacks."""
+        view = await backend.workflow(workflow_id)
+        if view is None:
+            raise HTTPException(status_code=404, detail=f"no workflow {workflow_id}")
+        return view
+
+    @app.get("/decisions", response_class=HTMLResponse, include_in_schema=False)
+    async def decisions_page(request: Request, user: UserDep, q: str = "") -> HTMLResponse:
+        return page(request, "decisions.html", rows=await backend.decisions(q), q=q)
+
+    @app.get("/api/decisions", response_model=list[DecisionRow], tags=["decisions"])
+    async def api_decisions(user: UserDep, q: str = "", limit: int = 200) -> list[DecisionRow]:
+        """Decisions matching ``q`` (policy, asset, outcome or words of the explanation)."""
+        return await backend.decisions(q, limit)
+
+    return app

@@ -1,0 +1,77 @@
+"""Who may vote on what: role, approval limit, separation of duties. Checked here on the server,
+and again by the workflow's Update validator."""
+
+from __future__ import annotations
+
+import logging
+
+from orchestrator.config import PlantConfig, User
+from orchestrator.web.models import ApprovalItem
+
+audit = logging.getLogger("autoops.audit")
+
+
+class Refused(Exception):
+    """A vote the server will not send; the message is shown to the person as it is."""
+
+
+def approving_role(config: PlantConfig, user: User, item: ApprovalItem) -> tuple[str, float]:
+    """The user's role that may approve ``item`` and its limit; the highest limit wins."""
+    candidates = [
+        (role, config.roles[role].approval_limit)
+        for role in user.roles
+        if role in item.roles and config.roles[role].can_approve
+    ]
+    if not candidates:
+        raise Refused(
+            f"your roles ({', '.join(user.roles)}) may not approve this; it needs one of: "
+            f"{', '.join(item.roles) or 'nobody'}"
+        )
+    return max(candidates, key=lambda c: c[1])
+
+
+def can_vote(config: PlantConfig, user: User, item: ApprovalItem) -> str | None:
+    """None if the user may vote on the item, else the reason why not (for hiding buttons)."""
+    try:
+        check_vote(config, user, item, approve=True, comment="-", log=False)
+    except Refused as exc:
+        return str(exc)
+    return None
+
+
+def check_vote(
+    config: PlantConfig,
+    user: User,
+    item: ApprovalItem,
+    *,
+    approve: bool,
+    comment: str,
+    log: bool = True,
+) -> tuple[str, float]:
+    """Return (role, limit) the vote is made under, or raise ``Refused`` with the reason."""
+    try:
+        if item.state not in ("pending", "escalated"):
+            raise Refused(f"this approval is already {item.state}")
+        role, limit = approving_role(config, user, item)
+        if user.name == item.requested_by:
+            raise Refused("you requested this; someone else must approve it (separation of duties)")
+        if any(v.user == user.name for v in item.votes):
+            raise Refused("you have already voted on this")
+        if approve and item.amount > limit:
+            raise Refused(
+                f"above your approval limit: {item.amount:,.2f} {item.currency} > "
+                f"{limit:,.2f} {item.currency} ({role})"
+            )
+        if not approve and not comment.strip():
+            raise Refused("a rejection needs a comment saying why")
+    except Refused as exc:
+        if log:
+            audit.warning(
+                "vote refused: user=%s approval=%s approve=%s reason=%s",
+                user.name,
+                item.id,
+                approve,
+                exc,
+            )
+        raise
+    return role, limit

@@ -1,0 +1,117 @@
+"""What the web UI shows and the JSON API returns. The backend (Temporal, Ray, decision log) fills them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class View(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Vote(View):
+    user: str
+    role: str
+    approve: bool
+    comment: str = ""
+    time: datetime | None = None
+
+
+class Series(View):
+    """A health indicator over time, with its thresholds and the RUL interval, for the evidence plot."""
+
+    name: str
+    unit: str = ""
+    times: tuple[datetime, ...] = ()
+    values: tuple[float, ...] = ()
+    amber_at: float | None = None
+    red_at: float | None = None
+    rul_h: float | None = None
+    rul_lower_h: float | None = None
+    rul_upper_h: float | None = None
+
+
+class ApprovalItem(View):
+    """A pending approval with everything an approver needs to decide."""
+
+    id: str  # the workflow id
+    kind: str  # part_order | maintenance | reroute
+    title: str
+    site: str = ""
+    asset_id: str | None = None
+    requested_by: str = "autoops"
+    requested_at: datetime | None = None
+    deadline: datetime | None = None
+    priority: str = ""
+    amount: float = 0.0
+    currency: str = "EUR"
+    roles: tuple[str, ...] = ()
+    min_approvers: int = 1
+    votes: tuple[Vote, ...] = ()
+    state: str = "pending"
+    tier: str = ""
+    policy_id: str = ""
+    policy_version: str = ""
+    decision_id: str = ""
+    explanation: str = ""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    window: str = ""  # planned window, in words
+    creates: str = ""  # what it will create outside: "PO-... to ACME Bearings: 4 x BK-6205"
+    series: Series | None = None
+    trace_id: str | None = None
+
+
+class AssetTile(View):
+    asset_id: str
+    name: str = ""
+    kind: str = "machine"
+    line: str = ""
+    status: str = "unknown"
+    main_indicator: str = ""
+    main_value: str = ""
+    summary: str = ""
+    sensor_faults: tuple[str, ...] = ()
+    last_report_at: datetime | None = None
+    open_workflows: tuple[str, ...] = ()
+
+
+class TimelineEntry(View):
+    time: datetime | None = None
+    kind: str  # decision | approval | request | response | callback | state
+    text: str
+    actor: str = ""
+
+
+class WorkflowView(View):
+    id: str
+    kind: str = ""
+    status: str = ""
+    decision_id: str = ""
+    trace_id: str | None = None
+    temporal_url: str = ""
+    timeline: tuple[TimelineEntry, ...] = ()
+
+
+class DecisionRow(View):
+    decision_id: str
+    time: datetime
+    policy_id: str
+    policy_version: str
+    asset_id: str | None = None
+    outcome: str
+    explanation: str
+    workflow_id: str | None = None
+    trace_id: str | None = None
+
+
+class ActRequest(View):
+    comment: str = ""
+
+
+class ActResult(View):
+    ok: bool
+    message: str
+    state: str = ""

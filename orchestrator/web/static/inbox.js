@@ -1,0 +1,23 @@
+// Keeps the inbox current without a reload: items someone else completed disappear.
+// Plain JS, no framework; polls the JSON API every 2 s.
+(function () {
+  "use strict";
+  const inbox = document.getElementById("inbox");
+  const count = document.getElementById("count");
+  if (!inbox) return;
+  async function refresh() {
+    try {
+      const response = await fetch("/api/approvals", { credentials: "same-origin" });
+      if (!response.ok) return;
+      const pending = new Set((await response.json()).map((item) => item.id));
+      let shown = 0;
+      for (const li of Array.from(inbox.querySelectorAll("li[data-id]"))) {
+        if (!pending.has(li.dataset.id)) li.remove(); else shown += 1;
+      }
+      if (count) count.textContent = shown + " pending" + (pending.size > shown ? " (" + (pending.size - shown) + " new: reload)" : "");
+    } catch (err) {
+      // A failed poll is retried at the next tick; the page stays usable.
+    }
+  }
+  setInterval(refresh, 2000);
+})();

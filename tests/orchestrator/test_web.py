@@ -1,0 +1,212 @@
+"""Web layer: sign-in, CSRF, role / limit / separation-of-duty checks, inbox order.
+
+The backend here is an in-memory table standing in for Temporal; the browser tests run the same
+pages against the real stack.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from orchestrator.config import parse_config
+from orchestrator.passwords import hash_password
+from orchestrator.web.app import create_app
+from orchestrator.web.models import ActResult, ApprovalItem, Vote
+
+T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+
+
+class TableBackend:
+    temporal_ui_url = "http://127.0.0.1:8233"
+
+    def __init__(self, items: list[ApprovalItem]) -> None:
+        self.items = {i.id: i for i in items}
+        self.sent: list[tuple[str, str, bool]] = []
+
+    async def pending_approvals(self) -> list[ApprovalItem]:
+        return [i for i in self.items.values() if i.state == "pending"]
+
+    async def approval(self, approval_id: str) -> ApprovalItem | None:
+        return self.items.get(approval_id)
+
+    async def vote(self, approval_id, *, user, role, limit, approve, comment) -> ActResult:
+        item = self.items[approval_id]
+        votes = (*item.votes, Vote(user=user, role=role, approve=approve, comment=comment))
+        state = (
+            "approved"
+            if approve and len(votes) >= item.min_approvers
+            else ("pending" if approve else "rejected")
+        )
+        self.items[approval_id] = item.model_copy(update={"votes": votes, "state": state})
+        self.sent.append((approval_id, user, approve))
+        return ActResult(
+            ok=True, message=f"{'approved' if approve else 'rejected'} by {user}", state=state
+        )
+
+    async def board(self):
+        return []
+
+    async def workflow(self, workflow_id):
+        return None
+
+    async def decisions(self, query="", limit=200):
+        return []
+
+
+@pytest.fixture
+def config():
+    h = {
+        n: hash_password(f"{n}-pw", salt=n.encode().ljust(16, b"0"))
+        for n in ("ana", "carla", "omar")
+    }
+    return parse_config(
+        {
+            "site": "pc",
+            "roles": {
+                "maintenance_lead": {"approval_limit": 5000},
+                "buyer": {"approval_limit": 1000},
+                "operator": {"can_approve": False},
+            },
+            "users": [
+                {"name": "ana", "roles": ["maintenance_lead"], "password_hash": h["ana"]},
+                {"name": "carla", "roles": ["buyer"], "password_hash": h["carla"]},
+                {"name": "omar", "roles": ["operator"], "password_hash": h["omar"]},
+            ],
+        }
+    )
+
+
+def item(id_: str, amount: float, **kw) -> ApprovalItem:
+    return ApprovalItem(
+        id=id_,
+        kind="part_order",
+        title=f"order {id_}",
+        amount=amount,
+        roles=("maintenance_lead", "buyer"),
+        requested_at=T0,
+        **kw,
+    )
+
+
+async def sign_in(client: httpx.AsyncClient, name: str) -> str:
+    page = await client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = await client.post(
+        "/login", data={"username": name, "password": f"{name}-pw", "csrf_token": csrf}
+    )
+    assert response.status_code == 303, response.text
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    return (await client.get("/api/me")).json()["csrf_token"]
+
+
+def client_for(app) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+async def test_sign_in_wrong_password_and_pages_need_a_session(config) -> None:
+    app = create_app(config, TableBackend([]))
+    async with client_for(app) as client:
+        assert (await client.get("/approvals")).headers["location"] == "/login"
+        assert (await client.get("/api/approvals")).status_code == 401
+        page = await client.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        bad = await client.post(
+            "/login", data={"username": "ana", "password": "nope", "csrf_token": csrf}
+        )
+        assert bad.status_code == 401 and "wrong password" in bad.text
+        no_csrf = await client.post("/login", data={"username": "ana", "password": "ana-pw"})
+        assert no_csrf.status_code == 403
+
+
+async def test_post_without_csrf_is_refused_and_nothing_sent(config) -> None:
+    backend = TableBackend([item("po:pc:bk:1", 800)])
+    async with client_for(create_app(config, backend)) as client:
+        await sign_in(client, "ana")
+        response = await client.post("/approvals/po:pc:bk:1/approve", data={"comment": "ok"})
+        assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+        response = await client.post("/api/approvals/po:pc:bk:1/approve", json={"comment": "ok"})
+        assert response.status_code == 403
+    assert backend.sent == []
+
+
+async def test_viewer_sees_no_button_and_forged_post_is_refused(config) -> None:
+    backend = TableBackend([item("po:pc:bk:1", 800)])
+    async with client_for(create_app(config, backend)) as client:
+        csrf = await sign_in(client, "omar")
+        page = await client.get("/approvals")
+        assert "order po:pc:bk:1" in page.text and 'class="approve"' not in page.text
+        assert "may not approve" in page.text
+        forged = await client.post(
+            "/api/approvals/po:pc:bk:1/approve",
+            json={"comment": "x"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert forged.status_code == 403 and "may not approve" in forged.json()["message"]
+    assert backend.sent == []
+
+
+async def test_limit_self_approval_and_reject_comment(config) -> None:
+    backend = TableBackend(
+        [item("big", 2500), item("mine", 100, requested_by="ana"), item("small", 300)]
+    )
+    async with client_for(create_app(config, backend)) as client:
+        csrf = await sign_in(client, "carla")
+        headers = {"X-CSRF-Token": csrf}
+        over = await client.post("/api/approvals/big/approve", json={}, headers=headers)
+        assert over.status_code == 403 and "above your approval limit" in over.json()["message"]
+        no_comment = await client.post("/api/approvals/small/reject", json={}, headers=headers)
+        assert "needs a comment" in no_comment.json()["message"]
+        ok = await client.post(
+            "/api/approvals/small/approve", json={"comment": "fine"}, headers=headers
+        )
+        assert ok.status_code == 200 and ok.json()["state"] == "approved"
+    async with client_for(create_app(config, backend)) as client:
+        csrf = await sign_in(client, "ana")
+        own = await client.post(
+            "/api/approvals/mine/approve", json={}, headers={"X-CSRF-Token": csrf}
+        )
+        assert "separation of duties" in own.json()["message"]
+        # The form path shows the outcome at once on the inbox page.
+        page = await client.post(
+            "/approvals/big/approve",
+            data={"csrf_token": csrf, "comment": "go"},
+            follow_redirects=True,
+        )
+        assert "approved by ana" in page.text
+    assert backend.sent == [("small", "carla", True), ("big", "ana", True)]
+
+
+async def test_inbox_most_urgent_first_with_plot(config) -> None:
+    from orchestrator.web.models import Series
+
+    series = Series(
+        name="velocity",
+        unit="mm/s",
+        times=(T0, T0 + timedelta(hours=1)),
+        values=(1.0, 3.0),
+        amber_at=2.8,
+        red_at=4.5,
+        rul_h=50,
+        rul_lower_h=40,
+        rul_upper_h=65,
+    )
+    backend = TableBackend(
+        [
+            item("late", 10, priority="P4"),
+            item("urgent", 10, priority="P1", series=series),
+        ]
+    )
+    async with client_for(create_app(config, backend)) as client:
+        await sign_in(client, "ana")
+        ids = [i["id"] for i in (await client.get("/api/approvals")).json()]
+        assert ids == ["urgent", "late"]
+        page = (await client.get("/approvals")).text
+        assert page.index('data-id="urgent"') < page.index('data-id="late"')
+        assert "<svg" in page and "amber 2.8 mm/s" in page and "RUL 50 h (40–65 h)" in page
+        schema = (await client.get("/openapi.json")).json()
+        assert "/api/approvals/{approval_id}/approve" in schema["paths"]
