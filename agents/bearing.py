@@ -266,8 +266,8 @@ def diagnose(
 
     A kind is reported when its fundamental line is at least ``ratio_threshold`` times the local
     background and at least one more harmonic reaches half that ratio. Lines above the envelope's
-    usable range (half the band width, or Nyquist) are skipped. The record should span at least
-    ~20 periods of the slowest frequency of interest (the cage) for it to be resolved.
+    usable range (the band's width) are skipped, and so are lines the record is too short to
+    resolve (fewer than 4 spectral bins from DC); their evidence carries a note saying why.
     """
     arr = np.asarray(x, dtype=np.float64)
     f, amp = envelope_spectrum(arr, fs, band)
@@ -282,11 +282,10 @@ def diagnose(
         lines: list[tuple[float, float, float] | None] = []
         for m in multiples:
             target = m * base
-            hit = (
-                _line(f, amp, target, slip_tolerance, df)
-                if target * (1 + slip_tolerance) < usable
-                else None
-            )
+            # Below ~4 bins a line merges with the DC leakage of the window; above ``usable`` the
+            # envelope has no content.
+            resolvable = 4 * df <= target and target * (1 + slip_tolerance) < usable
+            hit = _line(f, amp, target, slip_tolerance, df) if resolvable else None
             lines.append(hit)
             ratios.append(hit[1] / hit[2] if hit is not None and hit[2] > 0 else 0.0)
         # The fundamental is the best of the allowed multiples.
@@ -295,6 +294,10 @@ def diagnose(
         )
         fund = lines[fund_idx]
         if fund is None:
+            if base * multiples[fund_idx] < 4 * df:
+                why = f"record too short: resolving {base:.2f} Hz needs >= {4 / base:.2f} s"
+            else:
+                why = f"{base:.2f} Hz lies above the envelope band's width ({usable:.0f} Hz)"
             evidence.append(
                 BearingFinding(
                     kind=kind,
@@ -306,6 +309,7 @@ def diagnose(
                     harmonics_found=0,
                     harmonic_ratios=tuple(ratios),
                     detected=False,
+                    note=f"not evaluated: {why}",
                 )
             )
             continue
