@@ -20,7 +20,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/autoops demo
 
-test: $(STAMP)
+# Browser tests drive Debian's chromium (Playwright's own browser download does not work here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = "0" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "browser tests need $(CHROMIUM): run 'sudo apt-get install chromium' once"; exit 1; \
+	fi
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -191,8 +191,32 @@ def parse_config(data: dict[str, Any], *, source: str = "<config>") -> PlantConf
         raise ConfigError(f"invalid plant configuration: {problems}", file=source) from None
 
 
-def load_config(path: str | Path) -> PlantConfig:
-    """Read and validate a plant configuration file."""
+#: Environment variables that override one configuration field each (containers set these).
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "AUTOOPS_STATE_DIR": ("state_dir",),
+    "AUTOOPS_TEMPORAL_ADDRESS": ("temporal", "address"),
+    "AUTOOPS_TEMPORAL_NAMESPACE": ("temporal", "namespace"),
+    "AUTOOPS_TEMPORAL_TASK_QUEUE": ("temporal", "task_queue"),
+    "AUTOOPS_RAY_ADDRESS": ("ray", "address"),
+    "AUTOOPS_WEB_HOST": ("web", "host"),
+    "AUTOOPS_WEB_PORT": ("web", "port"),
+}
+
+
+def _apply_env_overrides(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    data = {**data}
+    for var, path in ENV_OVERRIDES.items():
+        if var not in environ:
+            continue
+        node = data
+        for key in path[:-1]:
+            node[key] = node = {**node.get(key, {})}
+        node[path[-1]] = environ[var]
+    return data
+
+
+def load_config(path: str | Path, environ: dict[str, str] | None = None) -> PlantConfig:
+    """Read and validate a plant configuration file, then apply ``AUTOOPS_*`` overrides."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -204,4 +228,5 @@ def load_config(path: str | Path) -> PlantConfig:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+    data = _apply_env_overrides(data, dict(os.environ) if environ is None else environ)
     return parse_config(data, source=str(path))
