@@ -1,0 +1,147 @@
+"""What the three reference servers share: the app shell, the clock, signed callback delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import SecretStr
+
+from orchestrator.reference.knobs import KnobPanel, install_knobs
+from orchestrator.reference.ledger import Ledger
+from workflows.integrations.models import CallbackEvent
+from workflows.integrations.signing import signature_headers
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Refusal(Exception):
+    """A validation refusal: becomes HTTP ``status`` with ``{"reason": ...}``."""
+
+    def __init__(self, reason: str, status: int = 422) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class Background:
+    """Owns the server's timers (confirmations, auto-completions) so shutdown can cancel them."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class CallbackSender:
+    """Delivers signed ``CallbackEvent``s with bounded retries; records each outcome in the ledger."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        secret: SecretStr,
+        ledger: Ledger,
+        clock: Clock,
+        attempts: int = 5,
+        backoff_s: float = 0.2,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self.source = source
+        self._secret = secret
+        self._ledger = ledger
+        self._clock = clock
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+        self._timeout_s = timeout_s
+
+    async def send(self, url: str, event: CallbackEvent) -> bool:
+        """POST the event to ``url``; retry 5xx / transport errors, give up on other 4xx."""
+        body = event.model_dump_json().encode()
+        status: int | None = None
+        attempt = 0
+        async with httpx.AsyncClient(timeout=self._timeout_s) as client:
+            for attempt in range(1, self._attempts + 1):
+                # Re-sign per attempt: a retry minutes later must not look stale.
+                headers = {"Content-Type": "application/json"}
+                headers.update(signature_headers(self._secret, body, self._clock()))
+                try:
+                    response = await client.post(url, content=body, headers=headers)
+                    status = response.status_code
+                except httpx.TransportError as exc:
+                    log.warning("%s callback %s to %s: %s", self.source, event.event_id, url, exc)
+                    status = None
+                retry = status is None or status >= 500 or status in (408, 409, 429)
+                if not retry or attempt == self._attempts:
+                    break
+                await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
+        delivered = status is not None and 200 <= status < 300
+        log.info(
+            "%s callback %s (%s) to %s: status %s after %d attempt(s)",
+            self.source, event.event_id, event.type, url, status, attempt,
+        )
+        self._ledger.put(
+            "callbacks",
+            f"{event.event_id}@{url}",
+            {"event_id": event.event_id, "type": event.type.value, "url": url,
+             "status": status, "attempts": attempt, "delivered": delivered},
+        )
+        return delivered
+
+
+def make_app(
+    title: str,
+    panel: KnobPanel[Any],
+    ledger: Ledger,
+    background: Background,
+    on_startup: Callable[[], None] | None = None,
+) -> FastAPI:
+    """A FastAPI app with refusals as ``{"reason"}`` JSON, fault knobs, and clean shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if on_startup is not None:
+            on_startup()
+        yield
+        await background.cancel_all()
+
+    app = FastAPI(title=title, lifespan=lifespan)
+
+    @app.exception_handler(Refusal)
+    async def refusal(request: Request, exc: Refusal) -> JSONResponse:
+        return JSONResponse({"reason": exc.reason}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        reason = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        return JSONResponse({"reason": reason}, status_code=422)
+
+    install_knobs(app, panel)
+    app.state.ledger = ledger
+    app.state.knobs = panel
+    return app
