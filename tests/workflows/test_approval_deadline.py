@@ -1,0 +1,81 @@
+"""The approval deadline escalates to the next tier and never approves (time-skipping server)."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from orchestrator.temporal import register_search_attributes, time_skipping_server_path
+from policies.models import Autonomy, OrderParts, PartLine
+from workflows.common import StockLedger
+from workflows.models import (
+    ApprovalPolicy,
+    ApprovalState,
+    ApprovalTier,
+    CancelRequest,
+    Notification,
+    PartOrderInput,
+    PartOrderStatus,
+)
+from workflows.part_order.workflow import PartOrderWorkflow
+from workflows.starters import start_part_order
+from workflows.worker import WorkerDeps, build_worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+POLICY = ApprovalPolicy(
+    tiers=(
+        ApprovalTier(name="lead", roles=("maintenance_lead",), deadline_s=3600),
+        ApprovalTier(name="manager", above=10_000, roles=("plant_manager",), deadline_s=7200),
+    ),
+    role_limits={"maintenance_lead": 2_000, "plant_manager": 50_000},
+)
+
+
+async def test_deadline_escalates_and_never_approves() -> None:
+    notes: list[Notification] = []
+
+    async def capture(n: Notification) -> None:
+        notes.append(n)
+
+    # Nothing here reaches a partner: the order never gets past the gate. The address is unused.
+    unused = httpx.AsyncClient(base_url="http://127.0.0.1:9")
+    deps = WorkerDeps.from_http(supplier=unused, cmms=unused, mes=unused, stock=StockLedger(), notifier=capture)
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=str(time_skipping_server_path())
+    )
+    await register_search_attributes(env.client)
+    queue = f"deadline-{uuid.uuid4().hex[:6]}"
+    try:
+        async with build_worker(env.client, deps, task_queue=queue):
+            handle = await start_part_order(
+                env.client,
+                PartOrderInput(
+                    site="s1",
+                    order=OrderParts(supplier="acme", lines=(PartLine(sku="BRG", quantity=4, unit_price=300),)),
+                    autonomy=Autonomy.APPROVE,
+                    approval=POLICY,
+                ),
+                n=1,
+                task_queue=queue,
+            )
+            await env.sleep(3600 * 3 + 60)  # past both deadlines: two escalation notices, no approval
+            status = await handle.query(PartOrderWorkflow.approval)
+            assert status.state == ApprovalState.ESCALATED
+            assert status.votes == ()
+            assert [e.to_tier for e in status.escalations] == ["manager"]
+            assert "plant_manager" in status.roles and "maintenance_lead" in status.roles
+            assert any("escalated from lead to manager" in n.message for n in notes)
+            assert any("no higher tier" in n.message for n in notes)
+
+            await handle.execute_update(PartOrderWorkflow.cancel, CancelRequest(user="bob", reason="bought locally"))
+            result = await handle.result()
+            assert result.status == PartOrderStatus.CANCELLED
+            assert "bought locally" in result.approval.reason
+    finally:
+        await env.shutdown()
+        await unused.aclose()

@@ -1,0 +1,322 @@
+"""The reusable human-approval gate: rules as a plain class, handlers as a workflow mixin.
+
+A workflow that needs people to sign inherits ``ApprovalGated`` and calls
+``await self.await_approval(request)``. People answer through the ``decide`` Update (validated
+before it enters history, so a refused vote leaves no trace but a clear error for the caller),
+``cancel`` stops the request with a reason, and the ``approval`` query shows the state. The
+``ApprovalState`` search attribute lets a UI list everything waiting for a person.
+
+A deadline never approves: it widens who may sign (next tier), notifies, and keeps waiting.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.models import (
+        APPROVAL_STATE_ATTRIBUTE,
+        ApprovalRequest,
+        ApprovalState,
+        ApprovalStatus,
+        ApprovalTier,
+        ApprovalVote,
+        AttentionDecision,
+        CancelRequest,
+        Escalation,
+        Notification,
+        PartnerRetry,
+        RecordedVote,
+    )
+
+APPROVAL_STATE = SearchAttributeKey.for_keyword(APPROVAL_STATE_ATTRIBUTE)
+NOTIFY_ACTIVITY = "notify"
+
+
+class ApprovalGate:
+    """State and rules of one approval request. Deterministic: time is passed in."""
+
+    def __init__(self) -> None:
+        self.state = ApprovalState.NOT_REQUIRED
+        self.request: ApprovalRequest | None = None
+        self.tier_index = 0
+        self.roles: tuple[str, ...] = ()
+        self.min_approvers = 1
+        self.votes: list[RecordedVote] = []
+        self.escalations: list[Escalation] = []
+        self.reason = ""
+
+    @property
+    def tiers(self) -> tuple[ApprovalTier, ...]:
+        assert self.request is not None
+        return self.request.policy.tiers
+
+    def open(self, request: ApprovalRequest) -> None:
+        self.request = request
+        self.tier_index = request.policy.tier_index_for(request.amount)
+        tier = self.tiers[self.tier_index]
+        roles = list(tier.roles)
+        min_approvers = tier.min_approvers
+        if request.requirement is not None:
+            # The policy names who it wants; the cost tier may add people, never remove them.
+            roles = list(request.requirement.roles) + [r for r in roles if r not in request.requirement.roles]
+            min_approvers = max(min_approvers, request.requirement.min_approvers)
+        self.roles = tuple(roles)
+        self.min_approvers = min_approvers
+        self.state = ApprovalState.PENDING
+
+    def refusal(self, vote: ApprovalVote) -> str | None:
+        """Why ``vote`` may not be cast, in words for the person who tried; ``None`` if it may."""
+        request = self.request
+        if request is None or self.state not in (ApprovalState.PENDING, ApprovalState.ESCALATED):
+            return f"nothing to approve: this request is {self.state.value}"
+        if vote.role not in self.roles:
+            return (
+                f"role {vote.role!r} may not approve {request.subject!r}; "
+                f"roles that may: {', '.join(self.roles)}"
+            )
+        limits = request.policy.role_limits
+        if limits:
+            limit = limits.get(vote.role, 0.0)
+            if request.amount > limit:
+                return (
+                    f"role {vote.role!r} may approve up to {limit:g} {request.currency}; "
+                    f"this request is {request.amount:g} {request.currency}: ask a higher role"
+                )
+        if vote.user == request.requested_by:
+            return (
+                f"{vote.user} requested {request.subject!r} and may not approve it "
+                "(separation of duties): ask another approver"
+            )
+        if any(v.user == vote.user for v in self.votes):
+            return f"{vote.user} has already voted on {request.subject!r}; a second vote needs another person"
+        if not vote.approve and not vote.comment.strip():
+            return "a rejection needs a comment saying why (--comment)"
+        return None
+
+    def record(self, vote: ApprovalVote, now: datetime) -> None:
+        self.votes.append(
+            RecordedVote(user=vote.user, role=vote.role, approve=vote.approve, comment=vote.comment, at=now)
+        )
+        if not vote.approve:
+            self.state = ApprovalState.REJECTED
+            self.reason = f"rejected by {vote.user} ({vote.role}): {vote.comment}"
+        elif sum(1 for v in self.votes if v.approve) >= self.min_approvers:
+            self.state = ApprovalState.APPROVED
+            self.reason = "approved by " + ", ".join(v.user for v in self.votes if v.approve)
+
+    def escalate(self, now: datetime) -> Escalation | None:
+        """Widen the approvers to the next tier; ``None`` when there is no higher tier left."""
+        if self.tier_index + 1 >= len(self.tiers):
+            return None
+        current = self.tiers[self.tier_index]
+        self.tier_index += 1
+        nxt = self.tiers[self.tier_index]
+        self.roles = self.roles + tuple(r for r in nxt.roles if r not in self.roles)
+        self.state = ApprovalState.ESCALATED
+        escalation = Escalation(
+            at=now,
+            from_tier=current.name,
+            to_tier=nxt.name,
+            roles=self.roles,
+            reason=f"no decision within {current.deadline_s:g} s",
+        )
+        self.escalations.append(escalation)
+        return escalation
+
+    @property
+    def deadline(self) -> timedelta:
+        return timedelta(seconds=self.tiers[self.tier_index].deadline_s)
+
+    def status(self) -> ApprovalStatus:
+        request = self.request
+        return ApprovalStatus(
+            state=self.state,
+            subject=request.subject if request else "",
+            amount=request.amount if request else 0.0,
+            currency=request.currency if request else "EUR",
+            requested_by=request.requested_by if request else "",
+            tier=self.tiers[self.tier_index].name if request else "",
+            roles=self.roles,
+            min_approvers=self.min_approvers,
+            votes=tuple(self.votes),
+            escalations=tuple(self.escalations),
+            reason=self.reason,
+        )
+
+
+class ApprovalGated:
+    """Workflow mixin: the ``decide`` / ``cancel`` / ``resolve`` Updates and the ``approval`` query."""
+
+    def __init__(self) -> None:
+        self.gate = ApprovalGate()
+        self._attention: str = ""  # reason while a person must look at a partner's refusal
+        self._attention_answer: AttentionDecision | None = None
+        self._state_before_attention = ApprovalState.NOT_REQUIRED
+
+    # ----------------------------------------------------------------- handlers
+
+    @workflow.update(name="decide")
+    async def decide(self, vote: ApprovalVote) -> ApprovalStatus:
+        self.gate.record(vote, workflow.now())
+        self._publish_state()
+        return self.gate.status()
+
+    @decide.validator
+    def _validate_decide(self, vote: ApprovalVote) -> None:
+        refusal = self.gate.refusal(vote)
+        if refusal:
+            raise ApplicationError(refusal, type="ApprovalRefused", non_retryable=True)
+
+    @workflow.update(name="cancel")
+    async def cancel(self, request: CancelRequest) -> ApprovalStatus:
+        self.gate.state = ApprovalState.CANCELLED
+        self.gate.reason = f"cancelled by {request.user}: {request.reason}"
+        self._publish_state()
+        return self.gate.status()
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        if self.gate.state not in (ApprovalState.PENDING, ApprovalState.ESCALATED):
+            raise ApplicationError(
+                f"cannot cancel: the approval is {self.gate.state.value}", type="ApprovalRefused"
+            )
+
+    @workflow.update(name="resolve")
+    async def resolve(self, decision: AttentionDecision) -> str:
+        self._attention_answer = decision
+        return "retrying" if decision.retry else "abandoned"
+
+    @resolve.validator
+    def _validate_resolve(self, decision: AttentionDecision) -> None:
+        if not self._attention:
+            raise ApplicationError("nothing needs attention in this workflow", type="ApprovalRefused")
+
+    @workflow.query(name="approval")
+    def approval(self) -> ApprovalStatus:
+        status = self.gate.status()
+        if self._attention:
+            return status.model_copy(update={"state": ApprovalState.ATTENTION, "reason": self._attention})
+        return status
+
+    # ----------------------------------------------------------------- for the workflow body
+
+    def _publish_state(self) -> None:
+        state = ApprovalState.ATTENTION if self._attention else self.gate.state
+        workflow.upsert_search_attributes([APPROVAL_STATE.value_set(state.value)])
+
+    async def notify(self, roles: tuple[str, ...], subject: str, message: str) -> None:
+        await workflow.execute_activity(
+            NOTIFY_ACTIVITY,
+            Notification(workflow_id=workflow.info().workflow_id, roles=roles, subject=subject, message=message),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_attempts=5),
+        )
+
+    def skip_approval(self, reason: str) -> None:
+        self.gate.state = ApprovalState.NOT_REQUIRED
+        self.gate.reason = reason
+        self._publish_state()
+
+    async def await_approval(self, request: ApprovalRequest) -> ApprovalStatus:
+        """Open the gate and wait until approved, rejected or cancelled. Deadlines only escalate."""
+        self.gate.open(request)
+        self._publish_state()
+        workflow.set_current_details(
+            f"Waiting for approval of {request.subject}: {request.amount:g} {request.currency}, "
+            f"{self.gate.min_approvers} of roles {', '.join(self.gate.roles)}"
+        )
+        exhausted = False
+        while True:
+            decided = lambda: self.gate.state not in (ApprovalState.PENDING, ApprovalState.ESCALATED)  # noqa: E731
+            try:
+                await workflow.wait_condition(decided, timeout=None if exhausted else self.gate.deadline)
+            except TimeoutError:
+                escalation = self.gate.escalate(workflow.now())
+                if escalation is None:
+                    exhausted = True
+                    self.gate.state = ApprovalState.ESCALATED
+                    await self.notify(
+                        self.gate.roles, request.subject,
+                        f"Still waiting for approval of {request.subject}; no higher tier to escalate to.",
+                    )
+                else:
+                    await self.notify(
+                        escalation.roles, request.subject,
+                        f"Approval of {request.subject} escalated from {escalation.from_tier} to "
+                        f"{escalation.to_tier}: {escalation.reason}. It will not approve by itself.",
+                    )
+                self._publish_state()
+                workflow.set_current_details(
+                    f"Escalated: waiting for approval of {request.subject} by {', '.join(self.gate.roles)}"
+                )
+                continue
+            break
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.gate.status()
+
+    async def await_attention(self, subject: str, reason: str, roles: tuple[str, ...]) -> bool:
+        """A partner refused (4xx): tell people, wait for one to say retry (True) or abandon."""
+        self._attention = reason
+        self._attention_answer = None
+        self._publish_state()
+        workflow.set_current_details(f"Needs a person: {reason}")
+        await self.notify(roles, subject, f"{subject} needs a person: {reason}")
+        await workflow.wait_condition(lambda: self._attention_answer is not None)
+        answer = self._attention_answer
+        assert answer is not None
+        self._attention = ""
+        if not answer.retry:
+            self.gate.reason = f"abandoned by {answer.user} after: {reason}. {answer.comment}"
+        self._publish_state()
+        return answer.retry
+
+
+def partner_retry_policy(retry: PartnerRetry) -> RetryPolicy:
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=retry.initial_interval_s),
+        backoff_coefficient=retry.backoff,
+        maximum_interval=timedelta(seconds=retry.max_interval_s),
+        maximum_attempts=retry.max_attempts,
+        # Belt and braces: the activity boundary already marks these non-retryable.
+        non_retryable_error_types=["RejectedByPartnerError", "PartnerContractError", "IntegrationError"],
+    )
+
+
+async def call_partner(
+    gated: ApprovalGated,
+    activity: str,
+    arg: Any,
+    result_type: type | None,
+    *,
+    retry: PartnerRetry,
+    subject: str,
+    roles: tuple[str, ...],
+) -> tuple[bool, Any]:
+    """Run a partner activity; when it finally fails, ask a person (retry or give up).
+
+    Returns ``(True, result)`` or ``(False, None)`` when a person abandoned the call.
+    """
+    while True:
+        try:
+            result = await workflow.execute_activity(
+                activity,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=timedelta(seconds=retry.timeout_s),
+                retry_policy=partner_retry_policy(retry),
+            )
+            return True, result
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError):
+                reason = cause.message
+            else:
+                reason = f"{activity} failed after {retry.max_attempts} attempts: {cause or err}"
+            if not await gated.await_attention(subject, reason, roles):
+                return False, None

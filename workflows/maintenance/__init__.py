@@ -1,0 +1,1 @@
+"""Maintenance workflow (``maint:<site>:<asset>``): window, parts, approval, CMMS work order, health."""

@@ -1,0 +1,233 @@
+"""Maintenance: planned window -> parts (child part order if short) -> approval -> one CMMS work
+order -> completion callback -> the asset reports healthy again.
+
+Deterministic workflow code: temporalio, stdlib and our models only; activities called by name.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from policies.models import Autonomy, OrderParts
+    from workflows.approval import ApprovalGated, call_partner
+    from workflows.maintenance.planning import pick_window
+    from workflows.models import (
+        ApprovalRequest,
+        ApprovalState,
+        CreatedWorkOrder,
+        HealthConfirmation,
+        MaintenanceInput,
+        MaintenanceResult,
+        MaintenanceStatus,
+        PartOrderInput,
+        PartOrderResult,
+        PartOrderStatus,
+        ReserveRequest,
+        ScheduleQuery,
+        StockCheck,
+        Window,
+        WorkOrderCompletion,
+        WorkOrderSpec,
+        part_order_id,
+    )
+    from workflows.part_order.workflow import PartOrderWorkflow
+
+_LOCAL = RetryPolicy(maximum_interval=timedelta(seconds=30))
+
+
+@workflow.defn(name="Maintenance")
+class MaintenanceWorkflow(ApprovalGated):
+    def __init__(self) -> None:
+        super().__init__()
+        self.window: Window | None = None
+        self.work_order_id = ""
+        self.completion: WorkOrderCompletion | None = None
+        self.health: HealthConfirmation | None = None
+        self.child_orders: list[str] = []
+
+    @workflow.signal(name="work_order_completed")
+    def work_order_completed(self, completion: WorkOrderCompletion) -> None:
+        self.completion = completion
+
+    @workflow.signal(name="asset_health")
+    def asset_health(self, report: HealthConfirmation) -> None:
+        self.health = report
+
+    @workflow.query(name="window")
+    def planned_window(self) -> Window | None:
+        return self.window
+
+    def _result(self, inp: MaintenanceInput, status: MaintenanceStatus, reason: str = "") -> MaintenanceResult:
+        workflow.set_current_details(f"{inp.action.asset_id}: {status.value}. {reason}".strip())
+        return MaintenanceResult(
+            workflow_id=workflow.info().workflow_id,
+            status=status,
+            window=self.window,
+            work_order_id=self.work_order_id,
+            child_orders=tuple(self.child_orders),
+            approval=self.approval(),
+            reason=reason or self.gate.reason,
+            decision_id=inp.decision_id,
+        )
+
+    @workflow.run
+    async def run(self, inp: MaintenanceInput) -> MaintenanceResult:
+        action = inp.action
+        wf_id = workflow.info().workflow_id
+        subject = f"{action.task} on {action.asset_id}"
+        roles = inp.requirement.roles if inp.requirement else inp.approval.tiers[0].roles
+
+        if not await self._plan_window(inp, subject, roles):
+            return self._result(inp, MaintenanceStatus.ABANDONED, "no planned window found")
+
+        if action.parts:
+            check = await workflow.execute_activity(
+                "reserve_parts",
+                ReserveRequest(ref=wf_id, lines=action.parts),
+                result_type=StockCheck,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_LOCAL,
+            )
+            if check.missing and not await self._order_missing(inp, check, subject, roles):
+                return self._result(inp, MaintenanceStatus.ABANDONED, "parts could not be ordered")
+
+        if inp.autonomy == Autonomy.AUTO:
+            self.skip_approval("policy allows this maintenance without a person")
+        else:
+            assert self.window is not None
+            status = await self.await_approval(
+                ApprovalRequest(
+                    subject=f"{subject} in {self.window.name} {self.window.start:%Y-%m-%d %H:%M}",
+                    requested_by=inp.requested_by,
+                    amount=inp.estimated_cost,
+                    currency=inp.currency,
+                    policy=inp.approval,
+                    requirement=inp.requirement,
+                )
+            )
+            if status.state == ApprovalState.REJECTED:
+                return self._result(inp, MaintenanceStatus.REJECTED)
+            if status.state == ApprovalState.CANCELLED:
+                return self._result(inp, MaintenanceStatus.CANCELLED)
+            # Waiting for people or parts may have eaten the window: plan again from now.
+            if self.window is None or self.window.start < workflow.now():
+                if not await self._plan_window(inp, subject, roles):
+                    return self._result(inp, MaintenanceStatus.ABANDONED, "no planned window left")
+
+        assert self.window is not None
+        ok, created = await call_partner(
+            self, "create_work_order",
+            WorkOrderSpec(
+                external_ref=wf_id, action=action, window=self.window,
+                description=inp.explanation, evidence=inp.evidence,
+            ),
+            CreatedWorkOrder, retry=inp.retry, subject=subject, roles=roles,
+        )
+        if not ok:
+            return self._result(inp, MaintenanceStatus.ABANDONED)
+        self.work_order_id = created.work_order_id
+        workflow.set_current_details(
+            f"Work order {self.work_order_id} for {self.window.start:%Y-%m-%d %H:%M}; waiting for completion"
+        )
+        await self._await_completion(inp, subject, roles)
+        return await self._confirm_health(inp, subject, roles)
+
+    async def _plan_window(self, inp: MaintenanceInput, subject: str, roles: tuple[str, ...]) -> bool:
+        action = inp.action
+        while True:
+            now = workflow.now()
+            ok, windows = await call_partner(
+                self, "get_planned_windows",
+                ScheduleQuery(asset_id=action.asset_id, start=now, end=now + timedelta(days=inp.horizon_days)),
+                list[Window], retry=inp.retry, subject=subject, roles=roles,
+            )
+            if not ok:
+                return False
+            self.window = pick_window(windows, duration_h=action.duration_h, now=now, latest_start=action.latest_start)
+            if self.window is not None:
+                return True
+            limit = f" starting before {action.latest_start:%Y-%m-%d %H:%M}" if action.latest_start else ""
+            reason = (
+                f"no planned window of {action.duration_h:g} h{limit} in the next {inp.horizon_days:g} days "
+                f"for {action.asset_id}: plan a stop in the MES, then retry"
+            )
+            if not await self.await_attention(subject, reason, roles):
+                return False
+
+    async def _order_missing(
+        self, inp: MaintenanceInput, check: StockCheck, subject: str, roles: tuple[str, ...]
+    ) -> bool:
+        """Order what stock could not cover, one child part order per missing SKU, and wait for it."""
+        asset = inp.action.asset_id
+        for line in check.missing:
+            child_id = part_order_id(inp.site, line.sku, f"{asset}-{workflow.info().run_id[:8]}")
+            self.child_orders.append(child_id)
+            workflow.set_current_details(f"Waiting for part order {child_id} ({line.quantity} x {line.sku})")
+            result: PartOrderResult = await workflow.execute_child_workflow(
+                PartOrderWorkflow.run,
+                PartOrderInput(
+                    site=inp.site,
+                    order=OrderParts(supplier=inp.supplier or "default", lines=(line,), currency=inp.currency),
+                    autonomy=inp.autonomy,
+                    approval=inp.approval,
+                    requested_by=inp.requested_by,
+                    decision_id=inp.decision_id,
+                    explanation=f"parts for {subject}",
+                    retry=inp.retry,
+                ),
+                id=child_id,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                static_summary=f"Parts for {subject}: {line.quantity} x {line.sku}",
+            )
+            if result.status != PartOrderStatus.RECEIVED:
+                reason = f"part order {result.po_number} ended {result.status.value}: {result.approval.reason}"
+                if not await self.await_attention(subject, reason, roles):
+                    return False
+        return True
+
+    async def _await_completion(self, inp: MaintenanceInput, subject: str, roles: tuple[str, ...]) -> None:
+        while True:
+            try:
+                await workflow.wait_condition(
+                    lambda: self.completion is not None, timeout=timedelta(seconds=inp.completion_timeout_s)
+                )
+                return
+            except TimeoutError:
+                pass
+            ok, state = await call_partner(
+                self, "get_work_order_status", self.work_order_id, str,
+                retry=inp.retry, subject=subject, roles=roles,
+            )
+            if ok and state == "completed" and self.completion is None:
+                self.completion = WorkOrderCompletion(
+                    external_ref=workflow.info().workflow_id, work_order_id=self.work_order_id,
+                    notes="from the CMMS record (callback missing)",
+                )
+                return
+            await self.notify(roles, subject, f"Work order {self.work_order_id} not completed yet (CMMS: {state}).")
+
+    async def _confirm_health(self, inp: MaintenanceInput, subject: str, roles: tuple[str, ...]) -> MaintenanceResult:
+        asset = inp.action.asset_id
+        if self.health is None or not self.health.healthy:
+            report = await workflow.execute_activity(
+                "check_asset_health", asset, result_type=HealthConfirmation,
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=_LOCAL,
+            )
+            if report.healthy or self.health is None:
+                self.health = report
+        if self.health is None or not self.health.healthy:
+            workflow.set_current_details(f"Work order {self.work_order_id} done; waiting for {asset} to report healthy")
+            try:
+                await workflow.wait_condition(
+                    lambda: self.health is not None and self.health.healthy,
+                    timeout=timedelta(seconds=inp.health_timeout_s),
+                )
+            except TimeoutError:
+                detail = self.health.detail if self.health else "no health report"
+                await self.notify(roles, subject, f"{asset} not confirmed healthy after the work order: {detail}")
+                return self._result(inp, MaintenanceStatus.CLOSED_UNVERIFIED, f"not confirmed healthy: {detail}")
+        return self._result(inp, MaintenanceStatus.CLOSED, f"{asset} healthy again")

@@ -1,0 +1,431 @@
+"""Models born in the Act layer: workflow inputs, results, signal payloads and the approval gate.
+
+Every model crosses the Temporal boundary (pydantic data converter), so they are frozen, refuse
+unknown fields and use only stdlib types plus the action models from ``policies.models``.
+This module must stay importable inside the workflow sandbox: no httpx, numpy or ray here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.models import (
+    ApprovalRequirement,
+    Autonomy,
+    OrderParts,
+    PartLine,
+    RerouteWork,
+    ScheduleMaintenance,
+)
+
+TASK_QUEUE = "autoops"
+APPROVAL_STATE_ATTRIBUTE = "ApprovalState"  # Keyword search attribute, registered on the server
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- approval gate
+
+
+class ApprovalState(StrEnum):
+    """Value of the ``ApprovalState`` search attribute; ``pending``/``escalated``/``attention``
+    are the states a person has to act on."""
+
+    NOT_REQUIRED = "not_required"
+    PENDING = "pending"
+    ESCALATED = "escalated"  # deadline passed: more people may sign, still waiting
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    ATTENTION = "attention"  # a partner refused a call: a person must decide what to do
+
+
+WAITING_STATES = (ApprovalState.PENDING, ApprovalState.ESCALATED, ApprovalState.ATTENTION)
+
+
+class ApprovalTier(Frozen):
+    """Who signs above ``above`` (amount, request currency): any ``min_approvers`` distinct people
+    holding one of ``roles``. ``deadline_s`` is how long the tier waits before escalating."""
+
+    name: str
+    above: float = Field(default=0.0, ge=0)
+    roles: tuple[str, ...] = Field(min_length=1)
+    min_approvers: int = Field(default=1, ge=1)
+    deadline_s: float = Field(default=8 * 3600.0, gt=0)
+
+
+class ApprovalPolicy(Frozen):
+    """The approval rules a workflow is started with (from the plant configuration)."""
+
+    auto_approve_limit: float = Field(default=0.0, ge=0)  # at or below: no person needed (auto only)
+    tiers: tuple[ApprovalTier, ...] = (
+        ApprovalTier(name="lead", roles=("maintenance_lead", "buyer")),
+        ApprovalTier(name="manager", above=5000.0, roles=("plant_manager",), min_approvers=1),
+    )
+    role_limits: dict[str, float] = Field(default_factory=dict)  # role -> largest amount it may approve
+
+    def tier_index_for(self, amount: float) -> int:
+        """Index of the tier that applies to ``amount``: the last one whose ``above`` it exceeds."""
+        index = 0
+        for i, tier in enumerate(self.tiers):
+            if amount > tier.above:
+                index = i
+        return index
+
+
+class ApprovalRequest(Frozen):
+    subject: str
+    requested_by: str  # the policy / person that asked; may not approve (separation of duties)
+    amount: float = Field(default=0.0, ge=0)
+    currency: str = "EUR"
+    policy: ApprovalPolicy = ApprovalPolicy()
+    requirement: ApprovalRequirement | None = None  # what the policy asked for, narrows the roles
+
+
+class ApprovalVote(Frozen):
+    """The Update payload; identity and role are authenticated by the caller (web API / CLI)."""
+
+    user: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+    approve: bool
+    comment: str = ""
+
+
+class RecordedVote(Frozen):
+    user: str
+    role: str
+    approve: bool
+    comment: str
+    at: datetime
+
+
+class Escalation(Frozen):
+    at: datetime
+    from_tier: str
+    to_tier: str
+    roles: tuple[str, ...]  # who may sign from now on
+    reason: str
+
+
+class ApprovalStatus(Frozen):
+    state: ApprovalState
+    subject: str = ""
+    amount: float = 0.0
+    currency: str = "EUR"
+    requested_by: str = ""
+    tier: str = ""
+    roles: tuple[str, ...] = ()
+    min_approvers: int = 1
+    votes: tuple[RecordedVote, ...] = ()
+    escalations: tuple[Escalation, ...] = ()
+    reason: str = ""  # why it ended this way (rejection / cancellation comment, partner error)
+
+
+class CancelRequest(Frozen):
+    user: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
+class AttentionDecision(Frozen):
+    """A person's answer to an ``attention`` state: try the call again, or give up."""
+
+    user: str = Field(min_length=1)
+    retry: bool
+    comment: str = Field(min_length=1)
+
+
+class Notification(Frozen):
+    workflow_id: str
+    roles: tuple[str, ...]
+    subject: str
+    message: str
+
+
+# --------------------------------------------------------------------------- callbacks (signals)
+
+
+class SupplierConfirmation(Frozen):
+    po_number: str
+    accepted: bool = True
+    supplier_order_id: str = ""
+    comment: str = ""
+
+
+class ShipNotice(Frozen):
+    po_number: str
+    shipment_id: str = ""
+    carrier: str = ""
+    tracking: str = ""
+
+
+class WorkOrderCompletion(Frozen):
+    external_ref: str
+    work_order_id: str = ""
+    status: str = "completed"
+    notes: str = ""
+
+
+class HealthConfirmation(Frozen):
+    asset_id: str
+    healthy: bool
+    detail: str = ""
+
+
+# --------------------------------------------------------------------------- part order
+
+
+class PartnerRetry(Frozen):
+    """How partner calls are retried (timeouts, 5xx, 429) before a person is asked to look."""
+
+    timeout_s: float = Field(default=30.0, gt=0)
+    initial_interval_s: float = Field(default=1.0, gt=0)
+    backoff: float = Field(default=2.0, ge=1)
+    max_interval_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+
+
+
+
+class PartOrderStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    ORDERING = "ordering"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    AWAITING_SHIPMENT = "awaiting_shipment"
+    RECEIVING = "receiving"
+    RECEIVED = "received"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"  # the supplier refused and a person gave up
+
+
+class PartOrderInput(Frozen):
+    site: str
+    order: OrderParts
+    autonomy: Autonomy = Autonomy.APPROVE
+    approval: ApprovalPolicy = ApprovalPolicy()
+    requirement: ApprovalRequirement | None = None
+    requested_by: str = "autoops"
+    decision_id: str = ""
+    explanation: str = ""
+    confirmation_timeout_s: float = Field(default=2 * 86400.0, gt=0)
+    retry: PartnerRetry = PartnerRetry()
+
+
+class PartOrderResult(Frozen):
+    po_number: str
+    status: PartOrderStatus
+    total: float
+    currency: str
+    supplier_order_id: str = ""
+    shipment_id: str = ""
+    approval: ApprovalStatus
+    decision_id: str = ""
+
+
+# --------------------------------------------------------------------------- maintenance
+
+
+class MaintenanceStatus(StrEnum):
+    CLOSED = "closed"  # done and the asset reports healthy
+    CLOSED_UNVERIFIED = "closed_unverified"  # done, health not confirmed in time: a person is told
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+
+
+class Window(Frozen):
+    start: datetime
+    end: datetime
+    name: str = ""
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600.0
+
+
+class MaintenanceInput(Frozen):
+    site: str
+    action: ScheduleMaintenance
+    autonomy: Autonomy = Autonomy.APPROVE
+    approval: ApprovalPolicy = ApprovalPolicy()
+    requirement: ApprovalRequirement | None = None
+    estimated_cost: float = 0.0
+    currency: str = "EUR"
+    requested_by: str = "autoops"
+    decision_id: str = ""
+    explanation: str = ""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    supplier: str = ""  # who to order missing parts from
+    completion_timeout_s: float = Field(default=14 * 86400.0, gt=0)
+    health_timeout_s: float = Field(default=3600.0, gt=0)
+    horizon_days: float = Field(default=14.0, gt=0)  # how far ahead to look for a window
+    retry: PartnerRetry = PartnerRetry()
+
+
+class MaintenanceResult(Frozen):
+    workflow_id: str
+    status: MaintenanceStatus
+    window: Window | None = None
+    work_order_id: str = ""
+    child_orders: tuple[str, ...] = ()
+    approval: ApprovalStatus
+    reason: str = ""
+    decision_id: str = ""
+
+
+class StockCheck(Frozen):
+    reserved: tuple[PartLine, ...] = ()
+    missing: tuple[PartLine, ...] = ()
+
+
+# --------------------------------------------------------------------------- reroute
+
+
+class JobMove(Frozen):
+    job_id: str
+    from_machine: str
+    to_machine: str
+    delay_h: float = 0.0
+
+
+class RerouteStatus(StrEnum):
+    RESTORED = "restored"  # jobs back / constraint released after repair
+    NOTHING_TO_MOVE = "nothing_to_move"
+    CANCELLED = "cancelled"
+
+
+class RerouteInput(Frozen):
+    site: str
+    action: RerouteWork
+    decision_id: str = ""
+    move_back: bool = True  # after repair: move jobs back (True) or leave them, only release
+    repair_timeout_s: float = Field(default=14 * 86400.0, gt=0)
+    retry: PartnerRetry = PartnerRetry()
+
+
+class RerouteResult(Frozen):
+    workflow_id: str
+    status: RerouteStatus
+    moves: tuple[JobMove, ...] = ()
+    unplaced: tuple[str, ...] = ()  # jobs no capable machine could take
+    moved_back: tuple[str, ...] = ()
+    decision_id: str = ""
+
+
+class RepairDone(Frozen):
+    asset_id: str
+    by: str = ""
+    kind: Literal["repair_done"] = "repair_done"
+
+
+# --------------------------------------------------------------------------- workflow ids
+
+
+def _key(part: str) -> str:
+    # Temporal ids allow almost anything; keep ours readable and free of the separator.
+    return part.strip().replace(":", "_").replace(" ", "_")
+
+
+def part_order_id(site: str, sku: str, n: int | str) -> str:
+    return f"po:{_key(site)}:{_key(sku)}:{_key(str(n))}"
+
+
+def maintenance_id(site: str, asset_id: str) -> str:
+    return f"maint:{_key(site)}:{_key(asset_id)}"
+
+
+def reroute_id(site: str, asset_id: str) -> str:
+    return f"reroute:{_key(site)}:{_key(asset_id)}"
+
+
+def po_number_for(workflow_id: str) -> str:
+    """The PO number of a part-order workflow: a pure function of its id, so every retry, replay
+    and restarted worker sends the same number (the supplier's idempotency key)."""
+    return "PO-" + workflow_id.removeprefix("po:").replace(":", "-").upper()
+
+
+# --------------------------------------------------------------------------- activity payloads
+
+
+class PlaceOrderRequest(Frozen):
+    po_number: str
+    site: str
+    order: OrderParts
+
+
+class PlacedOrder(Frozen):
+    po_number: str
+    supplier_order_id: str
+    status: str
+    created: bool
+
+
+class StockReceipt(Frozen):
+    ref: str  # the PO number: one receipt per PO
+    lines: tuple[PartLine, ...]
+
+
+class ReserveRequest(Frozen):
+    ref: str  # the maintenance workflow id: one reservation per job
+    lines: tuple[PartLine, ...]
+
+
+class ScheduleQuery(Frozen):
+    asset_id: str
+    start: datetime
+    end: datetime
+
+
+class WorkOrderSpec(Frozen):
+    external_ref: str
+    action: ScheduleMaintenance
+    window: Window
+    description: str = ""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class CreatedWorkOrder(Frozen):
+    work_order_id: str
+    created: bool
+    status: str
+
+
+class PlannedJob(Frozen):
+    """A queued job as the reroute workflow sees it (capabilities it needs, its length)."""
+
+    job_id: str
+    asset_id: str
+    required_capabilities: tuple[str, ...]
+    duration_h: float
+    sequence: int
+
+
+class MachineLoad(Frozen):
+    """A machine, its capabilities and how many hours of work are queued on it."""
+
+    asset_id: str
+    capabilities: tuple[str, ...]
+    queued_h: float
+    constrained: bool = False
+
+
+class RerouteSituation(Frozen):
+    jobs: tuple[PlannedJob, ...]
+    machines: tuple[MachineLoad, ...]
+
+
+class MoveOrder(Frozen):
+    job_id: str
+    to_asset: str
+    idempotency_key: str
+
+
+class ConstraintChange(Frozen):
+    asset_id: str
+    reason: str = ""

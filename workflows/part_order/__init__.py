@@ -1,0 +1,1 @@
+"""Part order workflow (``po:<site>:<sku>:<n>``) and its supplier / stock activities."""
