@@ -8,6 +8,7 @@ It lives in ``agents`` because that is the bottom layer: every other package may
     │   └── ConfigError               plant / asset configuration that does not validate
     ├── ModelError                    a prognostics model that cannot be fitted, loaded or used
     ├── PolicyError                   a policy that cannot be loaded or raised while evaluating
+    ├── AgentRuntimeError             the Ray runtime hosting agents failed (actor lost, timeout)
     └── IntegrationError              a call to an outside system (supplier, CMMS, MES) failed
         ├── RetryableIntegrationError timeouts, 5xx, 429: retry with backoff
         │   └── MalformedResponseError  a body that is not JSON (garbled, proxy error page)
@@ -65,6 +66,10 @@ class ModelError(AutoopsError):
 
 class PolicyError(AutoopsError):
     """A policy could not be loaded, or raised while evaluating."""
+
+
+class AgentRuntimeError(AutoopsError):
+    """An agent actor could not be reached or died beyond its restart budget; names the actor."""
 
 
 class IntegrationError(AutoopsError):

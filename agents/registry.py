@@ -1,0 +1,141 @@
+"""Build an agent from a typed spec: the runtime ships specs to actors, actors build agents.
+
+A spec is small, frozen and JSON-able (it crosses process boundaries and is re-read when Ray
+restarts an actor), and names the asset kind, the asset id and the kind's own configuration as
+plain data. The configuration is validated by the kind's module when the agent is built, so this
+module imports no agent module at import time: a kind whose module is missing or broken fails only
+when an agent of that kind is built, with a message that says so.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from agents.base import Agent
+from agents.errors import ConfigError
+from agents.models import AssetKind
+
+
+class _SpecBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Asset ids become actor names ("asset:<id>") and checkpoint keys; keep them printable.
+    asset_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class MachineAgentSpec(_SpecBase):
+    """A machine (mill, lathe, furnace, compressor motor): ``config`` is a ``MachineAsset``."""
+
+    kind: Literal[AssetKind.MACHINE] = AssetKind.MACHINE
+
+
+class InventoryAgentSpec(_SpecBase):
+    """Stock of one or more SKUs: ``config`` is the inventory agent's configuration."""
+
+    kind: Literal[AssetKind.INVENTORY] = AssetKind.INVENTORY
+
+
+class EnergyAgentSpec(_SpecBase):
+    """Energy meters of an area: ``config`` is the energy agent's configuration."""
+
+    kind: Literal[AssetKind.ENERGY] = AssetKind.ENERGY
+
+
+AgentSpec = Annotated[
+    MachineAgentSpec | InventoryAgentSpec | EnergyAgentSpec, Field(discriminator="kind")
+]
+
+_SPEC_ADAPTER: TypeAdapter[AgentSpec] = TypeAdapter(AgentSpec)
+
+#: Turns a spec into a live agent; the runtime takes any such function, ``build_agent`` by default.
+AgentBuilder = Callable[[AgentSpec], Agent]
+
+
+def parse_spec(data: Mapping[str, Any], *, source: str | None = None) -> AgentSpec:
+    """Validate plain data (e.g. a TOML table) into an ``AgentSpec``; errors name the field."""
+    try:
+        return _SPEC_ADAPTER.validate_python(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "agent spec"), file=source) from exc
+
+
+def build_agent(spec: AgentSpec) -> Agent:
+    """Build the agent a spec describes, validating its configuration with the kind's own model."""
+    kind = _KINDS[spec.kind]
+    module = _import_kind(spec, kind.module)
+    config = _validated(spec, _attr(module, kind.config_model, spec))
+    agent: Agent = _attr(module, kind.agent_class, spec)(config)
+    if agent.asset_id != spec.asset_id:
+        raise ConfigError(
+            f"asset {spec.asset_id!r}: its configuration describes asset {agent.asset_id!r}; "
+            "make the spec's asset_id and the configuration's id the same"
+        )
+    return agent
+
+
+def _import_kind(spec: AgentSpec, module_name: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise ConfigError(
+            f"asset {spec.asset_id!r}: agents of kind {spec.kind.value!r} live in {module_name}, "
+            "which is not installed in this build; remove the asset or install that module"
+        ) from exc
+
+
+def _validated(spec: AgentSpec, model: type[BaseModel]) -> BaseModel:
+    config = dict(spec.config)
+    # The spec already names the asset; let the config leave its own id out.
+    for id_field in ("asset_id", "id"):
+        if id_field in model.model_fields and id_field not in config:
+            config[id_field] = spec.asset_id
+    try:
+        return model.model_validate(config)
+    except ValidationError as exc:
+        raise ConfigError(
+            _describe(exc, f"asset {spec.asset_id!r} ({spec.kind.value}) config")
+        ) from exc
+
+
+def _attr(module: ModuleType, name: str, spec: AgentSpec) -> Any:
+    try:
+        return getattr(module, name)
+    except AttributeError as exc:
+        raise ConfigError(
+            f"asset {spec.asset_id!r}: {module.__name__} has no {name}; "
+            "the agent module and agents/registry.py disagree, update the registry"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """Where an agent kind lives: its module, its configuration model, its agent class."""
+
+    module: str
+    config_model: str
+    agent_class: str
+
+
+#: One row per kind; the agent class takes one argument, the validated configuration.
+_KINDS: dict[AssetKind, _Kind] = {
+    AssetKind.MACHINE: _Kind("agents.machine", "MachineAsset", "MachineAgent"),
+    AssetKind.INVENTORY: _Kind("agents.inventory", "InventoryItem", "InventoryAgent"),
+    AssetKind.ENERGY: _Kind("agents.energy", "EnergyConfig", "EnergyAgent"),
+}
+
+
+def _describe(exc: ValidationError, what: str) -> str:
+    problems = "; ".join(
+        f"field {'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
+        for err in exc.errors()
+    )
+    return f"{what} does not validate: {problems}"

@@ -1,0 +1,315 @@
+"""The host of one asset's agent, or of a shard of agents: plain Python, wrapped as a Ray actor.
+
+``AssetActor`` knows nothing of Ray (``agents/runtime/adapter.py`` wraps it with ``ray.remote``),
+so everything it promises is unit-tested in-process:
+
+* readings arrive in batches (a Ray call costs ~0.7 ms; one call per reading cannot carry a plant);
+* a reading for a time the agent has already assessed (a re-delivery after a retry or a restart) is
+  not assessed again; if its report is still known it is handed back again, with the same id;
+* reports go to a bounded outbox that consumers read with a cursor; the cursor survives restarts;
+* after a batch, each agent's ``snapshot()`` is saved to a ``CheckpointStore`` (per the policy),
+  and a new incarnation of the actor (Ray re-runs ``__init__`` after a crash) restores every agent,
+  so it resumes with its baseline and its report sequence numbers continue.
+
+Checkpoint records (one per asset, key ``agent:<asset_id>``, and one per actor, ``actor:<name>``)::
+
+    agent: {"format": 1, "asset_id", "kind", "snapshot": {...}, "last_time": iso, "latest": report}
+    actor: {"format": 1, "incarnation": n, "next_cursor": n, "last_batch": [[cursor, report], ...]}
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.base import Agent, Reading
+from agents.errors import AutoopsError, InputError
+from agents.models import HealthReport
+from agents.registry import AgentBuilder, AgentSpec, build_agent
+from agents.runtime.checkpoint import CheckpointStore
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CheckpointPolicy(_Frozen):
+    """When a host saves its agents: after a batch once ``every_readings`` new readings were
+    assessed since the last save, or once ``every_seconds`` passed, whichever comes first.
+
+    The default saves after every batch. Larger values trade write load for re-assessment after a
+    crash (readings since the last save are assessed again when re-delivered; same report ids).
+    """
+
+    every_readings: int = Field(default=1, ge=1)
+    every_seconds: float | None = Field(default=None, gt=0)
+
+
+class ReportPage(_Frozen):
+    """Reports published after a cursor. ``missed`` counts reports that fell out of the bounded
+    outbox (or were lost with a crashed actor) before this consumer read them."""
+
+    reports: tuple[HealthReport, ...]
+    cursor: int = Field(ge=0)
+    missed: int = Field(default=0, ge=0)
+
+
+class HostStats(_Frozen):
+    """What a host has done since it (re)started; ``incarnation`` counts restarts across crashes."""
+
+    name: str
+    assets: tuple[str, ...]
+    incarnation: int
+    restored: tuple[str, ...]  # assets whose agent came back from a checkpoint in this incarnation
+    restore_errors: tuple[str, ...]
+    assessed: int
+    duplicates: int
+    errors: int
+    checkpoints: int
+    cursor: int
+
+
+@dataclass
+class _Hosted:
+    spec: AgentSpec
+    agent: Agent
+    last_time: datetime | None = None
+    latest: HealthReport | None = None
+    dirty: bool = False
+
+
+@dataclass
+class _Outbox:
+    """Bounded list of published reports with consecutive cursors, indexed by (asset, time)."""
+
+    capacity: int
+    next_cursor: int = 0
+    entries: deque[tuple[int, HealthReport]] = field(default_factory=deque)
+    by_reading: dict[tuple[str, datetime], HealthReport] = field(default_factory=dict)
+
+    def publish(self, report: HealthReport, cursor: int | None = None) -> int:
+        at = self.next_cursor if cursor is None else cursor
+        self.entries.append((at, report))
+        self.by_reading[(report.asset_id, report.time)] = report
+        self.next_cursor = max(self.next_cursor, at + 1)
+        while len(self.entries) > self.capacity:
+            _, old = self.entries.popleft()
+            if self.by_reading.get((old.asset_id, old.time)) is old:
+                del self.by_reading[(old.asset_id, old.time)]
+        return at
+
+    def since(self, cursor: int, limit: int | None) -> ReportPage:
+        oldest = self.entries[0][0] if self.entries else self.next_cursor
+        missed = max(0, min(oldest, self.next_cursor) - cursor)
+        picked = [(at, r) for at, r in self.entries if at >= cursor]
+        end = self.next_cursor
+        if limit is not None and len(picked) > limit:
+            picked = picked[:limit]
+            end = picked[-1][0] + 1
+        return ReportPage(
+            reports=tuple(r for _, r in picked), cursor=max(end, cursor), missed=missed
+        )
+
+
+class AssetActor:
+    """Hosts the agents of one or more assets; ``ingest`` batches in, reports out, state saved."""
+
+    def __init__(
+        self,
+        name: str,
+        specs: Sequence[AgentSpec],
+        store: CheckpointStore,
+        *,
+        policy: CheckpointPolicy | None = None,
+        outbox_size: int = 10_000,
+        builder: AgentBuilder | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not specs:
+            raise InputError(f"actor {name!r}: give it at least one agent spec to host")
+        ids = [s.asset_id for s in specs]
+        if len(set(ids)) != len(ids):
+            raise InputError(f"actor {name!r}: asset ids must be unique, got {ids}")
+        self.name = name
+        self._store = store
+        self._policy = policy or CheckpointPolicy()
+        self._clock = clock
+        self._outbox = _Outbox(capacity=max(1, outbox_size))
+        self._build = builder or build_agent
+        self._hosted: dict[str, _Hosted] = {s.asset_id: _Hosted(s, self._build(s)) for s in specs}
+        self._restored: list[str] = []
+        self._restore_errors: list[str] = []
+        self._assessed = self._duplicates = self._errors = self._checkpoints = 0
+        self._since_save = 0
+        self._saved_at = clock()
+        self._incarnation = 0
+        self._incarnation = self._restore() + 1
+        # Record the new incarnation at once, so a crash loop is visible in the store; keep the
+        # restored last batch in it, in case this incarnation dies before the retried call arrives.
+        self._save_actor_record(last_batch=list(self._outbox.entries))
+
+    # -- restore -------------------------------------------------------------------------------
+
+    def _restore(self) -> int:
+        """Load every agent's last checkpoint; return the incarnation count saved before."""
+        for asset_id, hosted in self._hosted.items():
+            try:
+                record = self._store.load(f"agent:{asset_id}")
+                if record is None:
+                    continue
+                if record.get("kind") != hosted.spec.kind.value:
+                    raise InputError(
+                        f"checkpoint of {asset_id!r} is for a {record.get('kind')!r} agent, "
+                        f"the spec says {hosted.spec.kind.value!r}; starting this agent afresh"
+                    )
+                hosted.agent.restore(record["snapshot"])
+                if record.get("last_time"):
+                    hosted.last_time = datetime.fromisoformat(record["last_time"])
+                if record.get("latest"):
+                    hosted.latest = HealthReport.model_validate(record["latest"])
+                self._restored.append(asset_id)
+            except Exception as exc:  # supervisor boundary: one bad checkpoint must not crash-loop
+                # A fresh agent relearns its baseline; crash-looping would stop the whole shard.
+                log.error("actor %s: cannot restore %s: %s", self.name, asset_id, exc)
+                self._restore_errors.append(f"{asset_id}: {exc}")
+                self._hosted[asset_id] = _Hosted(hosted.spec, self._build(hosted.spec))
+        try:
+            actor_record = self._store.load(f"actor:{self.name}") or {}
+        except AutoopsError as exc:
+            log.error("actor %s: cannot read its own record: %s", self.name, exc)
+            self._restore_errors.append(f"actor record: {exc}")
+            actor_record = {}
+        self._outbox.next_cursor = int(actor_record.get("next_cursor", 0))
+        # The last batch's reports go back in the outbox at their cursors, so a retried call (its
+        # reply was lost with the old incarnation) gets them again instead of nothing.
+        for at, data in actor_record.get("last_batch", []):
+            report = HealthReport.model_validate(data)
+            hosted_now = self._hosted.get(report.asset_id)
+            # Only reports whose agent state was saved with them; the others will be re-made.
+            if hosted_now is not None and hosted_now.last_time is not None:
+                if report.time <= hosted_now.last_time:
+                    self._outbox.publish(report, cursor=int(at))
+        return int(actor_record.get("incarnation", 0))
+
+    # -- the calls the adapter makes -----------------------------------------------------------
+
+    def ingest(self, readings: Sequence[Reading]) -> list[HealthReport]:
+        """Assess a batch in order; return one report per reading (re-deliveries return the
+        earlier report when it is still known, else nothing)."""
+        unknown = sorted({r.asset_id for r in readings} - self._hosted.keys())
+        if unknown:
+            raise InputError(
+                f"actor {self.name!r} hosts {sorted(self._hosted)}, not {unknown}; "
+                "route readings through the AgentFleet, which knows which actor hosts which asset"
+            )
+        out: list[HealthReport] = []
+        fresh: list[tuple[int, HealthReport]] = []
+        for reading in readings:
+            hosted = self._hosted[reading.asset_id]
+            if hosted.last_time is not None and reading.time <= hosted.last_time:
+                self._duplicates += 1
+                again = self._outbox.by_reading.get((reading.asset_id, reading.time))
+                if again is not None:
+                    out.append(again)
+                continue
+            # Consumed before assessing: a reading that makes the agent raise is not retried forever
+            hosted.last_time = reading.time
+            hosted.dirty = True
+            self._since_save += 1
+            try:
+                report = hosted.agent.assess(reading)
+            except Exception:  # supervisor boundary: one bad reading must not stop the shard
+                self._errors += 1
+                log.exception("actor %s: agent %s failed on a reading", self.name, reading.asset_id)
+                continue
+            self._assessed += 1
+            hosted.latest = report
+            fresh.append((self._outbox.publish(report), report))
+            out.append(report)
+        if self._due():
+            self.checkpoint(last_batch=fresh)
+        elif fresh:
+            # The cursor must never go back after a restart, whatever the checkpoint policy.
+            self._save_actor_record(last_batch=())
+        return out
+
+    def reports_since(self, cursor: int = 0, limit: int | None = None) -> ReportPage:
+        """Reports published at or after ``cursor``; pass the returned cursor next time."""
+        return self._outbox.since(cursor, limit)
+
+    def latest(self) -> dict[str, HealthReport]:
+        """The last report of every hosted asset that has one (kept across restarts)."""
+        return {a: h.latest for a, h in self._hosted.items() if h.latest is not None}
+
+    def checkpoint(self, last_batch: Sequence[tuple[int, HealthReport]] = ()) -> int:
+        """Save every agent that changed since its last save; return how many were saved."""
+        # The actor record goes first. A crash between the writes leaves reports in it whose agent
+        # was not saved; ``_restore`` drops those (their readings are assessed again, same ids).
+        # The other order would lose the replies of agents that were saved.
+        self._save_actor_record(last_batch=last_batch)
+        saved = 0
+        for asset_id, hosted in self._hosted.items():
+            if not hosted.dirty:
+                continue
+            self._store.save(
+                f"agent:{asset_id}",
+                {
+                    "format": CHECKPOINT_FORMAT,
+                    "asset_id": asset_id,
+                    "kind": hosted.spec.kind.value,
+                    "snapshot": hosted.agent.snapshot(),
+                    "last_time": hosted.last_time.isoformat() if hosted.last_time else None,
+                    "latest": hosted.latest.model_dump(mode="json") if hosted.latest else None,
+                },
+            )
+            hosted.dirty = False
+            saved += 1
+        self._checkpoints += 1
+        self._since_save = 0
+        self._saved_at = self._clock()
+        return saved
+
+    def stats(self) -> HostStats:
+        return HostStats(
+            name=self.name,
+            assets=tuple(self._hosted),
+            incarnation=self._incarnation,
+            restored=tuple(self._restored),
+            restore_errors=tuple(self._restore_errors),
+            assessed=self._assessed,
+            duplicates=self._duplicates,
+            errors=self._errors,
+            checkpoints=self._checkpoints,
+            cursor=self._outbox.next_cursor,
+        )
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _due(self) -> bool:
+        if self._since_save == 0:
+            return False
+        if self._since_save >= self._policy.every_readings:
+            return True
+        every = self._policy.every_seconds
+        return every is not None and self._clock() - self._saved_at >= every
+
+    def _save_actor_record(self, last_batch: Sequence[tuple[int, HealthReport]]) -> None:
+        self._store.save(
+            f"actor:{self.name}",
+            {
+                "format": CHECKPOINT_FORMAT,
+                "incarnation": self._incarnation,
+                "next_cursor": self._outbox.next_cursor,
+                "last_batch": [[at, r.model_dump(mode="json")] for at, r in last_batch],
+            },
+        )

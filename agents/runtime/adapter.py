@@ -1,0 +1,331 @@
+"""The one module that talks to Ray: starts or joins it, places agents in actors, calls them.
+
+Everything else in autoops calls ``AgentFleet`` (and ``connect_ray`` / ``disconnect_ray``) and never
+``.remote()`` or ``ray.get``. Calls are pipelined: ``ingest`` sends one batch per actor, then waits
+once for all of them (a Ray call costs ~0.7 ms end to end; sequential waits would add up).
+
+Fault model. Actors are created with ``max_restarts`` and ``max_task_retries``: when an actor dies
+(killed, its worker or node lost) Ray starts it again with the same arguments, ``AssetActor``
+restores its agents from the checkpoint store, and calls that were in flight are retried. A retried
+``ingest`` is safe: readings already assessed are recognised by (asset, time), not assessed again,
+and readings assessed after the last checkpoint come out with the same report ids as before.
+
+Placement. One actor per asset (``asset:<id>``) by default; with ``shard_size > 1`` assets sorted by
+id are cut into shards (``shard:<n>``). Names live in a Ray namespace, so a restarted orchestrator
+finds its (detached) actors again with ``AgentFleet.start`` and the same specs. On a cluster, the
+checkpoint store must be reachable from every node (see ``agents/runtime/checkpoint.py``) and
+``spread=True`` places actors on different nodes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import ray
+from pydantic import BaseModel, ConfigDict, Field
+from ray.exceptions import GetTimeoutError, RayActorError
+
+from agents.base import Reading
+from agents.errors import AgentRuntimeError, ConfigError, InputError
+from agents.models import HealthReport
+from agents.registry import AgentBuilder, AgentSpec
+from agents.runtime.actor import AssetActor, CheckpointPolicy, HostStats, ReportPage
+from agents.runtime.checkpoint import CheckpointStore, FileCheckpointStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NAMESPACE = "autoops"
+
+# Ray turns a class into an actor class without a running cluster; do it once.
+_RemoteAssetActor = ray.remote(AssetActor)
+
+
+class ActorOptions(BaseModel):
+    """How asset actors are run. Defaults suit many small actors on a few cores."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_restarts: int = Field(default=-1, ge=-1)  # -1: restart for ever
+    max_task_retries: int = Field(default=3, ge=-1)  # safe: ingest is idempotent per reading
+    # Agents spend microseconds per reading; reserving a whole core each would cap a 2-core node
+    # at two actors. A fraction still lets Ray account for them.
+    num_cpus: float = Field(default=0.01, ge=0)
+    lifetime: Literal["detached", "non_detached"] | None = None
+    spread: bool = False  # place actors on different nodes (Ray's SPREAD strategy)
+    outbox_size: int = Field(default=10_000, ge=1)
+    checkpoint: CheckpointPolicy = CheckpointPolicy()
+    call_timeout_s: float = Field(default=120.0, gt=0)
+
+
+class FleetPage(BaseModel):
+    """Reports from every actor after a fleet cursor (a cursor per actor name)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reports: tuple[HealthReport, ...]
+    cursor: dict[str, int]
+    missed: int = 0
+
+
+def connect_ray(
+    address: str | None = None,
+    *,
+    num_cpus: int | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    temp_dir: str | None = None,
+    log_to_driver: bool = True,
+) -> bool:
+    """Start a local Ray (``address=None``) or join a cluster (``"auto"``, ``"ray://host:10001"``).
+
+    Returns ``False`` if Ray was already initialised in this process (nothing is changed then).
+    """
+    if ray.is_initialized():
+        return False
+    # No usage reporting from a factory network, and no dashboard unless a deployment asks for it.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    kwargs: dict[str, Any] = {
+        "namespace": namespace,
+        "include_dashboard": False,
+        "log_to_driver": log_to_driver,
+    }
+    if address is None:
+        kwargs["num_cpus"] = num_cpus
+        if temp_dir is not None:
+            kwargs["_temp_dir"] = temp_dir
+    ray.init(address, **kwargs)
+    return True
+
+
+def disconnect_ray() -> None:
+    """Leave Ray (a local instance started by ``connect_ray`` stops with it)."""
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+@contextmanager
+def _ray_errors(what: str) -> Iterator[None]:
+    """Translate Ray's failures into ours, once, here."""
+    try:
+        yield
+    except RayActorError as exc:
+        raise AgentRuntimeError(
+            f"{what}: the actor died and could not be restarted ({type(exc).__name__}); "
+            "check the Ray logs of that actor and its max_restarts budget"
+        ) from exc
+    except GetTimeoutError as exc:
+        raise AgentRuntimeError(
+            f"{what}: no answer within the call timeout; the actor may be overloaded or its node "
+            "lost — raise ActorOptions.call_timeout_s or check the cluster"
+        ) from exc
+
+
+class AgentFleet:
+    """All asset actors of one namespace, and the routing of readings to them."""
+
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        store: CheckpointStore,
+        options: ActorOptions,
+        builder: AgentBuilder | None = None,
+    ) -> None:
+        if not ray.is_initialized():
+            raise AgentRuntimeError("Ray is not running in this process; call connect_ray() first")
+        self.namespace = namespace
+        self.store = store
+        self.options = options
+        self._builder = builder
+        self._handles: dict[str, Any] = {}  # actor name -> handle
+        self._route: dict[str, str] = {}  # asset id -> actor name
+
+    @classmethod
+    def start(
+        cls,
+        specs: Sequence[AgentSpec],
+        *,
+        shard_size: int = 1,
+        namespace: str = DEFAULT_NAMESPACE,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        store: CheckpointStore | None = None,
+        options: ActorOptions | None = None,
+        builder: AgentBuilder | None = None,
+    ) -> AgentFleet:
+        """Create (or find, if they exist in ``namespace``) the actors hosting ``specs``.
+
+        Give ``checkpoint_dir`` (absolute) or a ``store``. Returns once every actor has started and
+        restored its agents, so a bad spec fails here, not at the first reading.
+        """
+        if shard_size < 1:
+            raise ConfigError(f"shard_size must be at least 1, got {shard_size}")
+        if store is None:
+            if checkpoint_dir is None:
+                raise ConfigError("give checkpoint_dir (an absolute directory) or a store")
+            store = FileCheckpointStore(Path(checkpoint_dir))
+        fleet = cls(
+            namespace=namespace, store=store, options=options or ActorOptions(), builder=builder
+        )
+        ordered = sorted(specs, key=lambda s: s.asset_id)
+        ids = [s.asset_id for s in ordered]
+        if len(set(ids)) != len(ids):
+            duplicated = sorted({a for a in ids if ids.count(a) > 1})
+            raise ConfigError(f"asset ids must be unique in a fleet; repeated: {duplicated}")
+        if shard_size == 1:
+            groups = [(f"asset:{s.asset_id}", [s]) for s in ordered]
+        else:
+            groups = [
+                (f"shard:{n}", ordered[i : i + shard_size])
+                for n, i in enumerate(range(0, len(ordered), shard_size))
+            ]
+        for name, group in groups:
+            fleet._create(name, group)
+        fleet._check_hosted(dict(groups))
+        return fleet
+
+    # -- placement ------------------------------------------------------------------------------
+
+    def get_or_create(self, spec: AgentSpec) -> str:
+        """The name of the actor hosting ``spec``'s asset; a new ``asset:<id>`` actor if none."""
+        name = self._route.get(spec.asset_id)
+        if name is None:
+            name = f"asset:{spec.asset_id}"
+            self._create(name, [spec])
+            self._check_hosted({name: [spec]})
+        return name
+
+    def actor_name(self, asset_id: str) -> str:
+        try:
+            return self._route[asset_id]
+        except KeyError:
+            raise InputError(
+                f"no actor hosts asset {asset_id!r} in namespace {self.namespace!r}; "
+                "add it to the plant configuration (or call get_or_create with its spec)"
+            ) from None
+
+    def _create(self, name: str, specs: Sequence[AgentSpec]) -> None:
+        opts = self.options
+        actor_options: dict[str, Any] = {
+            "name": name,
+            "namespace": self.namespace,
+            "get_if_exists": True,  # a restarted driver re-attaches to its detached actors
+            "max_restarts": opts.max_restarts,
+            "max_task_retries": opts.max_task_retries,
+            "num_cpus": opts.num_cpus,
+            "max_concurrency": 1,  # an agent's state is not thread-safe; calls run one at a time
+        }
+        if opts.lifetime is not None:
+            actor_options["lifetime"] = opts.lifetime
+        if opts.spread:
+            actor_options["scheduling_strategy"] = "SPREAD"
+        handle = _RemoteAssetActor.options(**actor_options).remote(
+            name,
+            list(specs),
+            self.store,
+            policy=opts.checkpoint,
+            outbox_size=opts.outbox_size,
+            builder=self._builder,
+        )
+        self._handles[name] = handle
+        for spec in specs:
+            self._route[spec.asset_id] = name
+
+    def _check_hosted(self, expected: Mapping[str, Sequence[AgentSpec]]) -> None:
+        # Waits for every constructor (errors surface here) and catches an old actor of the same
+        # name that hosts other assets (a detached fleet started with a different configuration).
+        names = list(expected)
+        with _ray_errors(f"starting actors {names[:3]}{'…' if len(names) > 3 else ''}"):
+            stats: list[HostStats] = ray.get(
+                [self._handles[n].stats.remote() for n in names],
+                timeout=self.options.call_timeout_s,
+            )
+        for name, got in zip(names, stats, strict=True):
+            want = sorted(s.asset_id for s in expected[name])
+            if sorted(got.assets) != want:
+                raise ConfigError(
+                    f"actor {name!r} in namespace {self.namespace!r} already hosts "
+                    f"{sorted(got.assets)}, not {want}; stop the old fleet (AgentFleet.stop) "
+                    "or use another namespace"
+                )
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def ingest(self, readings: Sequence[Reading]) -> list[HealthReport]:
+        """Send readings to their actors (one call per actor, all in flight at once).
+
+        Returns the reports, grouped by actor, in reading order within each asset.
+        """
+        batches: dict[str, list[Reading]] = defaultdict(list)
+        for reading in readings:
+            batches[self.actor_name(reading.asset_id)].append(reading)
+        names = list(batches)
+        refs = [self._handles[n].ingest.remote(batches[n]) for n in names]
+        with _ray_errors(f"ingest on {len(names)} actors"):
+            results: list[list[HealthReport]] = ray.get(refs, timeout=self.options.call_timeout_s)
+        return [report for result in results for report in result]
+
+    def reports_since(
+        self, cursor: Mapping[str, int] | None = None, *, limit_per_actor: int | None = None
+    ) -> FleetPage:
+        """Reports published after ``cursor`` (from the previous page; ``None`` for everything)."""
+        cursor = cursor or {}
+        names = list(self._handles)
+        with _ray_errors("reports_since"):
+            pages: list[ReportPage] = ray.get(
+                [
+                    self._handles[n].reports_since.remote(cursor.get(n, 0), limit_per_actor)
+                    for n in names
+                ],
+                timeout=self.options.call_timeout_s,
+            )
+        return FleetPage(
+            reports=tuple(r for page in pages for r in page.reports),
+            cursor={**cursor, **{n: p.cursor for n, p in zip(names, pages, strict=True)}},
+            missed=sum(p.missed for p in pages),
+        )
+
+    def latest(self) -> dict[str, HealthReport]:
+        """The last report of every asset that has one."""
+        merged: dict[str, HealthReport] = {}
+        for part in self._call_all("latest"):
+            merged.update(part)
+        return merged
+
+    def stats(self) -> dict[str, HostStats]:
+        """Per actor: incarnation, assets restored, readings assessed / duplicates / errors."""
+        return dict(zip(self._handles, self._call_all("stats"), strict=True))
+
+    def checkpoint(self) -> int:
+        """Save every agent that changed since its last save (e.g. before a planned stop)."""
+        return sum(self._call_all("checkpoint"))
+
+    def kill(self, asset_id: str, *, restart: bool = True) -> str:
+        """Kill the actor hosting ``asset_id`` as a crash would; Ray restarts it if ``restart``."""
+        name = self.actor_name(asset_id)
+        ray.kill(self._handles[name], no_restart=not restart)
+        return name
+
+    def stop(self) -> None:
+        """Save state, then end every actor of this fleet (also detached ones); idempotent."""
+        if not self._handles:
+            return
+        try:
+            self.checkpoint()
+        except AgentRuntimeError as exc:  # an actor already gone has nothing left to save
+            log.warning("fleet %s: final checkpoint incomplete: %s", self.namespace, exc)
+        for handle in self._handles.values():
+            ray.kill(handle, no_restart=True)
+        self._handles.clear()
+        self._route.clear()
+
+    def _call_all(self, method: str) -> list[Any]:
+        with _ray_errors(method):
+            return ray.get(
+                [getattr(h, method).remote() for h in self._handles.values()],
+                timeout=self.options.call_timeout_s,
+            )

@@ -1,0 +1,316 @@
+"""The agent runtime: the host logic in-process first, then the same promises on a real Ray instance."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.base import Agent, Reading
+from agents.errors import InputError
+from agents.models import HealthReport
+from agents.registry import AgentSpec, InventoryAgentSpec, build_agent
+from agents.runtime.actor import AssetActor, CheckpointPolicy
+from agents.runtime.checkpoint import FileCheckpointStore
+
+T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+
+
+def sku(asset_id: str, lead_time_h: float = 48.0) -> AgentSpec:
+    return InventoryAgentSpec(
+        asset_id=asset_id, config={"sku": asset_id.upper(), "lead_time_h": lead_time_h}
+    )
+
+
+def counts(asset_id: str, hours: range, start: float = 2000.0) -> list[Reading]:
+    """Hourly stock counts: ~12 units/h consumed, with a repeating wobble so the variance is real."""
+    return [
+        Reading(asset_id, T0 + timedelta(hours=h), {"stock": start - 12.0 * h - (h % 3) * 2.0})
+        for h in hours
+    ]
+
+
+def reference(spec: AgentSpec, readings: list[Reading]) -> list[HealthReport]:
+    """What one agent that is never interrupted says about these readings."""
+    agent = build_agent(spec)
+    return [agent.assess(r) for r in readings]
+
+
+def rate(report: HealthReport) -> float | None:
+    indicator = report.indicator("consumption_rate")
+    assert indicator is not None
+    return indicator.value
+
+
+# -- the host, in-process ---------------------------------------------------------------------
+
+
+def test_host_publishes_reports_with_ids_and_pages_them_by_cursor(tmp_path: Path) -> None:
+    host = AssetActor("shard:0", [sku("sku-a"), sku("sku-b")], FileCheckpointStore(tmp_path))
+    batch = counts("sku-a", range(6)) + counts("sku-b", range(4))
+    reports = host.ingest(batch)
+
+    assert [r.report_id for r in reports][:3] == ["sku-a:0", "sku-a:1", "sku-a:2"]
+    assert len({r.report_id for r in reports}) == 10
+    assert reports[5].baseline_ready and rate(reports[5]) == pytest.approx(12.0, rel=0.2)
+    assert host.latest()["sku-b"].report_id == "sku-b:3"
+
+    first = host.reports_since(0, limit=4)
+    rest = host.reports_since(first.cursor)
+    assert [r.report_id for r in first.reports + rest.reports] == [r.report_id for r in reports]
+    assert rest.cursor == 10 and host.reports_since(rest.cursor).reports == ()
+
+
+def test_a_full_outbox_tells_a_slow_consumer_how_many_it_missed(tmp_path: Path) -> None:
+    host = AssetActor("asset:sku-a", [sku("sku-a")], FileCheckpointStore(tmp_path), outbox_size=5)
+    host.ingest(counts("sku-a", range(8)))
+    page = host.reports_since(0)
+    assert page.missed == 3
+    assert [r.seq for r in page.reports] == [3, 4, 5, 6, 7]
+    assert page.cursor == 8
+
+
+def test_redelivered_readings_are_not_assessed_twice(tmp_path: Path) -> None:
+    spec = sku("sku-a")
+    host = AssetActor("asset:sku-a", [spec], FileCheckpointStore(tmp_path))
+    first = host.ingest(counts("sku-a", range(10)))
+    # A retry of the tail plus new readings: the tail comes back as the same reports.
+    second = host.ingest(counts("sku-a", range(5, 13)))
+
+    assert [r.report_id for r in second] == [f"sku-a:{n}" for n in range(5, 13)]
+    assert second[:5] == first[5:]
+    assert second == reference(spec, counts("sku-a", range(13)))[5:]
+    stats = host.stats()
+    assert (stats.assessed, stats.duplicates) == (13, 5)
+    assert len(host.reports_since(0).reports) == 13  # published once each
+
+
+def test_restarted_host_resumes_with_baseline_and_sequence(tmp_path: Path) -> None:
+    spec = sku("sku-a")
+    store = FileCheckpointStore(tmp_path)
+    before = AssetActor("asset:sku-a", [spec], store)
+    before.ingest(counts("sku-a", range(24)))
+    cursor = before.reports_since(0).cursor
+    last = before.latest()["sku-a"]
+
+    # What Ray does after a crash: the same constructor, the same arguments, a new process.
+    after = AssetActor("asset:sku-a", [spec], store)
+    assert after.latest()["sku-a"] == last
+    stats = after.stats()
+    assert (stats.incarnation, stats.restored, stats.cursor) == (2, ("sku-a",), cursor)
+
+    resumed = after.ingest(counts("sku-a", range(24, 30)))
+    assert resumed[0].report_id == "sku-a:24" and resumed[0].baseline_ready
+    # Indistinguishable from an agent that was never interrupted.
+    assert resumed == reference(spec, counts("sku-a", range(30)))[24:]
+    assert [r.seq for r in after.reports_since(cursor).reports] == list(range(24, 30))
+
+
+def test_reply_lost_with_the_crash_is_given_again_after_restart(tmp_path: Path) -> None:
+    store = FileCheckpointStore(tmp_path)
+    batch = counts("sku-a", range(20, 26))
+    before = AssetActor("asset:sku-a", [sku("sku-a")], store)
+    before.ingest(counts("sku-a", range(20)))
+    sent = before.ingest(batch)  # saved, then the actor dies before the caller gets the reply
+
+    after = AssetActor("asset:sku-a", [sku("sku-a")], store)
+    assert after.ingest(batch) == sent  # Ray's task retry sees the same reports, same ids
+    assert after.stats().assessed == 0
+
+
+def test_readings_after_the_last_checkpoint_are_reassessed_with_the_same_ids(
+    tmp_path: Path,
+) -> None:
+    spec = sku("sku-a")
+    store = FileCheckpointStore(tmp_path)
+    policy = CheckpointPolicy(every_readings=4)
+    before = AssetActor("asset:sku-a", [spec], store, policy=policy)
+    published = [r for reading in counts("sku-a", range(6)) for r in before.ingest([reading])]
+    assert json.loads(store.path_for("agent:sku-a").read_text())["snapshot"]["seq"] == 4
+
+    after = AssetActor("asset:sku-a", [spec], store, policy=policy)
+    redone = after.ingest(counts("sku-a", range(6)))
+    assert redone == published[4:]  # 0-3 skipped, 4-5 assessed again to the same reports
+    assert after.stats().cursor >= before.stats().cursor  # consumers' cursors stay valid
+
+
+def test_time_based_checkpoints_use_the_injected_clock(tmp_path: Path) -> None:
+    now = [0.0]
+    store = FileCheckpointStore(tmp_path)
+    policy = CheckpointPolicy(every_readings=1000, every_seconds=60)
+    host = AssetActor("asset:sku-a", [sku("sku-a")], store, policy=policy, clock=lambda: now[0])
+    host.ingest(counts("sku-a", range(3)))
+    assert store.load("agent:sku-a") is None
+    now[0] = 61.0
+    host.ingest(counts("sku-a", range(3, 5)))
+    saved = store.load("agent:sku-a")
+    assert saved is not None and saved["last_time"] == (T0 + timedelta(hours=4)).isoformat()
+    assert host.checkpoint() == 0  # nothing changed since
+
+
+def test_unreadable_checkpoint_starts_that_agent_afresh_and_says_why(tmp_path: Path) -> None:
+    store = FileCheckpointStore(tmp_path)
+    AssetActor("shard:0", [sku("sku-a"), sku("sku-b")], store).ingest(
+        counts("sku-a", range(5)) + counts("sku-b", range(5))
+    )
+    store.path_for("agent:sku-a").write_text("{truncated", encoding="utf-8")
+
+    host = AssetActor("shard:0", [sku("sku-a"), sku("sku-b")], store)
+    stats = host.stats()
+    assert stats.restored == ("sku-b",)
+    assert "sku-a" in stats.restore_errors[0] and "not valid JSON" in stats.restore_errors[0]
+    a, b = host.ingest(counts("sku-a", range(5, 6)) + counts("sku-b", range(5, 6)))
+    assert (a.seq, a.baseline_ready) == (0, False)  # relearning, not red, not crashed
+    assert (b.seq, b.baseline_ready) == (5, True)
+
+
+def test_readings_for_assets_it_does_not_host_are_refused_whole(tmp_path: Path) -> None:
+    host = AssetActor("asset:sku-a", [sku("sku-a")], FileCheckpointStore(tmp_path))
+    with pytest.raises(InputError, match=r"hosts \['sku-a'\], not \['sku-z'\].*AgentFleet"):
+        host.ingest(counts("sku-a", range(2)) + counts("sku-z", range(1)))
+    assert host.stats().assessed == 0
+
+
+class _BuggyAgent:
+    """An agent with a bug on one kind of input, to show one bad reading does not stop a shard."""
+
+    def __init__(self, inner: Agent) -> None:
+        self._inner = inner
+
+    @property
+    def asset_id(self) -> str:
+        return self._inner.asset_id
+
+    def assess(self, reading: Reading) -> HealthReport:
+        if "crash_me" in reading.values:
+            raise ZeroDivisionError("bug in agent")
+        return self._inner.assess(reading)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self._inner.snapshot()
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        self._inner.restore(snapshot)
+
+
+def buggy_builder(spec: AgentSpec) -> Agent:
+    return _BuggyAgent(build_agent(spec))
+
+
+def test_an_agent_that_raises_on_one_reading_keeps_the_batch_going(tmp_path: Path) -> None:
+    host = AssetActor(
+        "asset:sku-a", [sku("sku-a")], FileCheckpointStore(tmp_path), builder=buggy_builder
+    )
+    bad = Reading("sku-a", T0 + timedelta(hours=2), {"stock": 1970.0, "crash_me": 1.0})
+    readings = counts("sku-a", range(2)) + [bad] + counts("sku-a", range(3, 5))
+    reports = host.ingest(readings)
+    assert [r.seq for r in reports] == [0, 1, 2, 3]
+    assert (host.stats().errors, host.stats().assessed) == (1, 4)
+    assert host.ingest([bad]) == []  # consumed: a re-delivery does not hit the bug again
+
+
+# -- on a real Ray instance ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def fleet_args(ray_session: None, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    yield {"namespace": f"test-{uuid.uuid4().hex[:8]}", "checkpoint_dir": tmp_path / "state"}
+
+
+@pytest.mark.integration
+def test_killed_actor_comes_back_with_its_baseline_and_keeps_reporting(
+    fleet_args: dict[str, Any],
+) -> None:
+    from agents.runtime.adapter import AgentFleet
+
+    specs = [sku("sku-a"), sku("sku-b")]
+    fleet = AgentFleet.start(specs, **fleet_args)
+    try:
+        first = fleet.ingest(counts("sku-a", range(12)) + counts("sku-b", range(12)))
+        assert len(first) == 24 and all(r.baseline_ready for r in first if r.seq > 0)
+        page = fleet.reports_since()
+        assert sorted(r.report_id for r in page.reports) == sorted(r.report_id for r in first)
+        assert page.cursor == {"asset:sku-a": 12, "asset:sku-b": 12}
+        before = fleet.latest()["sku-a"]
+
+        assert fleet.kill("sku-a", restart=True) == "asset:sku-a"  # ray.kill(no_restart=False)
+        later = fleet.ingest(counts("sku-a", range(12, 18)) + counts("sku-b", range(12, 18)))
+
+        resumed = [r for r in later if r.asset_id == "sku-a"]
+        assert resumed[0].seq == before.seq + 1 and resumed[0].baseline_ready
+        assert resumed == reference(specs[0], counts("sku-a", range(18)))[12:]
+        stats = fleet.stats()
+        assert (stats["asset:sku-a"].incarnation, stats["asset:sku-a"].restored) == (2, ("sku-a",))
+        assert stats["asset:sku-b"].incarnation == 1
+        fresh = fleet.reports_since(page.cursor)
+        assert sorted(r.report_id for r in fresh.reports) == sorted(r.report_id for r in later)
+        assert fresh.missed == 0
+
+        # Re-delivery (a source replays its last minutes): same reports, nothing assessed twice.
+        again = fleet.ingest(counts("sku-a", range(15, 18)))
+        assert again == resumed[3:]
+        assert fleet.stats()["asset:sku-a"].duplicates == 3
+        assert len(fleet.reports_since(fresh.cursor).reports) == 0
+    finally:
+        fleet.stop()
+
+
+@pytest.mark.integration
+def test_sharded_actor_restores_every_agent_it_hosts(fleet_args: dict[str, Any]) -> None:
+    from agents.runtime.adapter import AgentFleet
+
+    specs = [sku("sku-c"), sku("sku-a"), sku("sku-b")]
+    fleet = AgentFleet.start(specs, shard_size=2, **fleet_args)
+    try:
+        assert [fleet.actor_name(a) for a in ("sku-a", "sku-b", "sku-c")] == [
+            "shard:0",
+            "shard:0",
+            "shard:1",
+        ]
+        fleet.ingest([r for s in specs for r in counts(s.asset_id, range(10))])
+        fleet.kill("sku-b")
+        later = fleet.ingest([r for s in specs for r in counts(s.asset_id, range(10, 14))])
+        for spec in specs:
+            mine = [r for r in later if r.asset_id == spec.asset_id]
+            assert mine == reference(spec, counts(spec.asset_id, range(14)))[10:]
+        assert fleet.stats()["shard:0"].restored == ("sku-a", "sku-b")
+        # A new asset joins the running fleet in an actor of its own.
+        assert fleet.get_or_create(sku("sku-d")) == "asset:sku-d"
+        assert fleet.get_or_create(sku("sku-a")) == "shard:0"
+        assert fleet.ingest(counts("sku-d", range(2)))[1].report_id == "sku-d:1"
+    finally:
+        fleet.stop()
+
+
+class _CrashingStore(FileCheckpointStore):
+    """Dies (like a killed process) when asked to write one key, after the writes before it."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.crash_on: str | None = None
+
+    def save(self, key: str, record: Mapping[str, Any]) -> None:
+        if key == self.crash_on:
+            raise KeyboardInterrupt(f"killed while writing {key}")
+        super().save(key, record)
+
+
+def test_crash_between_checkpoint_writes_loses_no_report_and_doubles_none(tmp_path: Path) -> None:
+    specs = [sku("sku-a"), sku("sku-b")]
+    store = _CrashingStore(tmp_path)
+    host = AssetActor("shard:0", specs, store)
+    host.ingest(counts("sku-a", range(8)) + counts("sku-b", range(8)))
+    batch = counts("sku-a", range(8, 11)) + counts("sku-b", range(8, 11))
+    store.crash_on = "agent:sku-b"
+    with pytest.raises(KeyboardInterrupt):
+        host.ingest(batch)  # sku-a's state saved, sku-b's not: the process dies here
+
+    retried = AssetActor("shard:0", specs, FileCheckpointStore(tmp_path)).ingest(batch)
+    expected = {s.asset_id: reference(s, counts(s.asset_id, range(11)))[8:] for s in specs}
+    assert [r for r in retried if r.asset_id == "sku-a"] == expected["sku-a"]  # given again
+    assert [r for r in retried if r.asset_id == "sku-b"] == expected["sku-b"]  # made again
