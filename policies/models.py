@@ -133,6 +133,7 @@ class Decision(Frozen):
     decision_id: str
     time: datetime
     site: str = ""
+    asset_id: str | None = None  # the asset the evaluation was about (None: site-wide)
     policy_id: str
     policy_version: str
     policy_source_hash: str

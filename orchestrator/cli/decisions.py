@@ -1,5 +1,59 @@
-"""`autoops decisions` commands (being written)."""
+"""``autoops decisions``: read the append-only decision log."""
 
 from __future__ import annotations
 
-from orchestrator.cli.app import app  # noqa: F401
+import json
+from pathlib import Path
+
+import typer
+
+from orchestrator.cli.app import app
+
+decisions_app = typer.Typer(name="decisions", no_args_is_help=True,
+                            help="The decision log: what the policies decided, and why.")
+app.add_typer(decisions_app, name="decisions")
+
+STATE_HELP = "state directory; default $AUTOOPS_STATE_DIR or .autoops"
+
+
+@decisions_app.command("list")
+def list_decisions(
+    asset: str | None = typer.Option(None, "--asset", help="only decisions about this asset"),
+    policy: str | None = typer.Option(None, "--policy", help="only decisions of this policy id"),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="at most N decisions"),
+    state_dir: Path | None = typer.Option(None, "--state-dir", help=STATE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON array"),
+) -> None:
+    """List stored decisions in time order."""
+    from policies.store import DecisionStore
+
+    with DecisionStore(state=state_dir) as store:
+        found = store.list(asset_id=asset, policy_id=policy, limit=limit)
+    if as_json:
+        print(json.dumps([d.model_dump(mode="json") for d in found]))
+        return
+    if not found:
+        typer.echo("no decisions")
+        return
+    for d in found:
+        action = d.proposed.action.kind if d.proposed else "-"
+        typer.echo(f"{d.decision_id}  {d.time.isoformat()}  {d.policy_id}@{d.policy_version}  "
+                   f"{d.asset_id or '-'}  {d.outcome.value}  {action}")
+
+
+@decisions_app.command("explain")
+def explain_decision(
+    decision_id: str = typer.Argument(..., help="decision id (or a unique prefix)"),
+    state_dir: Path | None = typer.Option(None, "--state-dir", help=STATE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print the stored decision as JSON"),
+) -> None:
+    """Why: inputs, thresholds crossed, parameter values, policy version."""
+    from policies.explain import explain
+    from policies.store import DecisionStore
+
+    with DecisionStore(state=state_dir) as store:
+        decision = store.get(decision_id)
+    if as_json:
+        print(decision.model_dump_json())
+        return
+    typer.echo(explain(decision))

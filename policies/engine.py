@@ -1,0 +1,363 @@
+"""The policy engine: runs every loaded policy over the newest health reports, deterministically.
+
+What it adds to a policy's ``evaluate`` (the semantics of Prometheus rules, AWS IoT Events timers
+and budgets none of them have):
+
+- *for* duration: a proposal's condition must hold continuously for ``Policy.for_duration``;
+- hysteresis: ``ctx.is_active(key)`` / ``ctx.exceeds`` let a policy clear at another threshold
+  than it fires; the engine keeps which problems are active;
+- de-duplication: one ongoing problem (one ``dedup_key``) gives one decision, not one per report;
+- cool-down after a problem cleared, suppression windows, workflows already open for the key;
+- stale or missing data: an explicit ``stale_data`` decision, once per episode, never silence;
+- precedence: inside a ``conflict_group`` the lowest precedence number holding an asset wins;
+- budgets: automatic actions per site and day are counted and priced; beyond the budget the
+  action needs approval, and the decision says why;
+- isolation: a policy that raises yields one ``error`` decision; the others keep running.
+
+Decision ids hash policy, version, asset, key, outcome and time: the same inputs give the same
+decisions, and a replayed stream writes no duplicates into the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import traceback
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agents.models import HealthReport, Status
+from policies.base import Frozen, Policy, PolicyContext
+from policies.models import (
+    ApprovalRequirement,
+    Autonomy,
+    Decision,
+    DecisionOutcome,
+    ProposedAction,
+)
+
+
+class Budget(Frozen):
+    """Limits on what runs without a person, per site and calendar day (of ``ctx.now``)."""
+
+    max_auto_actions_per_day: int | None = Field(default=10, ge=0)
+    max_auto_spend_per_day: float | None = Field(default=5000.0, ge=0)
+    approver_roles: tuple[str, ...] = ("plant_manager",)
+
+
+class EngineConfig(Frozen):
+    shadow: bool = False  # backtest / audit mode: outcomes are ``shadow``, nothing is executed
+    budget: Budget = Budget()
+    # policy id -> overrides, with "asset:<id>" / "line:<name>" sub-tables (plant configuration)
+    parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A policy with where it came from: the file and the hash of its source."""
+
+    policy: Policy
+    source_hash: str
+    path: str = ""
+
+
+@dataclass
+class _KeyState:
+    since: datetime  # first evaluation in this episode that proposed the key
+    fired: bool = False
+    noted: str = ""  # the last hold-back reason recorded, so each is recorded once per episode
+    missing_since: datetime | None = None  # a fired key not proposed since then (clear_after grace)
+
+
+@dataclass
+class _Candidate:
+    lp: LoadedPolicy
+    asset: str
+    state: _KeyState
+    proposal: ProposedAction
+    report: HealthReport
+    params: BaseModel
+
+
+@dataclass
+class EngineStats:
+    evaluations: int = 0
+    duplicates_dropped: int = 0  # proposals of an already active problem
+    pending: int = 0  # proposals waiting for their for-duration
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+def decision_id(policy: Policy, asset: str | None, key: str, outcome: str, now: datetime) -> str:
+    raw = f"{policy.id}|{policy.version}|{asset or ''}|{key}|{outcome}|{now.isoformat()}"
+    return "d-" + hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+def _for_duration(policy: Policy, params: BaseModel) -> timedelta:
+    # "vibration above X for Y minutes": Y is a parameter the plant may override per asset
+    minutes = getattr(params, "for_duration_min", None)
+    return timedelta(minutes=minutes) if minutes is not None else policy.for_duration
+
+
+def _where(exc: BaseException, path: str) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if path and f.filename == path]
+    return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
+class PolicyEngine:
+    """Feed reports with ``observe``, decide with ``step(ctx)``; ``process`` does both."""
+
+    def __init__(
+        self, policies: Sequence[LoadedPolicy], config: EngineConfig | None = None
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.policies = sorted(policies, key=lambda lp: (lp.policy.precedence, lp.policy.id))
+        self.stats = EngineStats()
+        self._latest: dict[str, HealthReport] = {}
+        self._keys: dict[tuple[str, str, str], _KeyState] = {}
+        self._last_fired: dict[tuple[str, str], datetime] = {}
+        self._stale_noted: set[tuple[str, str]] = set()
+        self._error_noted: dict[tuple[str, str], str] = {}
+        self._spent: dict[tuple[str, date], tuple[int, float]] = {}
+
+    # -- input ---------------------------------------------------------------------------------
+    def observe(self, reports: Iterable[HealthReport]) -> None:
+        """Keep the newest report per asset; re-delivered or out-of-order reports are ignored."""
+        for report in reports:
+            current = self._latest.get(report.asset_id)
+            if current is None or (report.time, report.seq) > (current.time, current.seq):
+                self._latest[report.asset_id] = report
+
+    def process(self, reports: Iterable[HealthReport], ctx: PolicyContext) -> list[Decision]:
+        self.observe(reports)
+        return self.step(ctx)
+
+    # -- one evaluation round ------------------------------------------------------------------
+    def step(self, ctx: PolicyContext) -> list[Decision]:
+        """Evaluate every policy on every asset it covers at ``ctx.now``; return new decisions."""
+        out: list[Decision] = []
+        candidates: list[_Candidate] = []
+        # (asset, conflict group) -> (precedence, policy id) of the strongest policy holding it
+        holders: dict[tuple[str, str], tuple[int, str]] = {}
+
+        for lp in self.policies:
+            policy = lp.policy
+            for asset in self._assets_for(policy, ctx):
+                report = self._latest.get(asset)
+                stale = self._stale_reason(policy, asset, report, ctx)
+                if stale is not None:
+                    self._on_stale(lp, asset, report, stale, ctx, out)
+                    continue
+                assert report is not None
+                self._stale_noted.discard((policy.id, asset))
+                machine = ctx.machines.get(asset)
+                try:
+                    params = policy.resolve_params(
+                        self.config.parameters.get(policy.id), asset, machine.line if machine else ""
+                    )
+                    active = frozenset(
+                        k for (pid, a, k), st in self._keys.items()
+                        if pid == policy.id and a == asset and st.fired
+                    )
+                    proposals = policy.evaluate([report], ctx.model_copy(update={"active_keys": active}), params)
+                    proposals = self._checked(policy, proposals)
+                except Exception as exc:  # isolation: one broken policy must not stop the others
+                    self._on_error(lp, asset, report, exc, ctx, out)
+                    continue
+                self._error_noted.pop((policy.id, asset), None)
+                self.stats.evaluations += 1
+                seen: set[str] = set()
+                for proposal in proposals:
+                    key = proposal.dedup_key
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    st = self._keys.setdefault((policy.id, asset, key), _KeyState(since=ctx.now))
+                    st.missing_since = None
+                    if st.fired:
+                        self.stats.duplicates_dropped += 1
+                        self._hold(holders, asset, policy)
+                        continue
+                    if ctx.now - st.since < _for_duration(policy, params):
+                        self.stats.pending += 1
+                        continue
+                    reason = self._held_back(policy, asset, key, ctx)
+                    if reason:
+                        if st.noted != reason:
+                            st.noted = reason
+                            out.append(self._decision(lp, asset, key, DecisionOutcome.SUPPRESSED,
+                                                      ctx, report, params, proposal, reason))
+                        continue
+                    candidates.append(_Candidate(lp, asset, st, proposal, report, params))
+                    self._hold(holders, asset, policy)
+                self._clear_unseen(policy, asset, seen, ctx.now)
+
+        for cand in candidates:
+            policy = cand.lp.policy
+            holder = holders.get((cand.asset, policy.conflict_group)) if policy.conflict_group else None
+            if holder is not None and holder[1] != policy.id:
+                reason = (f"outranked by policy {holder[1]!r} (precedence {holder[0]} before "
+                          f"{policy.precedence}) on asset {cand.asset}")
+                if cand.state.noted != reason:
+                    cand.state.noted = reason
+                    out.append(self._decision(cand.lp, cand.asset, cand.proposal.dedup_key,
+                                              DecisionOutcome.SUPPRESSED, ctx, cand.report,
+                                              cand.params, cand.proposal, reason))
+                continue
+            proposal, note = self._within_budget(cand.proposal, ctx)
+            outcome = DecisionOutcome.SHADOW if self.config.shadow else DecisionOutcome.PROPOSED
+            text = proposal.explanation + (f" {note}" if note else "")
+            out.append(self._decision(cand.lp, cand.asset, proposal.dedup_key, outcome, ctx,
+                                      cand.report, cand.params, proposal, text))
+            cand.state.fired = True
+            cand.state.noted = ""
+            self._last_fired[(policy.id, proposal.dedup_key)] = ctx.now
+
+        for d in out:
+            self.stats.outcomes[d.outcome.value] += 1
+        return out
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _assets_for(self, policy: Policy, ctx: PolicyContext) -> list[str]:
+        seen = {a for a, r in self._latest.items() if r.asset_kind in policy.asset_kinds}
+        seen |= {a for a, kind in ctx.expected_assets.items() if kind in policy.asset_kinds}
+        return sorted(seen)
+
+    def _clear_unseen(self, policy: Policy, asset: str, seen: set[str], now: datetime) -> None:
+        """A key the policy no longer proposes has cleared: the problem is over.
+
+        Pending keys clear at once (the for-duration needs continuity); fired keys only after
+        ``clear_after`` without a proposal, so one noisy report does not end a problem and open
+        it again (Prometheus' keep_firing_for).
+        """
+        for k in [k for k in self._keys if k[0] == policy.id and k[1] == asset and k[2] not in seen]:
+            st = self._keys[k]
+            if st.fired and policy.clear_after > timedelta(0):
+                st.missing_since = st.missing_since or now
+                if now - st.missing_since < policy.clear_after:
+                    continue
+            del self._keys[k]
+
+    @staticmethod
+    def _stale_reason(
+        policy: Policy, asset: str, report: HealthReport | None, ctx: PolicyContext
+    ) -> str | None:
+        if report is None:
+            return f"no report from expected asset {asset} yet: cannot decide"
+        age = ctx.now - report.time
+        if age > policy.stale_after:
+            return (f"newest report from {asset} is {age.total_seconds() / 3600:.2f} h old "
+                    f"(limit {policy.stale_after.total_seconds() / 3600:.2f} h): cannot decide")
+        if report.status == Status.UNKNOWN:
+            return f"{asset} reports status unknown (no usable data): cannot decide"
+        return None
+
+    def _on_stale(self, lp: LoadedPolicy, asset: str, report: HealthReport | None, reason: str,
+                  ctx: PolicyContext, out: list[Decision]) -> None:
+        # Continuity is broken: pending for-durations restart once data is back.
+        for k in [k for k, st in self._keys.items()
+                  if k[0] == lp.policy.id and k[1] == asset and not st.fired]:
+            del self._keys[k]
+        if (lp.policy.id, asset) in self._stale_noted:
+            return
+        self._stale_noted.add((lp.policy.id, asset))
+        out.append(self._decision(lp, asset, f"stale:{asset}", DecisionOutcome.STALE_DATA, ctx,
+                                  report, None, None, reason))
+
+    def _on_error(self, lp: LoadedPolicy, asset: str, report: HealthReport, exc: Exception,
+                  ctx: PolicyContext, out: list[Decision]) -> None:
+        message = f"policy {lp.policy.id} raised {type(exc).__name__}: {exc}{_where(exc, lp.path)}"
+        if self._error_noted.get((lp.policy.id, asset)) == message:
+            return
+        self._error_noted[(lp.policy.id, asset)] = message
+        out.append(self._decision(lp, asset, f"error:{asset}", DecisionOutcome.ERROR, ctx, report,
+                                  None, None, message))
+
+    @staticmethod
+    def _checked(policy: Policy, proposals: Any) -> list[ProposedAction]:
+        if not isinstance(proposals, list | tuple) or not all(
+            isinstance(p, ProposedAction) for p in proposals
+        ):
+            raise TypeError(
+                f"evaluate of {policy.id} must return a list of ProposedAction, got {proposals!r:.120}"
+            )
+        return list(proposals)
+
+    @staticmethod
+    def _hold(holders: dict[tuple[str, str], tuple[int, str]], asset: str, policy: Policy) -> None:
+        if not policy.conflict_group:
+            return
+        slot = (asset, policy.conflict_group)
+        mine = (policy.precedence, policy.id)
+        if slot not in holders or mine < holders[slot]:
+            holders[slot] = mine
+
+    def _held_back(self, policy: Policy, asset: str, key: str, ctx: PolicyContext) -> str:
+        for window in ctx.suppressions:
+            if window.active(asset, ctx.now):
+                return f"suppressed until {window.end.isoformat()}: {window.reason}"
+        if key in ctx.open_keys:
+            return f"a workflow for {key} is already open"
+        last = self._last_fired.get((policy.id, key))
+        if last is not None and ctx.now < last + policy.cooldown:
+            return f"cool-down until {(last + policy.cooldown).isoformat()} after firing at {last.isoformat()}"
+        return ""
+
+    def _within_budget(self, proposal: ProposedAction, ctx: PolicyContext) -> tuple[ProposedAction, str]:
+        if proposal.autonomy != Autonomy.AUTO:
+            return proposal, ""
+        budget = self.config.budget
+        slot = (ctx.site, ctx.now.date())
+        count, spent = self._spent.get(slot, (0, 0.0))
+        reason = ""
+        if budget.max_auto_actions_per_day is not None and count + 1 > budget.max_auto_actions_per_day:
+            reason = (f"daily limit of {budget.max_auto_actions_per_day} automatic actions for site "
+                      f"{ctx.site or '-'} reached on {slot[1]}")
+        elif budget.max_auto_spend_per_day is not None and spent + proposal.estimated_cost > budget.max_auto_spend_per_day:
+            reason = (f"automatic spend budget exhausted: {spent:.2f} + {proposal.estimated_cost:.2f} "
+                      f"{proposal.currency} would exceed {budget.max_auto_spend_per_day:.2f} "
+                      f"{proposal.currency} for site {ctx.site or '-'} on {slot[1]}")
+        if not reason:
+            self._spent[slot] = (count + 1, spent + proposal.estimated_cost)
+            return proposal, ""
+        gated = proposal.model_copy(update={
+            "autonomy": Autonomy.APPROVE,
+            "approval": ApprovalRequirement(roles=budget.approver_roles, tier="budget", reason=reason),
+        })
+        return gated, f"Needs approval: {reason}."
+
+    def _decision(self, lp: LoadedPolicy, asset: str, key: str, outcome: DecisionOutcome,
+                  ctx: PolicyContext, report: HealthReport | None, params: BaseModel | None,
+                  proposal: ProposedAction | None, explanation: str) -> Decision:
+        values: dict[str, Any] = {}
+        if report is not None:
+            values.update(status=report.status.value, health_score=report.health_score,
+                          report_time=report.time.isoformat())
+        if proposal is not None:
+            values.update(proposal.evidence)
+        return Decision(
+            decision_id=decision_id(lp.policy, asset, key, outcome.value, ctx.now),
+            time=ctx.now,
+            site=ctx.site,
+            asset_id=asset,
+            policy_id=lp.policy.id,
+            policy_version=lp.policy.version,
+            policy_source_hash=lp.source_hash,
+            parameters=params.model_dump(mode="json") if params is not None else {},
+            inputs=(report.report_id,) if report is not None else (),
+            input_values=values,
+            outcome=outcome,
+            proposed=proposal,
+            explanation=explanation,
+        )
+
+
+def as_mapping(decisions: Iterable[Decision]) -> Mapping[str, list[Decision]]:
+    """Decisions grouped by policy id, in time order (for reports and the CLI)."""
+    grouped: dict[str, list[Decision]] = {}
+    for d in sorted(decisions, key=lambda d: (d.time, d.policy_id, d.decision_id)):
+        grouped.setdefault(d.policy_id, []).append(d)
+    return grouped

@@ -1,0 +1,111 @@
+"""Material shortage: projected stock-out inside the lead time -> purchase order proposal.
+
+Quantity: the inventory agent's suggestion (order up to reorder point + cover, at least the EOQ);
+without it, max(EOQ, what brings the position back above the reorder point). Cost tiers: up to
+``auto_limit`` automatic, up to ``buyer_limit`` one buyer, above that a buyer and the plant manager.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+
+from agents.models import AssetKind, HealthReport
+from policies.base import Policy, PolicyContext, threshold
+from policies.models import ApprovalRequirement, Autonomy, OrderParts, PartLine, ProposedAction
+
+
+class Params(BaseModel):
+    include_review_period: bool = False  # True: fire inside lead time + review period
+    auto_limit: float = Field(default=500.0, ge=0)
+    buyer_limit: float = Field(default=5000.0, ge=0)
+    default_supplier: str = "default-supplier"
+    order_cost: float = Field(default=50.0, ge=0)  # EOQ's S when the report has no EOQ
+    holding_rate: float = Field(default=0.25, gt=0)
+
+
+def _value(r: HealthReport, name: str) -> float | None:
+    i = r.indicator(name)
+    return i.value if i is not None and i.value is not None and math.isfinite(i.value) else None
+
+
+def order_quantity(r: HealthReport, unit_price: float, p: Params, min_qty: int = 1) -> int:
+    """Units to order: the agent's suggestion, else max(EOQ, reorder point - position)."""
+    suggested = _value(r, "suggested_order_qty")
+    if suggested:
+        return max(min_qty, math.ceil(suggested))
+    rate = _value(r, "consumption_rate") or 0.0
+    eoq = _value(r, "eoq")
+    if eoq is None and rate > 0 and unit_price > 0:
+        eoq = math.sqrt(2 * rate * 8760.0 * p.order_cost / (p.holding_rate * unit_price))
+    position = _value(r, "inventory_position") or _value(r, "stock") or 0.0
+    rop = _value(r, "reorder_point") or 0.0
+    return max(min_qty, math.ceil(max(eoq or 0.0, rop - position)))
+
+
+def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Params) -> list[ProposedAction]:
+    r = reports[-1]
+    stockout = _value(r, "stockout_in_h")
+    lead = _value(r, "lead_time_h")
+    if stockout is None or lead is None:
+        return []
+    horizon = lead + ((_value(r, "review_period_h") or 0.0) if p.include_review_period else 0.0)
+    key = f"po:{ctx.site}:{r.asset_id}"
+    # hysteresis: once proposed, the shortage holds until cover is 20 % beyond the horizon
+    if not ctx.falls_below(key, stockout, horizon, horizon * 1.2):
+        return []
+    item = ctx.catalog.get(r.asset_id)
+    price_ind = r.indicator("unit_price")
+    price = item.unit_price if item else (price_ind.value if price_ind and price_ind.value else 0.0)
+    currency = price_ind.unit if price_ind and price_ind.unit else "EUR"
+    supplier = item.supplier if item else (
+        price_ind.note.removeprefix("supplier ") if price_ind and price_ind.note.startswith("supplier ")
+        else p.default_supplier)
+    qty = order_quantity(r, price, p, item.min_order_qty if item else 1)
+    cost = qty * price
+    if price <= 0:
+        autonomy, approval, tier = Autonomy.APPROVE, ApprovalRequirement(
+            roles=("buyer",), tier="unpriced", reason=f"no price known for {r.asset_id}"), "unpriced"
+    elif cost <= p.auto_limit:
+        autonomy, approval, tier = Autonomy.AUTO, None, "auto"
+    elif cost <= p.buyer_limit:
+        autonomy, approval, tier = Autonomy.APPROVE, ApprovalRequirement(
+            roles=("buyer",), tier="buyer", reason=f"{cost:.2f} {currency} above auto limit {p.auto_limit:g}"), "buyer"
+    else:
+        autonomy, approval, tier = Autonomy.APPROVE, ApprovalRequirement(
+            roles=("buyer", "plant_manager"), min_approvers=2, tier="manager",
+            reason=f"{cost:.2f} {currency} above buyer limit {p.buyer_limit:g}"), "manager"
+    order = OrderParts(supplier=supplier, currency=currency,
+                       lines=(PartLine(sku=r.asset_id, quantity=qty, unit_price=price),),
+                       need_by=r.time + timedelta(hours=stockout))
+    return [ProposedAction(
+        action=order, autonomy=autonomy, approval=approval, asset_id=r.asset_id, dedup_key=key,
+        estimated_cost=cost, currency=currency,
+        explanation=f"{r.asset_id} runs out in {stockout:.0f} h, inside the {horizon:.0f} h lead time: "
+                    f"order {qty} at {price:.2f} = {cost:.2f} {currency} from {supplier} ({tier}).",
+        evidence={"stockout_in_h": stockout, "lead_time_h": lead, "horizon_h": horizon,
+                  "stock": _value(r, "stock"), "reorder_point": _value(r, "reorder_point"),
+                  "eoq": _value(r, "eoq"), "quantity": qty, "unit_price": price, "cost": cost,
+                  "auto_limit": p.auto_limit, "tier": tier,
+                  "thresholds": [threshold("stockout_in_h", stockout, horizon, "<=", "h"),
+                                 threshold("cost", cost, p.auto_limit, "<=" if tier == "auto" else ">", currency)]},
+    )]
+
+
+POLICY = Policy(
+    id="material-shortage",
+    version="1.0.0",
+    owner="supply-chain",
+    description="Projected stock-out inside the lead time: purchase proposal, auto below a cost limit.",
+    params=Params,
+    evaluate=evaluate,
+    autonomy=Autonomy.AUTO,
+    asset_kinds=(AssetKind.INVENTORY,),
+    stale_after=timedelta(hours=24),
+    cooldown=timedelta(hours=12),
+    precedence=30,
+    conflict_group="supply",
+)
