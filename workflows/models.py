@@ -329,7 +329,7 @@ class RepairDone(Frozen):
 
 def _key(part: str) -> str:
     # Temporal ids allow almost anything; keep ours readable and free of the separator.
-    return part.strip().replace(":", "_").replace(" ", "_")
+    return part.strip().replace(":", "_").replace(" ", "_").replace("/", "_")
 
 
 def part_order_id(site: str, sku: str, n: int | str) -> str:
@@ -347,7 +347,12 @@ def reroute_id(site: str, asset_id: str) -> str:
 def po_number_for(workflow_id: str) -> str:
     """The PO number of a part-order workflow: a pure function of its id, so every retry, replay
     and restarted worker sends the same number (the supplier's idempotency key)."""
-    return "PO-" + workflow_id.removeprefix("po:").replace(":", "-").upper()
+    return "PO-" + workflow_id.removeprefix("po:")
+
+
+def part_order_id_for_po(po_number: str) -> str:
+    """The workflow id behind a PO number (inverse of ``po_number_for``): callbacks carry only the PO."""
+    return "po:" + po_number.removeprefix("PO-")
 
 
 # --------------------------------------------------------------------------- activity payloads

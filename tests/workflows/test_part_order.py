@@ -1,0 +1,224 @@
+"""Part orders against the real dev server, the reference supplier and the signed-callback intake."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+
+from policies.models import ApprovalRequirement, Autonomy, OrderParts, PartLine
+from tests.workflows.conftest import FAST_RETRY, POLICY, Stack, unique
+from workflows.models import (
+    ApprovalState,
+    ApprovalStatus,
+    ApprovalVote,
+    AttentionDecision,
+    PartOrderInput,
+    PartOrderResult,
+    PartOrderStatus,
+)
+from workflows.part_order.workflow import PartOrderWorkflow
+from workflows.starters import start_part_order
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+def order_input(sku: str, qty: int, price: float, *, autonomy: Autonomy = Autonomy.APPROVE,
+                currency: str = "EUR", requested_by: str = "alice") -> PartOrderInput:
+    return PartOrderInput(
+        site="plant1",
+        order=OrderParts(supplier="reference", lines=(PartLine(sku=sku, quantity=qty, unit_price=price),),
+                         currency=currency),
+        autonomy=autonomy,
+        approval=POLICY,
+        requested_by=requested_by,
+        decision_id=unique("dec-"),
+        confirmation_timeout_s=30,
+        retry=FAST_RETRY,
+    )
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 15.0) -> Any:
+    """Poll ``check`` until it returns something truthy (bounded)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        await asyncio.sleep(0.2)
+
+
+async def wait_state(handle: WorkflowHandle[Any, Any], state: ApprovalState) -> ApprovalStatus:
+    async def check() -> ApprovalStatus | None:
+        status = await handle.query(PartOrderWorkflow.approval)
+        return status if status.state == state else None
+
+    return await eventually(check)
+
+
+async def vote(handle: WorkflowHandle[Any, Any], user: str, role: str, approve: bool = True,
+               comment: str = "") -> ApprovalStatus:
+    return await handle.execute_update(
+        PartOrderWorkflow.decide, ApprovalVote(user=user, role=role, approve=approve, comment=comment)
+    )
+
+
+async def result_of(handle: WorkflowHandle[Any, Any]) -> PartOrderResult:
+    return await asyncio.wait_for(handle.result(), timeout=30)
+
+
+async def test_under_auto_limit_completes_without_a_person(stack: Stack) -> None:
+    handle = await start_part_order(stack.client, order_input("BELT-XPZ-1250", 2, 22.0, autonomy=Autonomy.AUTO),
+                                    n=unique(), task_queue=stack.task_queue)
+    before = stack.stock.on_hand.get("BELT-XPZ-1250", 0)
+    result = await result_of(handle)
+    assert result.status == PartOrderStatus.RECEIVED
+    assert result.approval.state == ApprovalState.NOT_REQUIRED
+    assert result.po_number.startswith("PO-plant1:BELT-XPZ-1250:")
+    assert len(stack.supplier_orders(result.po_number)) == 1
+    assert stack.stock.on_hand["BELT-XPZ-1250"] == before + 2
+
+
+async def test_above_limit_waits_refuses_wrong_people_then_an_approver_completes_it(stack: Stack) -> None:
+    handle = await start_part_order(stack.client, order_input("BRG-6308-ZZ", 20, 38.0, autonomy=Autonomy.AUTO),
+                                    n=unique(), task_queue=stack.task_queue)
+    status = await wait_state(handle, ApprovalState.PENDING)
+    assert status.amount == 760.0 and status.roles == ("buyer",)
+    po = await handle.query(PartOrderWorkflow.current_po_number)
+    assert stack.supplier_orders(po) == []  # nothing ordered while it waits
+
+    # Pending approvals are listable through the ApprovalState search attribute.
+    async def listed() -> bool:
+        query = f'ApprovalState = "pending" AND WorkflowId = "{handle.id}"'
+        return [w.id async for w in stack.client.list_workflows(query)] == [handle.id]
+
+    await eventually(listed)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await vote(handle, "alice", "buyer")
+    assert "separation of duties" in str(refused.value.cause)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await vote(handle, "oscar", "operator")
+    assert "role 'operator' may not approve" in str(refused.value.cause)
+
+    status = await vote(handle, "bob", "buyer", comment="needed for mill-1")
+    assert status.state == ApprovalState.APPROVED
+    result = await result_of(handle)
+    assert result.status == PartOrderStatus.RECEIVED
+    assert [v.user for v in result.approval.votes] == ["bob"]
+    orders = stack.supplier_orders(po)
+    assert len(orders) == 1 and orders[0]["order"]["status"] == "shipped"
+
+
+async def test_rejection_needs_a_comment_and_ends_without_an_order(stack: Stack) -> None:
+    handle = await start_part_order(stack.client, order_input("FILTER-HYD-10U", 12, 65.0),
+                                    n=unique(), task_queue=stack.task_queue)
+    await wait_state(handle, ApprovalState.PENDING)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await vote(handle, "bob", "buyer", approve=False)
+    assert "rejection needs a comment" in str(refused.value.cause)
+    await vote(handle, "bob", "buyer", approve=False, comment="we have 20 in the other store")
+    result = await result_of(handle)
+    assert result.status == PartOrderStatus.REJECTED
+    assert "other store" in result.approval.reason
+    assert stack.supplier_orders(result.po_number) == []
+
+
+async def test_expensive_order_needs_two_distinct_managers_within_their_limit(stack: Stack) -> None:
+    handle = await start_part_order(stack.client, order_input("SPINDLE-CART-24K", 6, 4200.0),
+                                    n=unique(), task_queue=stack.task_queue)
+    status = await wait_state(handle, ApprovalState.PENDING)
+    assert status.min_approvers == 2 and status.tier == "board"
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await vote(handle, "bob", "buyer")
+    assert "may not approve" in str(refused.value.cause)
+    assert (await vote(handle, "carol", "plant_manager")).state == ApprovalState.PENDING
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await vote(handle, "carol", "plant_manager")
+    assert "already voted" in str(refused.value.cause)
+    await vote(handle, "dave", "plant_manager")
+    result = await result_of(handle)
+    assert result.status == PartOrderStatus.RECEIVED
+    assert len(stack.supplier_orders(result.po_number)) == 1
+
+
+async def test_role_limit_refuses_an_amount_above_it(stack: Stack) -> None:
+    # A buyer may sign up to 1000: with the policy asking for a buyer, 1520 EUR is above that.
+    inp = order_input("BRG-6308-ZZ", 40, 38.0).model_copy(update={"requirement": ApprovalRequirement(roles=("buyer",))})
+    handle = await start_part_order(stack.client, inp, n=unique(), task_queue=stack.task_queue)
+    await wait_state(handle, ApprovalState.PENDING)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await vote(handle, "bob", "buyer")
+    assert "may approve up to 1000 EUR; this request is 1520 EUR" in str(refused.value.cause)
+    await vote(handle, "carol", "plant_manager")
+    assert (await result_of(handle)).status == PartOrderStatus.RECEIVED
+
+
+async def test_same_problem_twice_opens_one_workflow(stack: Stack) -> None:
+    n = unique()
+    first = await start_part_order(stack.client, order_input("BRG-6308-ZZ", 20, 38.0), n=n,
+                                   task_queue=stack.task_queue)
+    second = await start_part_order(stack.client, order_input("BRG-6308-ZZ", 20, 38.0), n=n,
+                                    task_queue=stack.task_queue)
+    assert first.id == second.id and first.result_run_id == second.result_run_id
+    await wait_state(first, ApprovalState.PENDING)
+    await vote(first, "bob", "buyer")
+    result = await result_of(first)
+    assert len(stack.supplier_orders(result.po_number)) == 1
+
+
+async def test_partner_refusal_escalates_to_a_person_with_the_reason(stack: Stack) -> None:
+    handle = await start_part_order(
+        stack.client, order_input("BELT-XPZ-1250", 1, 22.0, autonomy=Autonomy.AUTO, currency="XYZ"),
+        n=unique(), task_queue=stack.task_queue,
+    )
+    status = await wait_state(handle, ApprovalState.ATTENTION)
+    assert "HTTP 422" in status.reason and "currency 'XYZ' not accepted" in status.reason
+    assert any(n.workflow_id == handle.id and "currency 'XYZ'" in n.message for n in stack.notes)
+    await handle.execute_update(
+        PartOrderWorkflow.resolve, AttentionDecision(user="bob", retry=False, comment="wrong currency, reorder")
+    )
+    result = await result_of(handle)
+    assert result.status == PartOrderStatus.ABANDONED
+    assert "currency 'XYZ'" in result.approval.reason
+    assert stack.supplier_orders(result.po_number) == []
+
+
+async def test_supplier_5xx_and_timeouts_are_retried_into_one_order(stack: Stack) -> None:
+    knobs = stack.partners.supplier.app.state.knobs
+    knobs.update({"error_rate": 0.6, "seed": 7})
+    try:
+        handle = await start_part_order(
+            stack.client, order_input("THERMO-K-300", 3, 48.0, autonomy=Autonomy.AUTO),
+            n=unique(), task_queue=stack.task_queue,
+        )
+        result = await result_of(handle)
+    finally:
+        knobs.update({"error_rate": 0.0})
+    assert result.status == PartOrderStatus.RECEIVED
+    assert len(stack.supplier_orders(result.po_number)) == 1
+
+    # Slower than the client's 3 s timeout: the first attempts time out, later ones succeed.
+    knobs.update({"latency_s": 3.5})
+    try:
+        handle = await start_part_order(
+            stack.client, order_input("THERMO-K-300", 4, 48.0, autonomy=Autonomy.AUTO),
+            n=unique(), task_queue=stack.task_queue,
+        )
+
+        async def retried() -> bool:
+            desc = await handle.describe()
+            pending = desc.raw_description.pending_activities
+            return bool(pending) and pending[0].attempt >= 2
+
+        await eventually(retried, timeout_s=20)
+    finally:
+        knobs.update({"latency_s": 0.0})
+    result = await result_of(handle)
+    assert result.status == PartOrderStatus.RECEIVED
+    assert len(stack.supplier_orders(result.po_number)) == 1
