@@ -79,14 +79,16 @@ def create_intake_router(
             verify(secret, request.headers, body, now=clock(), max_skew_s=max_skew_s)
         except CallbackAuthError as exc:
             # Who and why, never the secret or the signature we expected.
-            log.warning("callback from %s refused for source %r (%s): %s", peer, source,
-                        exc.reason, exc)
+            log.warning(
+                "callback from %s refused for source %r (%s): %s", peer, source, exc.reason, exc
+            )
             return refuse(401, str(exc))
         try:
             event = CallbackEvent.model_validate_json(body)
         except ValidationError as exc:
-            log.warning("signed callback from %s (%s) is not an event: %s", peer, source,
-                        exc.errors()[:3])
+            log.warning(
+                "signed callback from %s (%s) is not an event: %s", peer, source, exc.errors()[:3]
+            )
             return refuse(422, f"body is not a CallbackEvent: {exc.errors()[0]['msg']}")
         if event.source != source:
             return refuse(422, f"event source {event.source!r} arrived on the {source!r} endpoint")
@@ -100,8 +102,9 @@ def create_intake_router(
             await on_event(event)
         except Exception as exc:  # supervisor boundary: the partner retries, we log
             log.exception("handling callback %s (%s) failed", event.event_id, event.type)
-            return refuse(503, f"could not handle event {event.event_id}: {type(exc).__name__}; "
-                               "retry later")
+            return refuse(
+                503, f"could not handle event {event.event_id}: {type(exc).__name__}; retry later"
+            )
         finally:
             in_flight.discard(event.event_id)
         memory.add(event.event_id)

@@ -73,28 +73,48 @@ def create_cmms_app(
         doc = ledger.get("work_orders", work_order_id)
         assert doc is not None
         now = clock()
-        work_order = work_order.model_copy(update={
-            "status": WorkOrderStatus.COMPLETED, "completed_at": now,
-            "completed_by": completion.completed_by, "completion_notes": completion.notes,
-        })
-        ledger.put("work_orders", work_order_id,
-                   {**doc, "work_order": work_order.model_dump(mode="json")})
+        work_order = work_order.model_copy(
+            update={
+                "status": WorkOrderStatus.COMPLETED,
+                "completed_at": now,
+                "completed_by": completion.completed_by,
+                "completion_notes": completion.notes,
+            }
+        )
+        ledger.put(
+            "work_orders", work_order_id, {**doc, "work_order": work_order.model_dump(mode="json")}
+        )
         log.info("CMMS closed %s (%s)", work_order_id, work_order.external_ref)
         if doc.get("callback_url"):
-            background.spawn(sender.send(doc["callback_url"], CallbackEvent(
-                event_id=f"cmms:{work_order_id}:completed",
-                type=EventType.WORK_ORDER_COMPLETED, source="cmms", occurred_at=now,
-                external_ref=work_order.external_ref,
-                payload={"work_order_id": work_order_id, "asset_id": work_order.asset_id,
-                         "completed_by": completion.completed_by, "notes": completion.notes,
-                         "fault_confirmed": completion.fault_confirmed},
-            )))
+            background.spawn(
+                sender.send(
+                    doc["callback_url"],
+                    CallbackEvent(
+                        event_id=f"cmms:{work_order_id}:completed",
+                        type=EventType.WORK_ORDER_COMPLETED,
+                        source="cmms",
+                        occurred_at=now,
+                        external_ref=work_order.external_ref,
+                        payload={
+                            "work_order_id": work_order_id,
+                            "asset_id": work_order.asset_id,
+                            "completed_by": completion.completed_by,
+                            "notes": completion.notes,
+                            "fault_confirmed": completion.fault_confirmed,
+                        },
+                    ),
+                )
+            )
         return work_order
 
     async def auto_complete(work_order_id: str, delay: float) -> None:
         await asyncio.sleep(delay)
-        await complete(work_order_id, WorkOrderCompletion(
-            completed_by="auto", notes="closed by the reference CMMS auto-complete knob"))
+        await complete(
+            work_order_id,
+            WorkOrderCompletion(
+                completed_by="auto", notes="closed by the reference CMMS auto-complete knob"
+            ),
+        )
 
     def check(request: WorkOrderRequest) -> None:
         problems: list[str] = []
@@ -103,8 +123,10 @@ def create_cmms_app(
         if not request.title.strip():
             problems.append("title is empty")
         if request.window_end <= request.window_start:
-            problems.append(f"window_end {request.window_end.isoformat()} is not after "
-                            f"window_start {request.window_start.isoformat()}")
+            problems.append(
+                f"window_end {request.window_end.isoformat()} is not after "
+                f"window_start {request.window_start.isoformat()}"
+            )
         if known_assets is not None and request.asset_id not in known_assets:
             problems.append(f"unknown asset {request.asset_id!r}")
         if problems:
@@ -117,8 +139,10 @@ def create_cmms_app(
         idempotency_key: str | None = Header(default=None),
     ) -> WorkOrder:
         if idempotency_key is not None and idempotency_key != request.external_ref:
-            raise Refusal(f"Idempotency-Key {idempotency_key!r} differs from external_ref "
-                          f"{request.external_ref!r}; they must be equal")
+            raise Refusal(
+                f"Idempotency-Key {idempotency_key!r} differs from external_ref "
+                f"{request.external_ref!r}; they must be equal"
+            )
         known = ledger.get("refs", request.external_ref)
         if known is not None:
             response.status_code = 200
@@ -126,22 +150,35 @@ def create_cmms_app(
         check(request)
         work_order_id = f"WO-{ledger.next_number('work_orders'):06d}"
         ref, created = ledger.insert_if_absent(
-            "refs", request.external_ref, {"work_order_id": work_order_id})
+            "refs", request.external_ref, {"work_order_id": work_order_id}
+        )
         if not created:
             response.status_code = 200
             return load(ref["work_order_id"])
         work_order = WorkOrder(
-            work_order_id=work_order_id, external_ref=request.external_ref,
-            asset_id=request.asset_id, priority=request.priority, title=request.title,
-            description=request.description, window_start=request.window_start,
-            window_end=request.window_end, evidence=request.evidence,
-            status=WorkOrderStatus.OPEN, created_at=clock(),
+            work_order_id=work_order_id,
+            external_ref=request.external_ref,
+            asset_id=request.asset_id,
+            priority=request.priority,
+            title=request.title,
+            description=request.description,
+            window_start=request.window_start,
+            window_end=request.window_end,
+            evidence=request.evidence,
+            status=WorkOrderStatus.OPEN,
+            created_at=clock(),
         )
-        ledger.put("work_orders", work_order_id, {
-            "work_order": work_order.model_dump(mode="json"), "callback_url": request.callback_url,
-        })
-        log.info("CMMS opened %s for %s on %s", work_order_id, request.external_ref,
-                 request.asset_id)
+        ledger.put(
+            "work_orders",
+            work_order_id,
+            {
+                "work_order": work_order.model_dump(mode="json"),
+                "callback_url": request.callback_url,
+            },
+        )
+        log.info(
+            "CMMS opened %s for %s on %s", work_order_id, request.external_ref, request.asset_id
+        )
         delay = panel.knobs.auto_complete_delay_s
         if delay is not None:
             background.spawn(auto_complete(work_order_id, delay))
@@ -151,9 +188,11 @@ def create_cmms_app(
     @app.get("/work-orders", response_model=WorkOrderList)
     async def list_work_orders(external_ref: str | None = None) -> WorkOrderList:
         orders = [WorkOrder.model_validate(d["work_order"]) for d in ledger.all("work_orders")]
-        return WorkOrderList(work_orders=tuple(
-            o for o in orders if external_ref is None or o.external_ref == external_ref
-        ))
+        return WorkOrderList(
+            work_orders=tuple(
+                o for o in orders if external_ref is None or o.external_ref == external_ref
+            )
+        )
 
     @app.get("/work-orders/{work_order_id}", response_model=WorkOrder)
     async def get_work_order(work_order_id: str) -> WorkOrder:

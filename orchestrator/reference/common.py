@@ -100,13 +100,24 @@ class CallbackSender:
         delivered = status is not None and 200 <= status < 300
         log.info(
             "%s callback %s (%s) to %s: status %s after %d attempt(s)",
-            self.source, event.event_id, event.type, url, status, attempt,
+            self.source,
+            event.event_id,
+            event.type,
+            url,
+            status,
+            attempt,
         )
         self._ledger.put(
             "callbacks",
             f"{event.event_id}@{url}",
-            {"event_id": event.event_id, "type": event.type.value, "url": url,
-             "status": status, "attempts": attempt, "delivered": delivered},
+            {
+                "event_id": event.event_id,
+                "type": event.type.value,
+                "url": url,
+                "status": status,
+                "attempts": attempt,
+                "delivered": delivered,
+            },
         )
         return delivered
 

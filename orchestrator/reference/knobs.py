@@ -4,7 +4,8 @@ Set at start (constructor) and changed at run time with ``PUT /admin/knobs`` (pa
 Faults apply to every route except ``/admin``. 5xx and 429 are decided *before* the request is
 handled (nothing happens on the server); a garbled body is produced *after* handling (the order
 exists, the answer is unreadable) because that is the case idempotency keys must survive.
-Latency longer than a client's timeout is how tests produce timeouts.
+Latency is added after handling, before answering; latency longer than a client's timeout is
+how tests produce timeouts whose request nevertheless took effect.
 """
 
 from __future__ import annotations
@@ -80,8 +81,6 @@ def install_knobs(app: FastAPI, panel: KnobPanel[Any]) -> None:
     async def inject_faults(request: Request, call_next: Any) -> Response:
         if request.url.path.startswith("/admin"):
             return await call_next(request)
-        if panel.knobs.latency_s:
-            await asyncio.sleep(panel.knobs.latency_s)
         fault = panel.roll()
         if fault is Fault.SERVER_ERROR:
             return JSONResponse({"reason": "injected fault: service unavailable"}, status_code=503)
@@ -92,6 +91,10 @@ def install_knobs(app: FastAPI, panel: KnobPanel[Any]) -> None:
                 headers={"Retry-After": "1"},
             )
         response = await call_next(request)
+        if panel.knobs.latency_s:
+            # After handling: a slow partner that did the work but answers late is the case a
+            # client timeout must survive (its retry has to find the order, not place another).
+            await asyncio.sleep(panel.knobs.latency_s)
         if fault is Fault.MALFORMED:
             body = b"".join([chunk async for chunk in response.body_iterator])
             return Response(

@@ -74,8 +74,13 @@ def create_mes_app(
             machine(asset)
         if line is not None and line not in {m.line for m in machines().values()}:
             raise Refusal(f"unknown line {line!r}", 404)
-        return Schedule(asset_id=asset, line=line, start=start, end=end,
-                        windows=tuple(expand(plan, start, end, asset)))
+        return Schedule(
+            asset_id=asset,
+            line=line,
+            start=start,
+            end=end,
+            windows=tuple(expand(plan, start, end, asset)),
+        )
 
     @app.get("/jobs", response_model=JobList)
     async def list_jobs(asset: str) -> JobList:
@@ -103,37 +108,56 @@ def create_mes_app(
             return JobMove(job=job, from_asset=job.asset_id, moved=False)
         missing = sorted(set(job.required_capabilities) - target.capability_ids())
         if missing:
-            raise Refusal(f"machine {target.asset_id!r} lacks capability {', '.join(missing)} "
-                          f"needed by job {job_id!r}; choose a capable machine")
+            raise Refusal(
+                f"machine {target.asset_id!r} lacks capability {', '.join(missing)} "
+                f"needed by job {job_id!r}; choose a capable machine"
+            )
         if target.constrained:
-            raise Refusal(f"machine {target.asset_id!r} is constrained "
-                          f"({target.constraint_reason}); choose another machine")
+            raise Refusal(
+                f"machine {target.asset_id!r} is constrained "
+                f"({target.constraint_reason}); choose another machine"
+            )
         source = job.asset_id
         tail = queue(target.asset_id)
-        moved = job.model_copy(update={
-            "asset_id": target.asset_id, "sequence": (tail[-1].sequence + 1) if tail else 1,
-        })
+        moved = job.model_copy(
+            update={
+                "asset_id": target.asset_id,
+                "sequence": (tail[-1].sequence + 1) if tail else 1,
+            }
+        )
         ledger.put("jobs", job_id, moved.model_dump(mode="json"))
         for n, left in enumerate((j for j in queue(source) if j.job_id != job_id), start=1):
             if left.sequence != n:  # close the gap in the source queue
-                ledger.put("jobs", left.job_id, left.model_copy(update={"sequence": n})
-                           .model_dump(mode="json"))
+                ledger.put(
+                    "jobs",
+                    left.job_id,
+                    left.model_copy(update={"sequence": n}).model_dump(mode="json"),
+                )
         result = JobMove(job=moved, from_asset=source, moved=True)
-        ledger.put("moves", key, {"job_id": job_id, "to_asset": target.asset_id,
-                                  "result": result.model_dump(mode="json")})
+        ledger.put(
+            "moves",
+            key,
+            {
+                "job_id": job_id,
+                "to_asset": target.asset_id,
+                "result": result.model_dump(mode="json"),
+            },
+        )
         return result
 
     @app.put("/machines/{asset_id}/constraint", response_model=Machine)
     async def set_constraint(asset_id: str, request: ConstraintRequest) -> Machine:
         updated = machine(asset_id).model_copy(
-            update={"constrained": True, "constraint_reason": request.reason})
+            update={"constrained": True, "constraint_reason": request.reason}
+        )
         ledger.put("machines", asset_id, updated.model_dump(mode="json"))
         return updated
 
     @app.delete("/machines/{asset_id}/constraint", response_model=Machine)
     async def release_constraint(asset_id: str) -> Machine:
         updated = machine(asset_id).model_copy(
-            update={"constrained": False, "constraint_reason": ""})
+            update={"constrained": False, "constraint_reason": ""}
+        )
         ledger.put("machines", asset_id, updated.model_dump(mode="json"))
         return updated
 

@@ -66,9 +66,9 @@ def _at(day: date, t: time) -> datetime:
     return datetime.combine(day, t, tzinfo=UTC)
 
 
-def expand(plan: PlantPlan, start: datetime, end: datetime, asset_id: str | None) -> list[
-    ScheduleWindow
-]:
+def expand(
+    plan: PlantPlan, start: datetime, end: datetime, asset_id: str | None
+) -> list[ScheduleWindow]:
     """Dated windows touching ``[start, end)``: shifts cut by breaks, breaks, maintenance."""
     windows: list[ScheduleWindow] = []
     day = start.astimezone(UTC).date() - timedelta(days=1)  # a night shift may start yesterday
@@ -91,27 +91,43 @@ def expand(plan: PlantPlan, start: datetime, end: datetime, asset_id: str | None
             cursor = s
             for b_start, b_end, label in breaks:
                 if b_start > cursor:
-                    windows.append(ScheduleWindow(kind=WindowKind.PRODUCTION, start=cursor,
-                                                  end=b_start, label=shift.name))
-                windows.append(ScheduleWindow(kind=WindowKind.BREAK, start=b_start,
-                                              end=min(b_end, e), label=label))
+                    windows.append(
+                        ScheduleWindow(
+                            kind=WindowKind.PRODUCTION, start=cursor, end=b_start, label=shift.name
+                        )
+                    )
+                windows.append(
+                    ScheduleWindow(
+                        kind=WindowKind.BREAK, start=b_start, end=min(b_end, e), label=label
+                    )
+                )
                 cursor = max(cursor, min(b_end, e))
             if cursor < e:
-                windows.append(ScheduleWindow(kind=WindowKind.PRODUCTION, start=cursor, end=e,
-                                              label=shift.name))
+                windows.append(
+                    ScheduleWindow(
+                        kind=WindowKind.PRODUCTION, start=cursor, end=e, label=shift.name
+                    )
+                )
         for slot in plan.maintenance:
             if wd not in slot.weekdays:
                 continue
             if asset_id is not None and slot.asset_ids and asset_id not in slot.asset_ids:
                 continue
             s = _at(day, slot.start)
-            windows.append(ScheduleWindow(
-                kind=WindowKind.MAINTENANCE, start=s, end=s + timedelta(hours=slot.hours),
-                label=slot.label, asset_id=slot.asset_ids[0] if len(slot.asset_ids) == 1 else None,
-            ))
+            windows.append(
+                ScheduleWindow(
+                    kind=WindowKind.MAINTENANCE,
+                    start=s,
+                    end=s + timedelta(hours=slot.hours),
+                    label=slot.label,
+                    asset_id=slot.asset_ids[0] if len(slot.asset_ids) == 1 else None,
+                )
+            )
         day += timedelta(days=1)
-    return sorted((w for w in windows if w.end > start and w.start < end),
-                  key=lambda w: (w.start, w.kind.value))
+    return sorted(
+        (w for w in windows if w.end > start and w.start < end),
+        key=lambda w: (w.start, w.kind.value),
+    )
 
 
 def _cap(cap_id: str, description: str, **properties: float | str) -> Capability:
@@ -127,24 +143,53 @@ HARDEN = _cap("heat_treat.harden", "through hardening", max_temp_c=1100)
 ANNEAL = _cap("heat_treat.anneal", "annealing", max_temp_c=900)
 
 
-def _job(job_id: str, asset: str, seq: int, product: str, op: str, caps: tuple[str, ...],
-         hours: float) -> QueuedJob:
-    return QueuedJob(job_id=job_id, asset_id=asset, product=product, operation=op,
-                     required_capabilities=caps, duration_h=hours, sequence=seq)
+def _job(
+    job_id: str, asset: str, seq: int, product: str, op: str, caps: tuple[str, ...], hours: float
+) -> QueuedJob:
+    return QueuedJob(
+        job_id=job_id,
+        asset_id=asset,
+        product=product,
+        operation=op,
+        required_capabilities=caps,
+        duration_h=hours,
+        sequence=seq,
+    )
 
 
 DEFAULT_PLANT = PlantPlan(
     machines=(
-        Machine(asset_id="mill-1", name="Mill 1 (5-axis)", kind="mill", line="machining",
-                capabilities=(MILL_3, MILL_5, DRILL)),
-        Machine(asset_id="mill-2", name="Mill 2", kind="mill", line="machining",
-                capabilities=(MILL_3, DRILL)),
-        Machine(asset_id="lathe-1", name="Lathe 1", kind="lathe", line="turning",
-                capabilities=(TURN, THREAD)),
-        Machine(asset_id="lathe-2", name="Lathe 2", kind="lathe", line="turning",
-                capabilities=(TURN,)),
-        Machine(asset_id="furnace-1", name="Hardening furnace", kind="furnace",
-                line="heat_treatment", capabilities=(HARDEN, ANNEAL)),
+        Machine(
+            asset_id="mill-1",
+            name="Mill 1 (5-axis)",
+            kind="mill",
+            line="machining",
+            capabilities=(MILL_3, MILL_5, DRILL),
+        ),
+        Machine(
+            asset_id="mill-2",
+            name="Mill 2",
+            kind="mill",
+            line="machining",
+            capabilities=(MILL_3, DRILL),
+        ),
+        Machine(
+            asset_id="lathe-1",
+            name="Lathe 1",
+            kind="lathe",
+            line="turning",
+            capabilities=(TURN, THREAD),
+        ),
+        Machine(
+            asset_id="lathe-2", name="Lathe 2", kind="lathe", line="turning", capabilities=(TURN,)
+        ),
+        Machine(
+            asset_id="furnace-1",
+            name="Hardening furnace",
+            kind="furnace",
+            line="heat_treatment",
+            capabilities=(HARDEN, ANNEAL),
+        ),
     ),
     shifts=(
         Shift(name="early shift", start=time(6), end=time(14)),
@@ -155,19 +200,19 @@ DEFAULT_PLANT = PlantPlan(
         PlannedBreak(label="late shift break", start=time(18), minutes=30),
     ),
     maintenance=(
-        MaintenanceSlot(label="night maintenance window", start=time(22), hours=4,
-                        weekdays=(0, 1, 2, 3)),
-        MaintenanceSlot(label="Saturday maintenance window", start=time(6), hours=8,
-                        weekdays=(5,)),
+        MaintenanceSlot(
+            label="night maintenance window", start=time(22), hours=4, weekdays=(0, 1, 2, 3)
+        ),
+        MaintenanceSlot(label="Saturday maintenance window", start=time(6), hours=8, weekdays=(5,)),
     ),
     jobs=(
         _job("J-1001", "mill-1", 1, "gearbox housing", "rough milling", ("milling.3axis",), 3.0),
         _job("J-1002", "mill-1", 2, "impeller", "5-axis finishing", ("milling.5axis",), 4.0),
-        _job("J-1003", "mill-1", 3, "bracket", "drill pattern", ("milling.3axis", "drilling"),
-             1.5),
+        _job("J-1003", "mill-1", 3, "bracket", "drill pattern", ("milling.3axis", "drilling"), 1.5),
         _job("J-1004", "mill-2", 1, "cover plate", "face milling", ("milling.3axis",), 2.0),
-        _job("J-2001", "lathe-1", 1, "drive shaft", "turn and thread", ("turning", "threading"),
-             2.5),
+        _job(
+            "J-2001", "lathe-1", 1, "drive shaft", "turn and thread", ("turning", "threading"), 2.5
+        ),
         _job("J-2002", "lathe-1", 2, "bushing", "turning", ("turning",), 1.0),
         _job("J-2003", "lathe-2", 1, "spacer", "turning", ("turning",), 0.5),
         _job("J-3001", "furnace-1", 1, "drive shaft", "hardening", ("heat_treat.harden",), 6.0),

@@ -44,8 +44,11 @@ class RunningServer:
     _server: uvicorn.Server
     _thread: threading.Thread
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def request_stop(self) -> None:
         self._server.should_exit = True
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self.request_stop()
         self._thread.join(timeout_s)
         ledger = getattr(getattr(self.app, "state", None), "ledger", None)
         if isinstance(ledger, Ledger):
@@ -73,8 +76,7 @@ def serve_app(
             sock.close()
             raise RuntimeError(f"server for {app!r} did not start on {host}:{bound_port}")
         time.sleep(0.01)
-    return RunningServer(app=app, url=f"http://{host}:{bound_port}", _server=server,
-                         _thread=thread)
+    return RunningServer(app=app, url=f"http://{host}:{bound_port}", _server=server, _thread=thread)
 
 
 @dataclass
@@ -97,7 +99,10 @@ class ReferenceStack:
         return self.mes.url
 
     def stop(self) -> None:
-        for server in (self.supplier, self.cmms, self.mes, *self.extra):
+        servers = (self.supplier, self.cmms, self.mes, *self.extra)
+        for server in servers:  # all at once: each takes a few poll intervals to wind down
+            server.request_stop()
+        for server in servers:
             server.stop()
 
 
@@ -121,10 +126,16 @@ def start_reference_servers(
     """
     state_dir = Path(state_dir)
     apps: list[FastAPI] = [
-        create_supplier_app(state_dir, secret=callback_secrets["supplier"],
-                            knobs=supplier_knobs, clock=clock),
-        create_cmms_app(state_dir, secret=callback_secrets["cmms"], knobs=cmms_knobs,
-                        assets=cmms_assets, clock=clock),
+        create_supplier_app(
+            state_dir, secret=callback_secrets["supplier"], knobs=supplier_knobs, clock=clock
+        ),
+        create_cmms_app(
+            state_dir,
+            secret=callback_secrets["cmms"],
+            knobs=cmms_knobs,
+            assets=cmms_assets,
+            clock=clock,
+        ),
         create_mes_app(state_dir, plan=plan, knobs=mes_knobs, clock=clock),
     ]
     started: list[RunningServer] = []

@@ -51,15 +51,25 @@ class CatalogItem(BaseModel):
 
 
 DEFAULT_CATALOG: tuple[CatalogItem, ...] = (
-    CatalogItem(sku="BRG-6205-2RS", description="deep groove ball bearing 6205-2RS", unit_price=14.5),
+    CatalogItem(
+        sku="BRG-6205-2RS", description="deep groove ball bearing 6205-2RS", unit_price=14.5
+    ),
     CatalogItem(sku="BRG-6308-ZZ", description="deep groove ball bearing 6308-ZZ", unit_price=38.0),
-    CatalogItem(sku="SPINDLE-CART-24K", description="spindle cartridge 24k rpm", unit_price=4200.0,
-                lead_time_days=10),
+    CatalogItem(
+        sku="SPINDLE-CART-24K",
+        description="spindle cartridge 24k rpm",
+        unit_price=4200.0,
+        lead_time_days=10,
+    ),
     CatalogItem(sku="BELT-XPZ-1250", description="V-belt XPZ 1250", unit_price=22.0),
     CatalogItem(sku="FILTER-HYD-10U", description="hydraulic filter 10 micron", unit_price=65.0),
     CatalogItem(sku="THERMO-K-300", description="thermocouple type K 300 mm", unit_price=48.0),
-    CatalogItem(sku="HEATER-ELEM-9KW", description="furnace heating element 9 kW", unit_price=890.0,
-                lead_time_days=7),
+    CatalogItem(
+        sku="HEATER-ELEM-9KW",
+        description="furnace heating element 9 kW",
+        unit_price=890.0,
+        lead_time_days=7,
+    ),
 )
 
 ACCEPTED_CURRENCIES = ("EUR", "USD")
@@ -108,39 +118,66 @@ def create_supplier_app(
         order, doc = loaded
         now = clock()
         if to is OrderStatus.CONFIRMED and order.status is OrderStatus.RECEIVED:
-            lead = max((prices[line.sku].lead_time_days for line in order.lines
-                        if line.sku in prices), default=3)
-            order = order.model_copy(update={
-                "status": to, "confirmed_at": now, "expected_delivery": now + timedelta(days=lead)
-            })
-            payload = {"supplier_order_id": order.supplier_order_id,
-                       "expected_delivery": order.expected_delivery.isoformat()
-                       if order.expected_delivery else None,
-                       "lines": [line.model_dump() for line in order.lines], "total": order.total,
-                       "currency": order.currency}
+            lead = max(
+                (prices[line.sku].lead_time_days for line in order.lines if line.sku in prices),
+                default=3,
+            )
+            order = order.model_copy(
+                update={
+                    "status": to,
+                    "confirmed_at": now,
+                    "expected_delivery": now + timedelta(days=lead),
+                }
+            )
+            payload = {
+                "supplier_order_id": order.supplier_order_id,
+                "expected_delivery": order.expected_delivery.isoformat()
+                if order.expected_delivery
+                else None,
+                "lines": [line.model_dump() for line in order.lines],
+                "total": order.total,
+                "currency": order.currency,
+            }
         elif to is OrderStatus.SHIPPED and order.status is OrderStatus.CONFIRMED:
-            order = order.model_copy(update={
-                "status": to, "shipped_at": now, "carrier": "DHL",
-                "tracking_number": f"TRK{order.supplier_order_id[3:]}",
-            })
-            payload = {"supplier_order_id": order.supplier_order_id, "carrier": order.carrier,
-                       "tracking_number": order.tracking_number,
-                       "lines": [line.model_dump() for line in order.lines]}
+            order = order.model_copy(
+                update={
+                    "status": to,
+                    "shipped_at": now,
+                    "carrier": "DHL",
+                    "tracking_number": f"TRK{order.supplier_order_id[3:]}",
+                }
+            )
+            payload = {
+                "supplier_order_id": order.supplier_order_id,
+                "carrier": order.carrier,
+                "tracking_number": order.tracking_number,
+                "lines": [line.model_dump() for line in order.lines],
+            }
         else:
             return
         save(order, doc)
         url = doc.get("callback_url")
         if url:
             kind = "confirmed" if to is OrderStatus.CONFIRMED else "shipped"
-            await sender.send(url, CallbackEvent(
-                event_id=f"supplier:{po_number}:{kind}",
-                type=EventType.ORDER_CONFIRMED if kind == "confirmed" else EventType.ORDER_SHIPPED,
-                source="supplier", occurred_at=now, po_number=po_number, payload=payload,
-            ))
+            await sender.send(
+                url,
+                CallbackEvent(
+                    event_id=f"supplier:{po_number}:{kind}",
+                    type=EventType.ORDER_CONFIRMED
+                    if kind == "confirmed"
+                    else EventType.ORDER_SHIPPED,
+                    source="supplier",
+                    occurred_at=now,
+                    po_number=po_number,
+                    payload=payload,
+                ),
+            )
 
     async def fulfil(po_number: str) -> None:
-        for to, delay_of in ((OrderStatus.CONFIRMED, "confirm_delay_s"),
-                             (OrderStatus.SHIPPED, "ship_delay_s")):
+        for to, delay_of in (
+            (OrderStatus.CONFIRMED, "confirm_delay_s"),
+            (OrderStatus.SHIPPED, "ship_delay_s"),
+        ):
             delay = getattr(panel.knobs, delay_of)
             if delay is None:
                 return  # held: the admin endpoint advances it
@@ -148,8 +185,11 @@ def create_supplier_app(
             await advance(po_number, to)
 
     def fingerprint(request: OrderRequest) -> dict[str, Any]:
-        return {"lines": [[line.sku, line.quantity] for line in request.lines],
-                "currency": request.currency, "ship_to": request.ship_to.model_dump()}
+        return {
+            "lines": [[line.sku, line.quantity] for line in request.lines],
+            "currency": request.currency,
+            "ship_to": request.ship_to.model_dump(),
+        }
 
     def check(request: OrderRequest) -> None:
         problems: list[str] = []
@@ -163,7 +203,9 @@ def create_supplier_app(
             if line.quantity <= 0:
                 problems.append(f"line {n}: quantity must be > 0, got {line.quantity}")
         if request.currency not in ACCEPTED_CURRENCIES:
-            problems.append(f"currency {request.currency!r} not accepted; use {ACCEPTED_CURRENCIES}")
+            problems.append(
+                f"currency {request.currency!r} not accepted; use {ACCEPTED_CURRENCIES}"
+            )
         if problems:
             raise Refusal("; ".join(problems))
 
@@ -174,34 +216,50 @@ def create_supplier_app(
         idempotency_key: str | None = Header(default=None),
     ) -> SupplierOrder:
         if idempotency_key is not None and idempotency_key != request.po_number:
-            raise Refusal(f"Idempotency-Key {idempotency_key!r} differs from po_number "
-                          f"{request.po_number!r}; they must be equal")
+            raise Refusal(
+                f"Idempotency-Key {idempotency_key!r} differs from po_number "
+                f"{request.po_number!r}; they must be equal"
+            )
         existing = load(request.po_number)
         if existing is not None:
             order, doc = existing
             if doc["fingerprint"] != fingerprint(request):
-                raise Refusal(f"PO {request.po_number!r} was already used for a different order; "
-                              "allocate a new PO number", status=409)
+                raise Refusal(
+                    f"PO {request.po_number!r} was already used for a different order; "
+                    "allocate a new PO number",
+                    status=409,
+                )
             response.status_code = 200
             return order
         check(request)
         lines = tuple(
-            OrderLine(sku=line.sku, quantity=line.quantity,
-                      unit_price=prices[line.sku].unit_price,
-                      description=line.description or prices[line.sku].description)
+            OrderLine(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=prices[line.sku].unit_price,
+                description=line.description or prices[line.sku].description,
+            )
             for line in request.lines
         )
         order = SupplierOrder(
             po_number=request.po_number,
             supplier_order_id=f"SO-{ledger.next_number('orders'):06d}",
-            status=OrderStatus.RECEIVED, lines=lines, currency=request.currency,
+            status=OrderStatus.RECEIVED,
+            lines=lines,
+            currency=request.currency,
             total=round(sum(line.quantity * line.unit_price for line in lines), 2),
-            ship_to=request.ship_to, created_at=clock(),
+            ship_to=request.ship_to,
+            created_at=clock(),
         )
-        stored, created = ledger.insert_if_absent("orders", order.po_number, {
-            "order": order.model_dump(mode="json"), "callback_url": request.callback_url,
-            "fingerprint": fingerprint(request),
-        })
+        stored, created = ledger.insert_if_absent(
+            "orders",
+            order.po_number,
+            {
+                "order": order.model_dump(mode="json"),
+                "callback_url": request.callback_url,
+                "fingerprint": fingerprint(request),
+            },
+        )
         if created:
             log.info("supplier accepted PO %s (%s)", order.po_number, order.supplier_order_id)
             background.spawn(fulfil(order.po_number))
@@ -217,9 +275,9 @@ def create_supplier_app(
 
     @app.get("/orders", response_model=OrderList)
     async def list_orders() -> OrderList:
-        return OrderList(orders=tuple(
-            SupplierOrder.model_validate(doc["order"]) for doc in ledger.all("orders")
-        ))
+        return OrderList(
+            orders=tuple(SupplierOrder.model_validate(doc["order"]) for doc in ledger.all("orders"))
+        )
 
     @app.post("/admin/orders/{po_number}/advance", response_model=SupplierOrder)
     async def advance_now(po_number: str) -> SupplierOrder:
@@ -227,8 +285,11 @@ def create_supplier_app(
         loaded = load(po_number)
         if loaded is None:
             raise Refusal(f"no order with PO number {po_number!r}", status=404)
-        nxt = (OrderStatus.CONFIRMED if loaded[0].status is OrderStatus.RECEIVED
-               else OrderStatus.SHIPPED)
+        nxt = (
+            OrderStatus.CONFIRMED
+            if loaded[0].status is OrderStatus.RECEIVED
+            else OrderStatus.SHIPPED
+        )
         await advance(po_number, nxt)
         after = load(po_number)
         assert after is not None

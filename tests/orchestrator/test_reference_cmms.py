@@ -23,9 +23,13 @@ def client_for(app: object) -> tuple[CmmsClient, httpx.AsyncClient]:
 
 async def create(client: CmmsClient, ref: str, **changes: object) -> object:
     args: dict[str, object] = {
-        "asset_id": "mill-1", "priority": "P2", "title": "Replace spindle bearing",
-        "description": "BPFO peak rising", "window_start": START,
-        "window_end": START + timedelta(hours=3), "evidence": {"rms_mm_s": 7.9},
+        "asset_id": "mill-1",
+        "priority": "P2",
+        "title": "Replace spindle bearing",
+        "description": "BPFO peak rising",
+        "window_start": START,
+        "window_end": START + timedelta(hours=3),
+        "evidence": {"rms_mm_s": 7.9},
         "external_ref": ref,
     }
     args.update(changes)
@@ -63,8 +67,10 @@ async def test_completion_closes_once(tmp_path: Path) -> None:
     client, http = client_for(create_cmms_app(tmp_path, secret="s"))
     placed = await create(client, "maint:plant-1:mill-1")
     wo_id = placed.work_order.work_order_id
-    closed = await http.post(f"/work-orders/{wo_id}/complete",
-                             json={"completed_by": "j.doe", "notes": "bearing replaced"})
+    closed = await http.post(
+        f"/work-orders/{wo_id}/complete",
+        json={"completed_by": "j.doe", "notes": "bearing replaced"},
+    )
     assert closed.status_code == 200
     again = await http.post(f"/work-orders/{wo_id}/complete", json={"completed_by": "x"})
     assert again.json()["completed_by"] == "j.doe"

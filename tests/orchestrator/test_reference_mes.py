@@ -65,7 +65,8 @@ async def test_jobs_move_only_to_capable_free_machines_and_once_per_key(tmp_path
     assert not repeat.moved and repeat.job == moved.job
     assert [j.job_id for j in await mes.list_queued_jobs("mill-2")] == ["J-1004", "J-1001"]
     assert [(j.job_id, j.sequence) for j in await mes.list_queued_jobs("mill-1")] == [
-        ("J-1002", 1), ("J-1003", 2)
+        ("J-1002", 1),
+        ("J-1003", 2),
     ]
 
     constrained = await mes.set_constraint("mill-2", "spindle vibration red")

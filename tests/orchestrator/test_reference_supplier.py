@@ -101,8 +101,7 @@ async def test_knobs_make_the_supplier_fail_the_way_the_client_expects(tmp_path:
 
 async def test_seeded_error_rate_is_repeatable(tmp_path: Path) -> None:
     async def pattern(seed: int, where: Path) -> list[int]:
-        app = create_supplier_app(where, secret="s",
-                                  knobs=SupplierKnobs(error_rate=0.5, seed=seed))
+        app = create_supplier_app(where, secret="s", knobs=SupplierKnobs(error_rate=0.5, seed=seed))
         _, http = client_for(app)
         return [(await http.get("/orders")).status_code for _ in range(20)]
 

@@ -88,9 +88,7 @@ async def test_transport_failures_are_retryable(exc: Exception) -> None:
 
 
 async def test_validation_4xx_carries_the_partners_reason_and_is_final() -> None:
-    client = supplier(
-        lambda r: httpx.Response(422, json={"reason": "line 1: unknown SKU 'NOPE'"})
-    )
+    client = supplier(lambda r: httpx.Response(422, json={"reason": "line 1: unknown SKU 'NOPE'"}))
     with pytest.raises(RejectedByPartnerError) as info:
         await place(client)
     assert not info.value.retryable
