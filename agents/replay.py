@@ -271,9 +271,28 @@ def load_asset_toml(path: str | Path) -> MachineAsset:
         raise ConfigError(str(exc), file=file) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ConfigError(f"field {field}: {first['msg']}{more}", file=file) from exc
+        field = _field_path(first["loc"], data)
+        got = first.get("input")
+        shown = f" (got {got!r})" if isinstance(got, str | int | float | bool) else ""
+        more = f"; and {exc.error_count() - 1} more problem(s)" if exc.error_count() > 1 else ""
+        where = f"field {field}: " if first["loc"] else ""
+        raise ConfigError(f"{where}{first['msg']}{shown}{more}", file=file) from exc
+
+
+def _field_path(loc: tuple[int | str, ...], data: object) -> str:
+    """``sensors[1](oil_temp).unit`` from pydantic's ``('sensors', 1, 'unit')``: names help."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            name = item.get("name") or item.get("id") if isinstance(item, dict) else None
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{part}]" + (f"({name})" if name else "")]
+            node = item
+        else:
+            parts.append(str(part))
+            node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(parts) or "(top level)"
 
 
 __all__ = ["load_asset_toml", "read_readings_csv", "read_waveform"]
