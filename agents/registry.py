@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from agents.base import Agent
-from agents.errors import ConfigError
+from agents.errors import ConfigError, InputError
 from agents.models import AssetKind
 
 
@@ -43,9 +43,11 @@ class InventoryAgentSpec(_SpecBase):
 
 
 class EnergyAgentSpec(_SpecBase):
-    """Energy meters of an area: ``config`` is the energy agent's configuration."""
+    """Energy: a whole metered system (``config`` is an ``EnergySystem``: one plant meter and its
+    sub-meters, so a plant spike can be traced to a sub-meter) or one ``EnergyMeter`` alone."""
 
     kind: Literal[AssetKind.ENERGY] = AssetKind.ENERGY
+    scope: Literal["system", "meter"] = "system"
 
 
 AgentSpec = Annotated[
@@ -68,9 +70,9 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None) -> AgentSp
 
 def build_agent(spec: AgentSpec) -> Agent:
     """Build the agent a spec describes, validating its configuration with the kind's own model."""
-    kind = _KINDS[spec.kind]
+    kind = _KINDS[(spec.kind, getattr(spec, "scope", None))]
     module = _import_kind(spec, kind.module)
-    config = _validated(spec, _attr(module, kind.config_model, spec))
+    config = _validated(spec, _attr(module, kind.config_model, spec), kind.id_field)
     agent: Agent = _attr(module, kind.agent_class, spec)(config)
     if agent.asset_id != spec.asset_id:
         raise ConfigError(
@@ -92,18 +94,17 @@ def _import_kind(spec: AgentSpec, module_name: str) -> ModuleType:
         ) from exc
 
 
-def _validated(spec: AgentSpec, model: type[BaseModel]) -> BaseModel:
+def _validated(spec: AgentSpec, model: type[BaseModel], id_field: str) -> BaseModel:
     config = dict(spec.config)
-    # The spec already names the asset; let the config leave its own id out.
-    for id_field in ("asset_id", "id"):
-        if id_field in model.model_fields and id_field not in config:
-            config[id_field] = spec.asset_id
+    # The spec already names the asset; the config may leave its own id out.
+    config.setdefault(id_field, spec.asset_id)
+    what = f"asset {spec.asset_id!r} ({spec.kind.value}) config"
     try:
         return model.model_validate(config)
     except ValidationError as exc:
-        raise ConfigError(
-            _describe(exc, f"asset {spec.asset_id!r} ({spec.kind.value}) config")
-        ) from exc
+        raise ConfigError(_describe(exc, what)) from exc
+    except InputError as exc:  # validators that raise our own errors (a sensor's unit)
+        raise ConfigError(f"{what}: {exc}") from exc
 
 
 def _attr(module: ModuleType, name: str, spec: AgentSpec) -> Any:
@@ -118,24 +119,35 @@ def _attr(module: ModuleType, name: str, spec: AgentSpec) -> Any:
 
 @dataclass(frozen=True)
 class _Kind:
-    """Where an agent kind lives: its module, its configuration model, its agent class."""
+    """Where an agent kind lives: its module, configuration model, agent class and id field."""
 
     module: str
     config_model: str
     agent_class: str
+    id_field: str  # the configuration's field that holds the asset id
 
 
-#: One row per kind; the agent class takes one argument, the validated configuration.
-_KINDS: dict[AssetKind, _Kind] = {
-    AssetKind.MACHINE: _Kind("agents.machine", "MachineAsset", "MachineAgent"),
-    AssetKind.INVENTORY: _Kind("agents.inventory", "InventoryItem", "InventoryAgent"),
-    AssetKind.ENERGY: _Kind("agents.energy", "EnergyConfig", "EnergyAgent"),
+#: One row per kind (and energy scope); the agent class takes the validated configuration.
+_KINDS: dict[tuple[AssetKind, str | None], _Kind] = {
+    (AssetKind.MACHINE, None): _Kind("agents.machine", "MachineAsset", "MachineAgent", "id"),
+    (AssetKind.INVENTORY, None): _Kind(
+        "agents.inventory", "InventoryItem", "InventoryAgent", "asset_id"
+    ),
+    (AssetKind.ENERGY, "system"): _Kind(
+        "agents.energy_plant", "EnergySystem", "PlantEnergyAgent", "system_id"
+    ),
+    (AssetKind.ENERGY, "meter"): _Kind("agents.energy", "EnergyMeter", "MeterAgent", "meter_id"),
 }
 
 
 def _describe(exc: ValidationError, what: str) -> str:
-    problems = "; ".join(
-        f"field {'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
-        for err in exc.errors()
-    )
-    return f"{what} does not validate: {problems}"
+    kinds = {k.value for k in AssetKind}
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        if loc and loc[0] in kinds:  # the discriminated union puts the tag first; not a field
+            loc = loc[1:]
+        if not loc and err["type"].startswith("union_tag"):
+            loc = ["kind"]
+        problems.append(f"field {'.'.join(loc) or '(root)'}: {err['msg']}")
+    return f"{what} does not validate: " + "; ".join(problems)

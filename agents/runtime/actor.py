@@ -13,8 +13,13 @@ so everything it promises is unit-tested in-process:
 
 Checkpoint records (one per asset, key ``agent:<asset_id>``, and one per actor, ``actor:<name>``)::
 
-    agent: {"format": 1, "asset_id", "kind", "snapshot": {...}, "last_time": iso, "latest": report}
-    actor: {"format": 1, "incarnation": n, "next_cursor": n, "last_batch": [[cursor, report], ...]}
+    agent: {"format": 1, "asset_id", "kind", "snapshot": {...}, "last_time": iso,
+            "latest": [report, ...]}
+    actor: {"format": 1, "incarnation": n, "next_cursor": n,
+            "last_batch": [[cursor, hosting asset id, report], ...]}
+
+An agent with an ``assess_all(reading) -> list[HealthReport]`` method (the plant energy agent: the
+plant's report first, then one per meter) has all those reports published; ``assess`` otherwise.
 """
 
 from __future__ import annotations
@@ -84,34 +89,40 @@ class _Hosted:
     spec: AgentSpec
     agent: Agent
     last_time: datetime | None = None
-    latest: HealthReport | None = None
+    # By report asset id: the agent's own, and its sub-assets' (a plant energy agent's meters).
+    latest: dict[str, HealthReport] = field(default_factory=dict)
     dirty: bool = False
 
 
 @dataclass
 class _Outbox:
-    """Bounded list of published reports with consecutive cursors, indexed by (asset, time)."""
+    """Bounded list of published reports with consecutive cursors.
+
+    Also indexed by the reading that produced them (hosting asset, time), so a re-delivered
+    reading gets its reports again while they are still here.
+    """
 
     capacity: int
     next_cursor: int = 0
-    entries: deque[tuple[int, HealthReport]] = field(default_factory=deque)
-    by_reading: dict[tuple[str, datetime], HealthReport] = field(default_factory=dict)
+    entries: deque[tuple[int, str, HealthReport]] = field(default_factory=deque)
+    by_reading: dict[tuple[str, datetime], list[HealthReport]] = field(default_factory=dict)
 
-    def publish(self, report: HealthReport, cursor: int | None = None) -> int:
+    def publish(self, host: str, report: HealthReport, cursor: int | None = None) -> int:
         at = self.next_cursor if cursor is None else cursor
-        self.entries.append((at, report))
-        self.by_reading[(report.asset_id, report.time)] = report
+        self.entries.append((at, host, report))
+        self.by_reading.setdefault((host, report.time), []).append(report)
         self.next_cursor = max(self.next_cursor, at + 1)
         while len(self.entries) > self.capacity:
-            _, old = self.entries.popleft()
-            if self.by_reading.get((old.asset_id, old.time)) is old:
-                del self.by_reading[(old.asset_id, old.time)]
+            _, old_host, old = self.entries.popleft()
+            key = (old_host, old.time)
+            # The whole reading's reports leave together; a partial answer would look complete.
+            self.by_reading.pop(key, None)
         return at
 
     def since(self, cursor: int, limit: int | None) -> ReportPage:
         oldest = self.entries[0][0] if self.entries else self.next_cursor
         missed = max(0, min(oldest, self.next_cursor) - cursor)
-        picked = [(at, r) for at, r in self.entries if at >= cursor]
+        picked = [(at, r) for at, _, r in self.entries if at >= cursor]
         end = self.next_cursor
         if limit is not None and len(picked) > limit:
             picked = picked[:limit]
@@ -175,8 +186,9 @@ class AssetActor:
                 hosted.agent.restore(record["snapshot"])
                 if record.get("last_time"):
                     hosted.last_time = datetime.fromisoformat(record["last_time"])
-                if record.get("latest"):
-                    hosted.latest = HealthReport.model_validate(record["latest"])
+                for data in record.get("latest") or []:
+                    report = HealthReport.model_validate(data)
+                    hosted.latest[report.asset_id] = report
                 self._restored.append(asset_id)
             except Exception as exc:  # supervisor boundary: one bad checkpoint must not crash-loop
                 # A fresh agent relearns its baseline; crash-looping would stop the whole shard.
@@ -192,20 +204,21 @@ class AssetActor:
         self._outbox.next_cursor = int(actor_record.get("next_cursor", 0))
         # The last batch's reports go back in the outbox at their cursors, so a retried call (its
         # reply was lost with the old incarnation) gets them again instead of nothing.
-        for at, data in actor_record.get("last_batch", []):
+        for at, host, data in actor_record.get("last_batch", []):
             report = HealthReport.model_validate(data)
-            hosted_now = self._hosted.get(report.asset_id)
+            hosted_now = self._hosted.get(host)
             # Only reports whose agent state was saved with them; the others will be re-made.
             if hosted_now is not None and hosted_now.last_time is not None:
                 if report.time <= hosted_now.last_time:
-                    self._outbox.publish(report, cursor=int(at))
+                    self._outbox.publish(host, report, cursor=int(at))
         return int(actor_record.get("incarnation", 0))
 
     # -- the calls the adapter makes -----------------------------------------------------------
 
     def ingest(self, readings: Sequence[Reading]) -> list[HealthReport]:
-        """Assess a batch in order; return one report per reading (re-deliveries return the
-        earlier report when it is still known, else nothing)."""
+        """Assess a batch in order and return the reports: one per reading, plus sub-asset reports
+        of agents that have ``assess_all``. A re-delivered reading returns its earlier reports
+        while the outbox still holds them, else nothing."""
         unknown = sorted({r.asset_id for r in readings} - self._hosted.keys())
         if unknown:
             raise InputError(
@@ -213,29 +226,30 @@ class AssetActor:
                 "route readings through the AgentFleet, which knows which actor hosts which asset"
             )
         out: list[HealthReport] = []
-        fresh: list[tuple[int, HealthReport]] = []
+        fresh: list[tuple[int, str, HealthReport]] = []
         for reading in readings:
             hosted = self._hosted[reading.asset_id]
             if hosted.last_time is not None and reading.time <= hosted.last_time:
                 self._duplicates += 1
-                again = self._outbox.by_reading.get((reading.asset_id, reading.time))
-                if again is not None:
-                    out.append(again)
+                out += self._outbox.by_reading.get((reading.asset_id, reading.time), [])
                 continue
             # Consumed before assessing: a reading that makes the agent raise is not retried forever
             hosted.last_time = reading.time
             hosted.dirty = True
             self._since_save += 1
             try:
-                report = hosted.agent.assess(reading)
+                reports = _assess(hosted.agent, reading)
             except Exception:  # supervisor boundary: one bad reading must not stop the shard
                 self._errors += 1
                 log.exception("actor %s: agent %s failed on a reading", self.name, reading.asset_id)
                 continue
             self._assessed += 1
-            hosted.latest = report
-            fresh.append((self._outbox.publish(report), report))
-            out.append(report)
+            for report in reports:
+                hosted.latest[report.asset_id] = report
+                fresh.append(
+                    (self._outbox.publish(reading.asset_id, report), reading.asset_id, report)
+                )
+            out += reports
         if self._due():
             self.checkpoint(last_batch=fresh)
         elif fresh:
@@ -249,9 +263,9 @@ class AssetActor:
 
     def latest(self) -> dict[str, HealthReport]:
         """The last report of every hosted asset that has one (kept across restarts)."""
-        return {a: h.latest for a, h in self._hosted.items() if h.latest is not None}
+        return {a: r for h in self._hosted.values() for a, r in h.latest.items()}
 
-    def checkpoint(self, last_batch: Sequence[tuple[int, HealthReport]] = ()) -> int:
+    def checkpoint(self, last_batch: Sequence[tuple[int, str, HealthReport]] = ()) -> int:
         """Save every agent that changed since its last save; return how many were saved."""
         # The actor record goes first. A crash between the writes leaves reports in it whose agent
         # was not saved; ``_restore`` drops those (their readings are assessed again, same ids).
@@ -269,7 +283,7 @@ class AssetActor:
                     "kind": hosted.spec.kind.value,
                     "snapshot": hosted.agent.snapshot(),
                     "last_time": hosted.last_time.isoformat() if hosted.last_time else None,
-                    "latest": hosted.latest.model_dump(mode="json") if hosted.latest else None,
+                    "latest": [r.model_dump(mode="json") for r in hosted.latest.values()],
                 },
             )
             hosted.dirty = False
@@ -303,13 +317,22 @@ class AssetActor:
         every = self._policy.every_seconds
         return every is not None and self._clock() - self._saved_at >= every
 
-    def _save_actor_record(self, last_batch: Sequence[tuple[int, HealthReport]]) -> None:
+    def _save_actor_record(self, last_batch: Sequence[tuple[int, str, HealthReport]]) -> None:
         self._store.save(
             f"actor:{self.name}",
             {
                 "format": CHECKPOINT_FORMAT,
                 "incarnation": self._incarnation,
                 "next_cursor": self._outbox.next_cursor,
-                "last_batch": [[at, r.model_dump(mode="json")] for at, r in last_batch],
+                "last_batch": [[at, h, r.model_dump(mode="json")] for at, h, r in last_batch],
             },
         )
+
+
+def _assess(agent: Agent, reading: Reading) -> list[HealthReport]:
+    """The agent's reports for one reading: its own first, then its sub-assets' if it has any."""
+    assess_all = getattr(agent, "assess_all", None)
+    if callable(assess_all):
+        reports: list[HealthReport] = list(assess_all(reading))
+        return reports
+    return [agent.assess(reading)]

@@ -14,7 +14,13 @@ import pytest
 from agents.base import Agent, Reading
 from agents.errors import InputError
 from agents.models import HealthReport
-from agents.registry import AgentSpec, InventoryAgentSpec, build_agent
+from agents.registry import (
+    AgentSpec,
+    EnergyAgentSpec,
+    InventoryAgentSpec,
+    MachineAgentSpec,
+    build_agent,
+)
 from agents.runtime.actor import AssetActor, CheckpointPolicy
 from agents.runtime.checkpoint import FileCheckpointStore
 
@@ -31,6 +37,28 @@ def counts(asset_id: str, hours: range, start: float = 2000.0) -> list[Reading]:
     """Hourly stock counts: ~12 units/h consumed, with a repeating wobble so the variance is real."""
     return [
         Reading(asset_id, T0 + timedelta(hours=h), {"stock": start - 12.0 * h - (h % 3) * 2.0})
+        for h in hours
+    ]
+
+
+def mill(asset_id: str) -> AgentSpec:
+    sensors = [
+        {"name": "vib", "kind": "vibration_velocity", "unit": "mm/s"},
+        {"name": "temp", "kind": "temperature", "unit": "degC"},
+    ]
+    return MachineAgentSpec(
+        asset_id=asset_id, config={"sensors": sensors, "commissioning_readings": 12}
+    )
+
+
+def vibration(asset_id: str, hours: range) -> list[Reading]:
+    """A healthy mill: velocity and bearing temperature wobbling around their normal values."""
+    return [
+        Reading(
+            asset_id,
+            T0 + timedelta(hours=h),
+            {"vib": 1.2 + 0.05 * (h % 4), "temp": 41.0 + 0.3 * (h % 3)},
+        )
         for h in hours
     ]
 
@@ -228,33 +256,38 @@ def test_killed_actor_comes_back_with_its_baseline_and_keeps_reporting(
 ) -> None:
     from agents.runtime.adapter import AgentFleet
 
-    specs = [sku("sku-a"), sku("sku-b")]
+    specs = [mill("mill-1"), sku("sku-b")]
     fleet = AgentFleet.start(specs, **fleet_args)
     try:
-        first = fleet.ingest(counts("sku-a", range(12)) + counts("sku-b", range(12)))
-        assert len(first) == 24 and all(r.baseline_ready for r in first if r.seq > 0)
+        first = fleet.ingest(vibration("mill-1", range(16)) + counts("sku-b", range(16)))
+        assert len(first) == 32 and len({r.report_id for r in first}) == 32
         page = fleet.reports_since()
         assert sorted(r.report_id for r in page.reports) == sorted(r.report_id for r in first)
-        assert page.cursor == {"asset:sku-a": 12, "asset:sku-b": 12}
-        before = fleet.latest()["sku-a"]
+        assert page.cursor == {"asset:mill-1": 16, "asset:sku-b": 16}
+        before = fleet.latest()["mill-1"]
+        assert before.baseline_ready  # commissioned: 12 readings learnt
 
-        assert fleet.kill("sku-a", restart=True) == "asset:sku-a"  # ray.kill(no_restart=False)
-        later = fleet.ingest(counts("sku-a", range(12, 18)) + counts("sku-b", range(12, 18)))
+        assert fleet.kill("mill-1", restart=True) == "asset:mill-1"  # ray.kill(no_restart=False)
+        later = fleet.ingest(vibration("mill-1", range(16, 22)) + counts("sku-b", range(16, 22)))
 
-        resumed = [r for r in later if r.asset_id == "sku-a"]
+        resumed = [r for r in later if r.asset_id == "mill-1"]
         assert resumed[0].seq == before.seq + 1 and resumed[0].baseline_ready
-        assert resumed == reference(specs[0], counts("sku-a", range(18)))[12:]
+        # Same baseline, same anomaly scores, same trend: as if it had never been killed.
+        assert resumed == reference(specs[0], vibration("mill-1", range(22)))[16:]
         stats = fleet.stats()
-        assert (stats["asset:sku-a"].incarnation, stats["asset:sku-a"].restored) == (2, ("sku-a",))
+        assert (stats["asset:mill-1"].incarnation, stats["asset:mill-1"].restored) == (
+            2,
+            ("mill-1",),
+        )
         assert stats["asset:sku-b"].incarnation == 1
         fresh = fleet.reports_since(page.cursor)
         assert sorted(r.report_id for r in fresh.reports) == sorted(r.report_id for r in later)
         assert fresh.missed == 0
 
         # Re-delivery (a source replays its last minutes): same reports, nothing assessed twice.
-        again = fleet.ingest(counts("sku-a", range(15, 18)))
+        again = fleet.ingest(vibration("mill-1", range(19, 22)))
         assert again == resumed[3:]
-        assert fleet.stats()["asset:sku-a"].duplicates == 3
+        assert fleet.stats()["asset:mill-1"].duplicates == 3
         assert len(fleet.reports_since(fresh.cursor).reports) == 0
     finally:
         fleet.stop()
@@ -314,3 +347,36 @@ def test_crash_between_checkpoint_writes_loses_no_report_and_doubles_none(tmp_pa
     expected = {s.asset_id: reference(s, counts(s.asset_id, range(11)))[8:] for s in specs}
     assert [r for r in retried if r.asset_id == "sku-a"] == expected["sku-a"]  # given again
     assert [r for r in retried if r.asset_id == "sku-b"] == expected["sku-b"]  # made again
+
+
+def test_sub_asset_reports_of_a_plant_energy_agent_are_published_and_kept(tmp_path: Path) -> None:
+    spec = EnergyAgentSpec(
+        asset_id="site-energy",
+        config={
+            "meters": [
+                {"meter_id": "main", "kind": "plant_main"},
+                {"meter_id": "comp-1", "kind": "compressor"},
+            ]
+        },
+    )
+    readings = [
+        Reading(
+            "site-energy",
+            T0 + timedelta(hours=h),
+            {
+                "production_rate": 50.0,
+                "main.power": 300.0 + h % 3,
+                "comp-1.power": 60.0,
+                "comp-1.flow": 9.5,
+            },
+        )
+        for h in range(4)
+    ]
+    store = FileCheckpointStore(tmp_path)
+    host = AssetActor("asset:site-energy", [spec], store)
+    reports = host.ingest(readings)
+    assert [r.report_id for r in reports[-3:]] == ["site-energy:3", "main:3", "comp-1:3"]
+    assert host.ingest(readings[-1:]) == reports[-3:]  # re-delivered: all three again
+    restarted = AssetActor("asset:site-energy", [spec], store)
+    assert sorted(restarted.latest()) == ["comp-1", "main", "site-energy"]
+    assert restarted.latest()["comp-1"] == reports[-1]
