@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from statistics import NormalDist
 from typing import Any
 
 from pydantic import Field, model_validator
-from scipy.stats import norm
 
 from agents.base import Reading
 from agents.errors import ConfigError
@@ -75,7 +75,8 @@ class InventoryItem(Frozen):
     @property
     def z(self) -> float:
         """Safety factor for the service level (cycle service level, one-sided normal quantile)."""
-        return float(norm.ppf(self.service_level))
+        # Same quantile as scipy.stats.norm.ppf, without importing scipy.stats (~1 s on this box).
+        return NormalDist().inv_cdf(self.service_level)
 
     @property
     def holding_cost(self) -> float:

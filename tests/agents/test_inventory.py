@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
+from scipy.stats import norm
 
 from agents.base import Agent, Reading
 from agents.errors import ConfigError
@@ -62,6 +63,7 @@ def test_formulas_match_hand_computation() -> None:
     assert economic_order_quantity(87600, 50, 1.0) == pytest.approx(2959.7, abs=0.1)
     assert economic_order_quantity(0, 50, 1.0) == 0.0
     assert item().z == pytest.approx(1.6449, abs=1e-4)
+    assert item(service_level=0.99).z == pytest.approx(norm.ppf(0.99), rel=1e-12)
     assert InventoryItem(sku="x", lead_time_days=3).lead_time_h == 72.0
 
 
