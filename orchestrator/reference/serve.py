@@ -2,6 +2,7 @@
 and tests, or any app (the intake) a test needs on a real port.
 
     stack = start_reference_servers(state_dir, callback_secrets={"supplier": s1, "cmms": s2})
+    # or: with reference_servers(state_dir, callback_secrets=...) as stack: ...
     stack.supplier_url, stack.cmms_url, stack.mes_url   # http://127.0.0.1:<free port>
     stack.supplier.app.state.knobs.update({"error_rate": 0.5})
     stack.stop()
@@ -15,7 +16,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,3 +149,13 @@ def start_reference_servers(
             server.stop()
         raise
     return ReferenceStack(supplier=started[0], cmms=started[1], mes=started[2])
+
+
+@contextmanager
+def reference_servers(state_dir: Path, **options: Any) -> Iterator[ReferenceStack]:
+    """``start_reference_servers`` as a context manager: stopped on exit, also on errors."""
+    stack = start_reference_servers(state_dir, **options)
+    try:
+        yield stack
+    finally:
+        stack.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from agents.errors import RejectedByPartnerError
 from orchestrator.reference.cmms import create_cmms_app
+from orchestrator.reference.knobs import CmmsKnobs
 from workflows.integrations.cmms import CmmsClient
 from workflows.integrations.models import WorkOrderStatus
 
@@ -78,3 +80,17 @@ async def test_completion_closes_once(tmp_path: Path) -> None:
     assert stored is not None and stored.status is WorkOrderStatus.COMPLETED
     assert stored.completion_notes == "bearing replaced"
     assert await client.get_work_order("WO-999999") is None
+
+
+async def test_auto_complete_knob_closes_work_orders_by_itself(tmp_path: Path) -> None:
+    app = create_cmms_app(tmp_path, secret="s", knobs=CmmsKnobs(auto_complete_delay_s=0.05))
+    client, _ = client_for(app)
+    placed = await create(client, "maint:plant-1:mill-2", asset_id="mill-2")
+    assert placed.work_order.status is WorkOrderStatus.OPEN
+    for _ in range(100):
+        stored = await client.get_work_order(placed.work_order.work_order_id)
+        if stored is not None and stored.status is WorkOrderStatus.COMPLETED:
+            break
+        await asyncio.sleep(0.02)
+    assert stored is not None and stored.status is WorkOrderStatus.COMPLETED
+    assert stored.completed_by == "auto"

@@ -23,6 +23,7 @@ from orchestrator.reference.knobs import CmmsKnobs, SupplierKnobs
 from orchestrator.reference.serve import (
     ReferenceStack,
     RunningServer,
+    reference_servers,
     serve_app,
     start_reference_servers,
 )
@@ -243,3 +244,26 @@ async def test_servers_unreachable_after_stop_is_retryable(tmp_path: Path) -> No
         with pytest.raises(RetryableIntegrationError) as info:
             await MesClient(http, timeout=1.0).list_machines()
     assert "ConnectError" in str(info.value)
+
+
+async def test_restarted_supplier_keeps_its_ledger_and_still_calls_back(
+    tmp_path: Path, intake: RunningServer, inbox: Inbox
+) -> None:
+    callback = f"{intake.url}/callbacks/supplier"
+    slow = SupplierKnobs(confirm_delay_s=60.0)  # stopped long before it would confirm
+    with reference_servers(tmp_path, callback_secrets=SECRETS, supplier_knobs=slow) as first:
+        async with httpx.AsyncClient(base_url=first.supplier_url) as http:
+            placed = await SupplierClient(http).place_order(
+                "PO-RESTART", LINES, "EUR", "plant-1", callback
+            )
+    assert placed.created and inbox.events == []
+    quick = SupplierKnobs(confirm_delay_s=0.05, ship_delay_s=0.05)
+    with reference_servers(tmp_path, callback_secrets=SECRETS, supplier_knobs=quick) as second:
+        async with httpx.AsyncClient(base_url=second.supplier_url) as http:
+            again = await SupplierClient(http).place_order(
+                "PO-RESTART", LINES, "EUR", "plant-1", callback
+            )
+            assert not again.created
+            assert again.order.supplier_order_id == placed.order.supplier_order_id
+            await wait_until(lambda: len(inbox.events) == 2)
+    assert [t for t, _ in inbox.types()] == [EventType.ORDER_CONFIRMED, EventType.ORDER_SHIPPED]

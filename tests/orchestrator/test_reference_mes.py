@@ -28,6 +28,10 @@ async def test_sample_plant_machines_and_capabilities(tmp_path: Path) -> None:
     assert "milling.5axis" in machines["mill-1"].capability_ids()
     assert "milling.5axis" not in machines["mill-2"].capability_ids()
     assert machines["furnace-1"].kind == "furnace"
+    jobs = {j.job_id: j for j in await mes.list_queued_jobs("mill-1")}
+    assert machines["mill-2"].can_run(jobs["J-1001"])
+    assert not machines["mill-2"].can_run(jobs["J-1002"])  # needs 5-axis
+    assert not machines["lathe-1"].can_run(jobs["J-1001"])
 
 
 async def test_monday_schedule_has_shifts_cut_by_breaks_and_a_night_window(

@@ -108,3 +108,14 @@ async def test_seeded_error_rate_is_repeatable(tmp_path: Path) -> None:
     a = await pattern(3, tmp_path / "a")
     b = await pattern(3, tmp_path / "b")
     assert a == b and 503 in a and 200 in a
+
+
+async def test_held_order_advances_only_when_told(tmp_path: Path) -> None:
+    client, http = client_for(create_supplier_app(tmp_path, secret="s", knobs=held()))
+    await client.place_order("PO-HOLD", LINES, "USD", "plant-1", None)
+    confirmed = (await http.post("/admin/orders/PO-HOLD/advance")).json()
+    assert confirmed["status"] == "confirmed" and confirmed["expected_delivery"]
+    shipped = await http.post("/admin/orders/PO-HOLD/advance")
+    assert shipped.json()["status"] == "shipped" and shipped.json()["tracking_number"]
+    order = await client.get_order("PO-HOLD")
+    assert order is not None and order.status is OrderStatus.SHIPPED
