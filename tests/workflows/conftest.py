@@ -39,7 +39,7 @@ POLICY = ApprovalPolicy(
         ApprovalTier(name="manager", above=1000.0, roles=("plant_manager",)),
         ApprovalTier(name="board", above=20_000.0, roles=("plant_manager",), min_approvers=2),
     ),
-    role_limits={"buyer": 1000.0, "plant_manager": 50_000.0},
+    role_limits={"buyer": 1000.0, "maintenance_lead": 2000.0, "plant_manager": 50_000.0},
 )
 
 #: Short retries so failure tests finish in seconds.

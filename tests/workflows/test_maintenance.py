@@ -1,0 +1,133 @@
+"""Maintenance against the reference MES / CMMS / supplier, closing on the signed CMMS callback."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from policies.models import ApprovalRequirement, Autonomy, PartLine, Priority, ScheduleMaintenance
+from tests.workflows.conftest import FAST_RETRY, POLICY, SECRETS, Stack, unique
+from tests.workflows.test_part_order import eventually
+from workflows.integrations.mes import MesClient
+from workflows.integrations.models import CallbackEvent, EventType, WindowKind
+from workflows.integrations.signing import signature_headers
+from workflows.models import (
+    ApprovalState,
+    ApprovalVote,
+    AttentionDecision,
+    HealthConfirmation,
+    MaintenanceInput,
+    MaintenanceStatus,
+)
+from workflows.maintenance.workflow import MaintenanceWorkflow
+from workflows.starters import start_maintenance
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+
+def maintenance_input(asset: str, hours: float, **action: object) -> MaintenanceInput:
+    return MaintenanceInput(
+        site=unique("site-"),  # a fresh business key per test: maint:<site>:<asset>
+        action=ScheduleMaintenance(asset_id=asset, task="replace spindle bearings", duration_h=hours,
+                                   priority=Priority.P3, **action),  # type: ignore[arg-type]
+        autonomy=Autonomy.APPROVE,
+        approval=POLICY,
+        requirement=ApprovalRequirement(roles=("maintenance_lead",)),
+        estimated_cost=800.0,
+        requested_by="policy:bearing-wear",
+        explanation="bearing defect frequency rising on mill-1",
+        evidence={"bpfo_amplitude_g": 0.42},
+        supplier="reference",
+        completion_timeout_s=60,
+        health_timeout_s=20,
+        retry=FAST_RETRY,
+    )
+
+
+async def expected_window_start(stack: Stack, asset: str, hours: float, now: datetime) -> datetime:
+    """The oracle, from the MES's raw schedule: first planned stop with ``hours`` left in it."""
+    async with httpx.AsyncClient(base_url=stack.partners.mes_url) as http:
+        schedule = await MesClient(http).get_schedule(now, now + timedelta(days=14), asset_id=asset)
+    for w in schedule.windows:
+        start = max(w.start, now)
+        if w.kind in (WindowKind.BREAK, WindowKind.MAINTENANCE) and w.end - start >= timedelta(hours=hours):
+            return start
+    raise AssertionError("the reference plan has no window that long")
+
+
+async def test_maintenance_in_the_right_window_one_work_order_closed_by_signed_callback(stack: Stack) -> None:
+    asset = "mill-1"
+    stock_before = stack.stock.on_hand.get("BRG-6205-2RS", 0)
+    inp = maintenance_input(asset, 4.0, parts=(PartLine(sku="BRG-6205-2RS", quantity=stock_before + 2, unit_price=14.5),))
+    now = datetime.now(UTC)
+    handle = await start_maintenance(stack.client, inp, task_queue=stack.task_queue)
+    again = await start_maintenance(stack.client, inp, task_queue=stack.task_queue)
+    assert again.result_run_id == handle.result_run_id  # the same problem twice: one workflow
+
+    async def pending() -> bool:
+        return (await handle.query(MaintenanceWorkflow.approval)).state == ApprovalState.PENDING
+
+    await eventually(pending, timeout_s=30)  # the 2 missing bearings were ordered and received first
+    window = await handle.query(MaintenanceWorkflow.planned_window)
+    expected = await expected_window_start(stack, asset, 4.0, now)
+    assert abs((window.start - expected).total_seconds()) < 120
+    assert window.end - window.start == timedelta(hours=4)
+    assert "maintenance window" in window.name  # a 30-minute break cannot hold 4 h
+
+    await handle.execute_update(
+        MaintenanceWorkflow.decide, ApprovalVote(user="mia", role="maintenance_lead", approve=True, comment="go")
+    )
+
+    async def work_order() -> list[dict[str, object]]:
+        return stack.work_orders(handle.id)
+
+    orders = await eventually(work_order)
+    wo = orders[0]["work_order"]
+    assert wo["asset_id"] == asset and wo["window_start"].startswith(window.start.strftime("%Y-%m-%dT%H:%M"))
+
+    # A forged completion (wrong secret) is refused at the intake and wakes nothing.
+    event = CallbackEvent(event_id=unique("forged-"), type=EventType.WORK_ORDER_COMPLETED, source="cmms",
+                          occurred_at=datetime.now(UTC), external_ref=handle.id,
+                          payload={"work_order_id": wo["work_order_id"]})
+    body = event.model_dump_json().encode()
+    async with httpx.AsyncClient(base_url=stack.intake_url) as http:
+        forged = await http.post("/callbacks/cmms", content=body,
+                                 headers=signature_headers("not-the-secret", body, datetime.now(UTC)))
+        assert forged.status_code == 401 and "forged" in forged.json()["reason"]
+        await asyncio.sleep(0.5)
+        desc = await handle.describe()
+        assert desc.status is not None and desc.status.name == "RUNNING"
+
+        # The technician closes it in the CMMS; the CMMS calls back, signed; the asset is healthy.
+        stack.health[asset] = HealthConfirmation(asset_id=asset, healthy=True, detail="vibration zone A")
+        done = await http.post(f"{stack.partners.cmms_url}/work-orders/{wo['work_order_id']}/complete",
+                               json={"completed_by": "tech-7", "notes": "bearings replaced"})
+        assert done.status_code == 200
+
+    result = await asyncio.wait_for(handle.result(), timeout=30)
+    assert result.status == MaintenanceStatus.CLOSED
+    assert result.work_order_id == wo["work_order_id"]
+    assert len(stack.work_orders(handle.id)) == 1
+    assert len(result.child_orders) == 1 and result.child_orders[0].startswith(f"po:{inp.site}:BRG-6205-2RS:")
+    assert SECRETS["cmms"]  # the callback was verified with the shared secret, not skipped
+
+
+async def test_no_window_long_enough_asks_a_person_and_orders_nothing(stack: Stack) -> None:
+    inp = maintenance_input("lathe-2", 9.0)  # longer than any planned stop (nights 4 h, Saturday 8 h)
+    handle = await start_maintenance(stack.client, inp, task_queue=stack.task_queue)
+
+    async def attention() -> str:
+        status = await handle.query(MaintenanceWorkflow.approval)
+        return status.reason if status.state == ApprovalState.ATTENTION else ""
+
+    reason = await eventually(attention)
+    assert "no planned window of 9 h" in reason
+    await handle.execute_update(
+        MaintenanceWorkflow.resolve, AttentionDecision(user="mia", retry=False, comment="do it at the shutdown")
+    )
+    result = await asyncio.wait_for(handle.result(), timeout=15)
+    assert result.status == MaintenanceStatus.ABANDONED
+    assert stack.work_orders(handle.id) == []
