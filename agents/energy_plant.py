@@ -135,4 +135,4 @@ class PlantEnergyAgent:
         self._seq = int(snapshot["seq"])
 
 
-__all__ = ["PlantEnergyAgent", "meter_reading"]
+__all__ = ["EnergySystem", "PlantEnergyAgent", "meter_reading"]

@@ -16,100 +16,26 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from statistics import NormalDist
 from typing import Any
-
-from pydantic import Field, model_validator
 
 from agents.base import Reading
 from agents.errors import ConfigError
+from agents.inventory_config import InventoryItem
+from agents.inventory_math import (
+    HOURS_PER_YEAR,
+    economic_order_quantity,
+    reorder_point,
+    safety_stock,
+    stock_status,
+)
 from agents.models import (
     AssetKind,
     FaultKind,
-    Frozen,
     HealthReport,
     Indicator,
     SensorFault,
     Status,
 )
-
-HOURS_PER_YEAR = 8760.0
-
-
-class InventoryItem(Frozen):
-    """One stocked SKU and its replenishment terms (``lead_time_days`` is accepted too)."""
-
-    sku: str = Field(min_length=1)
-    description: str = ""
-    unit: str = "pcs"
-    line: str = ""  # the production line that mainly consumes it, for the words in findings
-    supplier: str = ""
-    lead_time_h: float = Field(gt=0)
-    review_period_h: float = Field(default=24.0, ge=0)
-    unit_price: float = Field(default=0.0, ge=0)
-    currency: str = "EUR"
-    service_level: float = Field(default=0.95, gt=0.5, lt=1.0)
-    min_order_qty: float = Field(default=1.0, ge=0)
-    order_cost: float = Field(default=50.0, ge=0)  # fixed cost of placing one order
-    # Cost of holding one unit for a year; if unset, holding_rate x unit_price (a usual 20-30 %).
-    holding_cost_per_year: float | None = Field(default=None, gt=0)
-    holding_rate: float = Field(default=0.25, gt=0)
-    smoothing_h: float = Field(default=48.0, gt=0)  # time constant of the consumption rate
-    asset_id: str | None = None  # defaults to the SKU
-
-    @model_validator(mode="before")
-    @classmethod
-    def _days_to_hours(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "lead_time_days" in data:
-            data = dict(data)
-            days = data.pop("lead_time_days")
-            if "lead_time_h" in data:
-                raise ValueError("give lead_time_h or lead_time_days, not both")
-            data["lead_time_h"] = float(days) * 24.0
-        return data
-
-    @property
-    def agent_id(self) -> str:
-        return self.asset_id or self.sku
-
-    @property
-    def z(self) -> float:
-        """Safety factor for the service level (cycle service level, one-sided normal quantile)."""
-        # Same quantile as scipy.stats.norm.ppf, without importing scipy.stats (~1 s on this box).
-        return NormalDist().inv_cdf(self.service_level)
-
-    @property
-    def holding_cost(self) -> float:
-        return self.holding_cost_per_year or self.holding_rate * self.unit_price
-
-
-def safety_stock(z: float, sigma_per_h: float, lead_time_h: float) -> float:
-    """z · σ(hourly demand) · √(lead time in hours): demand over the lead time has std σ·√L."""
-    return z * sigma_per_h * math.sqrt(lead_time_h)
-
-
-def reorder_point(rate_per_h: float, lead_time_h: float, safety: float) -> float:
-    return rate_per_h * lead_time_h + safety
-
-
-def economic_order_quantity(annual_demand: float, order_cost: float, holding_cost: float) -> float:
-    """Wilson's EOQ √(2·D·K / h); 0 when there is no demand, inf when holding is free."""
-    if annual_demand <= 0 or order_cost <= 0:
-        return 0.0
-    if holding_cost <= 0:
-        return math.inf
-    return math.sqrt(2.0 * annual_demand * order_cost / holding_cost)
-
-
-def stock_status(stockout_in_h: float | None, lead_time_h: float, review_period_h: float) -> Status:
-    """Red at or inside the lead time, amber at or inside lead time + review period."""
-    if stockout_in_h is None:
-        return Status.GREEN
-    if stockout_in_h <= lead_time_h:
-        return Status.RED
-    if stockout_in_h <= lead_time_h + review_period_h:
-        return Status.AMBER
-    return Status.GREEN
 
 
 def _finite(value: Any) -> float | None:
