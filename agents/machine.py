@@ -1,0 +1,387 @@
+"""The machine agent: vibration, temperature, load and power in; a ``HealthReport`` out.
+
+Processing follows ISO 13374 (OSA-CBM): data acquisition (``Reading``) -> data manipulation
+(features: ``agents.signal``) -> state detection (ISO 10816-3 zone, declared limits, anomaly against
+the learned baseline, bearing defect lines: ``agents.bearing``) -> health assessment (status with
+persistence) -> prognostics (trend and RUL: ``agents.trend``). Instrument faults are screened out
+first (``agents.sensor_faults``) so a broken sensor is reported as such and never judged as the
+machine.
+
+Status rules (a level must hold ``persistence`` readings in a row before the status rises to it, and
+the status falls only after ``clear_after`` readings below it):
+
+- red    ISO zone D, a declared red limit, or RUL below ``red_rul_h``;
+- amber  ISO zone C, a declared amber limit, a bearing defect line, a sustained anomaly with a
+         rising trend, RUL below ``amber_rul_h``; or -- at most amber -- an instrument fault.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agents.base import Reading
+from agents.baseline import Baseline
+from agents.bearing import (
+    DEFAULT_RATIO_THRESHOLD,
+    BearingDiagnosis,
+    BearingGeometry,
+    DefectFrequencies,
+    diagnose,
+)
+from agents.errors import AutoopsError
+from agents.iso10816 import Foundation, MachineGroup, ZoneLimits, classify, zone_limits
+from agents.machine_report import ReportBuilder, bearing_findings
+from agents.models import HealthReport, SensorKind, SensorSpec, Status
+from agents.sensor_faults import FaultSettings, SensorFaultMonitor
+from agents.signal import waveform_features
+from agents.trend import TrendFit, TrendTracker, estimate_rul
+
+_CONDITION_KINDS = frozenset(
+    {SensorKind.VIBRATION_VELOCITY, SensorKind.TEMPERATURE, SensorKind.CONDITION_INDICATOR}
+)
+#: Values per feature whose median is scored against the baseline.
+_ANOMALY_WINDOW = 5
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Limit(_Frozen):
+    """Declared amber / red levels of one sensor or feature (value at or above = that status)."""
+
+    amber: float | None = None
+    red: float | None = None
+
+
+class MachineThresholds(_Frozen):
+    """When a machine turns amber or red. Every field can be overridden in the asset file."""
+
+    # By sensor name or feature name ("spindle_acc.kurtosis"); a velocity sensor listed here
+    # overrides its ISO 10816-3 zone limits.
+    limits: dict[str, Limit] = Field(default_factory=dict)
+    persistence: int = Field(default=3, ge=1)  # readings in a row before the status rises
+    # Readings in a row below the status before it falls: clearing is slower than raising, so a
+    # machine near a limit does not flicker between green and amber.
+    clear_after: int = Field(default=12, ge=1)
+    amber_rul_h: float = Field(default=72.0, gt=0)
+    red_rul_h: float = Field(default=8.0, gt=0)
+    anomaly_z: float = Field(default=8.0, gt=0)  # robust z that counts as anomalous
+    rising_t: float = Field(default=3.0, gt=0)  # t-statistic of the slope that counts as rising
+    trend_window_h: float = Field(default=48.0, gt=0)
+    bearing_ratio: float = Field(default=DEFAULT_RATIO_THRESHOLD, gt=1)
+    rul_horizon_h: float = Field(default=2000.0, gt=0)
+
+
+class MachineAsset(_Frozen):
+    """A machine as declared in an asset file (TOML-friendly: plain tables and arrays)."""
+
+    id: str = Field(min_length=1)
+    name: str = ""
+    line: str | None = None
+    machine_group: MachineGroup = MachineGroup.GROUP2
+    foundation: Foundation = Foundation.RIGID
+    sensors: tuple[SensorSpec, ...] = Field(min_length=1)
+    bearing: BearingGeometry | None = None
+    shaft_hz: float | None = Field(default=None, gt=0)
+    defect_frequencies: DefectFrequencies | None = None  # maker's table; wins over geometry
+    capabilities: tuple[str, ...] = ()
+    bottleneck: bool = False
+    thresholds: MachineThresholds = MachineThresholds()
+    sensor_checks: FaultSettings = FaultSettings()
+    commissioning_hours: float | None = Field(default=None, gt=0)
+    commissioning_readings: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MachineAsset:
+        names = [s.name for s in self.sensors]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"sensors: duplicate sensor names {dupes}")
+        for s in self.sensors:
+            unknown = [c for c in s.correlated_with if c not in names]
+            if unknown:
+                raise ValueError(f"sensors.{s.name}.correlated_with: unknown sensors {unknown}")
+            if s.kind is SensorKind.VIBRATION_ACCELERATION and s.sampling_hz is None:
+                raise ValueError(f"sensors.{s.name}: a waveform sensor needs sampling_hz")
+        if self.bearing is not None and self.shaft_hz is None and self.defect_frequencies is None:
+            raise ValueError("bearing: give shaft_hz too, the defect frequencies depend on speed")
+        for key in self.thresholds.limits:
+            if key.split(".", 1)[0] not in names:
+                raise ValueError(f"thresholds.limits.{key}: no sensor named {key.split('.')[0]!r}")
+        return self
+
+    def frequencies(self) -> DefectFrequencies | None:
+        """Bearing defect frequencies: given ones, else from geometry and shaft speed."""
+        if self.defect_frequencies is not None:
+            return self.defect_frequencies
+        if self.bearing is not None and self.shaft_hz is not None:
+            return DefectFrequencies.from_geometry(self.bearing, self.shaft_hz)
+        return None
+
+    def iso_limits(self) -> ZoneLimits:
+        return zone_limits(self.machine_group, self.foundation)
+
+
+def _level(value: float, limit: Limit) -> Status:
+    if limit.red is not None and value >= limit.red:
+        return Status.RED
+    if limit.amber is not None and value >= limit.amber:
+        return Status.AMBER
+    return Status.GREEN
+
+
+class MachineAgent:
+    """Plain, deterministic machine agent; the Ray runtime hosts it unchanged."""
+
+    def __init__(self, asset: MachineAsset) -> None:
+        self.asset = asset
+        self.freqs = asset.frequencies()
+        self.iso = asset.iso_limits()
+        th = asset.thresholds
+        self.th = th
+        self.limits: dict[str, Limit] = {}
+        iso_limit = Limit(amber=self.iso.b_c, red=self.iso.c_d)
+        velocity = [s for s in asset.sensors if s.kind is SensorKind.VIBRATION_VELOCITY]
+        for s in velocity:
+            if s.unit == "mm/s":
+                self.limits[s.name] = iso_limit
+        if not velocity:
+            # No velocity transmitter: judge the ISO-band velocity integrated from the waveforms.
+            for s in asset.sensors:
+                if s.kind is SensorKind.VIBRATION_ACCELERATION:
+                    self.limits[f"{s.name}.velocity_rms"] = iso_limit
+        self.limits.update(th.limits)
+        self.main = self._main_indicator()
+        # Features that describe the machine's condition (not the process driving it, like load
+        # or power): the anomaly score looks at these only.
+        self.condition = {s.name for s in asset.sensors if s.kind in _CONDITION_KINDS} | {
+            f"{s.name}.{feat}"
+            for s in asset.sensors
+            if s.kind is SensorKind.VIBRATION_ACCELERATION
+            for feat in ("rms", "crest", "kurtosis", "velocity_rms", "defect_ratio")
+        }
+        self.seq = 0
+        self.t0: datetime | None = None
+        self.monitor = SensorFaultMonitor(asset.sensors, asset.sensor_checks)
+        self.baseline = Baseline(
+            readings=asset.commissioning_readings, hours=asset.commissioning_hours
+        )
+        self.tracker = TrendTracker(th.trend_window_h)
+        # Recent raw machine levels (ranks), enough for both the raise and the clear rule.
+        self.raw: deque[int] = deque(maxlen=max(th.persistence, th.clear_after))
+        self.status = Status.UNKNOWN
+        self.held: dict[str, Status] = {}  # last level per limited feature, held while faulted
+        self.defects: dict[str, tuple[int, list[str]]] = {}  # per waveform sensor: streak, texts
+        self.recent: dict[str, deque[float]] = {}  # last values per feature, for anomaly scores
+        self.anomalous = False
+
+    @property
+    def asset_id(self) -> str:
+        return self.asset.id
+
+    def _main_indicator(self) -> str | None:
+        """The degradation indicator trended for RUL: vibration velocity first, else a red limit."""
+        sensors = self.asset.sensors
+        for s in sensors:
+            if s.kind is SensorKind.VIBRATION_VELOCITY and s.name in self.limits:
+                return s.name
+        for s in sensors:
+            if s.kind is SensorKind.VIBRATION_ACCELERATION:
+                return f"{s.name}.velocity_rms"
+        return next((k for k, lim in self.limits.items() if lim.red is not None), None)
+
+    # -- features ---------------------------------------------------------------------------------
+    def _features(
+        self, values: Mapping[str, float], waveforms: Mapping[str, Any]
+    ) -> tuple[dict[str, float], dict[str, BearingDiagnosis], list[str]]:
+        features = dict(values)
+        diagnoses: dict[str, BearingDiagnosis] = {}
+        problems: list[str] = []
+        for s in self.asset.sensors:
+            if s.name not in waveforms or s.sampling_hz is None:
+                continue
+            try:
+                wf = waveform_features(waveforms[s.name], s.sampling_hz, s.unit)
+                features[f"{s.name}.rms"] = wf.rms
+                features[f"{s.name}.crest"] = wf.crest
+                features[f"{s.name}.kurtosis"] = wf.kurtosis
+                features[f"{s.name}.velocity_rms"] = wf.velocity_rms_mm_s
+                if self.freqs is not None:
+                    diag = diagnose(
+                        waveforms[s.name],
+                        s.sampling_hz,
+                        self.freqs,
+                        ratio_threshold=self.th.bearing_ratio,
+                    )
+                    diagnoses[s.name] = diag
+                    features[f"{s.name}.defect_ratio"] = max(
+                        (e.ratio for e in diag.evidence), default=0.0
+                    )
+            except (AutoopsError, ValueError, FloatingPointError) as exc:
+                problems.append(f"{s.name}: features not computed ({exc})")
+        return features, diagnoses, problems
+
+    # -- assessment -------------------------------------------------------------------------------
+    def assess(self, reading: Reading) -> HealthReport:
+        """Assess one reading; bad values become sensor faults, never exceptions."""
+        seq = self.seq
+        self.seq += 1
+        if self.t0 is None:
+            self.t0 = reading.time
+        check = self.monitor.check(reading.time, reading.values, reading.waveforms)
+        features, diagnoses, problems = self._features(check.values, check.waveforms)
+        b = ReportBuilder(self.asset, self.iso, self.limits, features, check, seq, reading.time)
+        b.notes.extend(problems)
+        for name, diag in diagnoses.items():
+            assert self.freqs is not None  # a diagnosis exists only when frequencies are known
+            # A defect counts once seen in `persistence` waveforms in a row; it is then held
+            # between waveforms, which come less often than the scalar readings.
+            streak = self.defects.get(name, (0, []))[0] + 1 if diag.faulty else 0
+            texts = bearing_findings(name, diag, self.freqs)
+            self.defects[name] = (streak, texts if streak >= self.th.persistence else [])
+        for _, confirmed in self.defects.values():
+            b.bearing(confirmed)
+
+        # Fixed limits: ISO zones and declared levels, held over while the sensor is faulted.
+        for key, limit in self.limits.items():
+            if key in features:
+                self.held[key] = _level(features[key], limit)
+                zone = (
+                    classify(features[key], self.asset.machine_group, self.asset.foundation)
+                    if limit.amber == self.iso.b_c and limit.red == self.iso.c_d
+                    else None
+                )
+                b.limit(key, features[key], limit, self.held[key], zone)
+            elif key in self.held:
+                b.held(key, self.held[key])
+
+        # Baseline, anomaly, trend and RUL.
+        anomaly: float | None = None
+        top: tuple[str, float] | None = None
+        main_z: float | None = None
+        if not self.baseline.ready:
+            self.baseline.add(reading.time, features)
+        else:
+            # Score the median of the last few values: one odd reading is not an anomaly.
+            for key, value in features.items():
+                self.recent.setdefault(key, deque(maxlen=_ANOMALY_WINDOW)).append(value)
+            z = self.baseline.z(
+                {k: float(np.median(self.recent[k])) for k in features if k in self.condition}
+            )
+            if z:
+                top = max(z.items(), key=lambda kv: abs(kv[1]))
+                anomaly = abs(top[1])
+            main_z = z.get(self.main) if self.main is not None else None
+        fit: TrendFit | None = None
+        rul = None
+        if self.main is not None and self.main in features and not check.out_of_order:
+            self.tracker.add(self._hours(reading.time), features[self.main])
+        if self.baseline.ready and self.main is not None:
+            floor = self.baseline.median.get(self.main)
+            spread = self.baseline.scale.get(self.main, 0.0)
+            fit = self.tracker.fit(floor=floor, min_excess=2.0 * spread)
+            red_at = self.limits[self.main].red if self.main in self.limits else None
+            if red_at is not None:
+                rul = estimate_rul(
+                    fit, red_at, min_t=self.th.rising_t, horizon_h=self.th.rul_horizon_h
+                )
+        # Hysteresis: an anomaly starts at anomaly_z with a clear rise and lasts until the score
+        # falls to half of that or the rise is gone, so the status does not flicker at the edge.
+        # It is judged on the trended indicator itself: a hot bearing during a heavy job is the
+        # process, a vibration level far above this machine's own baseline and rising is wear.
+        t_stat = fit.t_stat if fit is not None else 0.0
+        if main_z is not None and main_z >= self.th.anomaly_z and t_stat >= self.th.rising_t:
+            self.anomalous = True
+        elif main_z is None or main_z < 0.5 * self.th.anomaly_z or t_stat < 1.0:
+            self.anomalous = False
+        b.anomaly(
+            anomaly, top, self.th.anomaly_z, fit, self.main, main_z if self.anomalous else None
+        )
+        b.rul(rul, self.th.amber_rul_h, self.th.red_rul_h)
+
+        raw = b.level()
+        self.raw.append(raw.rank)
+        self._settle(bool(features) or bool(self.held))
+        instrument = check.instrument_streak >= self.th.persistence
+        status = Status.worst(self.status, Status.AMBER if instrument else Status.GREEN)
+        if self.status is Status.UNKNOWN and not instrument:
+            status = Status.UNKNOWN
+        return b.build(
+            status=status,
+            machine_status=self.status,
+            instrument=instrument,
+            anomaly=anomaly,
+            rul=rul,
+            baseline_ready=self.baseline.ready,
+        )
+
+    def _settle(self, have_data: bool) -> None:
+        """Raise the status after ``persistence`` readings agree, lower it after ``clear_after``."""
+        if not have_data and self.status is Status.UNKNOWN:
+            return
+        ranks = {s.rank: s for s in Status}
+        raw = list(self.raw)
+        if self.status is Status.UNKNOWN:
+            # First usable data: start from the mildest level seen so far.
+            self.status = ranks[max(min(raw), Status.GREEN.rank)]
+            return
+        recent = raw[-self.th.persistence :]
+        if len(recent) == self.th.persistence and min(recent) > self.status.rank:
+            self.status = ranks[min(recent)]
+        elif len(raw) >= self.th.clear_after and max(raw) < self.status.rank:
+            self.status = ranks[max(max(raw), Status.GREEN.rank)]
+
+    def _hours(self, time: datetime) -> float:
+        assert self.t0 is not None
+        return (time - self.t0).total_seconds() / 3600.0
+
+    # -- state ------------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Baseline, trend, detectors, status and sequence number, as JSON-able data."""
+        return {
+            "asset_id": self.asset.id,
+            "seq": self.seq,
+            "t0": self.t0.isoformat() if self.t0 else None,
+            "status": self.status.value,
+            "raw": list(self.raw),
+            "held": {k: v.value for k, v in self.held.items()},
+            "defects": {k: [n, list(t)] for k, (n, t) in self.defects.items()},
+            "recent": {k: list(d) for k, d in self.recent.items()},
+            "anomalous": self.anomalous,
+            "monitor": self.monitor.state(),
+            "baseline": self.baseline.state(),
+            "tracker": self.tracker.state(),
+        }
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Resume from ``snapshot()`` of an agent for the same asset."""
+        if snapshot.get("asset_id") != self.asset.id:
+            raise ValueError(
+                f"snapshot is for asset {snapshot.get('asset_id')!r}, not {self.asset.id!r}"
+            )
+        self.seq = int(snapshot["seq"])
+        self.t0 = datetime.fromisoformat(snapshot["t0"]) if snapshot["t0"] else None
+        self.status = Status(snapshot["status"])
+        self.raw = deque((int(r) for r in snapshot["raw"]), maxlen=self.raw.maxlen)
+        self.held = {k: Status(v) for k, v in snapshot["held"].items()}
+        self.defects = {
+            k: (int(n), [str(x) for x in t]) for k, (n, t) in snapshot["defects"].items()
+        }
+        self.anomalous = bool(snapshot["anomalous"])
+        self.recent = {
+            k: deque((float(v) for v in vs), maxlen=_ANOMALY_WINDOW)
+            for k, vs in snapshot["recent"].items()
+        }
+        self.monitor.load(snapshot["monitor"])
+        self.baseline.load(snapshot["baseline"])
+        self.tracker.load(snapshot["tracker"])
+
+
+__all__ = ["Limit", "MachineAgent", "MachineAsset", "MachineThresholds"]
