@@ -39,8 +39,14 @@ class WindowPlan(Frozen):
         end = now + timedelta(hours=self.horizon_h)
         out: list[PlannedWindow] = []
         while start <= end:
-            out.append(PlannedWindow(start=start, end=start + timedelta(hours=self.window_h),
-                                     asset_id=asset_id, label="generated"))
+            out.append(
+                PlannedWindow(
+                    start=start,
+                    end=start + timedelta(hours=self.window_h),
+                    asset_id=asset_id,
+                    label="generated",
+                )
+            )
             start += step
         return tuple(out)
 
@@ -92,18 +98,26 @@ def run_backtest(
                 on_decision(d)
     grouped: dict[str, list[BacktestDecision]] = {lp.policy.id: [] for lp in policies}
     for d in decisions:
-        grouped[d.policy_id].append(BacktestDecision(
-            time=d.time, decision_id=d.decision_id, outcome=d.outcome.value, asset_id=d.asset_id,
-            action=d.proposed.action.kind if d.proposed else None,
-            autonomy=d.proposed.autonomy.value if d.proposed else None,
-            explanation=d.explanation,
-        ))
-    result = BacktestResult(reports=count, first_time=first, last_time=last, policies=grouped,
-                            statuses=statuses)
+        grouped[d.policy_id].append(
+            BacktestDecision(
+                time=d.time,
+                decision_id=d.decision_id,
+                outcome=d.outcome.value,
+                asset_id=d.asset_id,
+                action=d.proposed.action.kind if d.proposed else None,
+                autonomy=d.proposed.autonomy.value if d.proposed else None,
+                explanation=d.explanation,
+            )
+        )
+    result = BacktestResult(
+        reports=count, first_time=first, last_time=last, policies=grouped, statuses=statuses
+    )
     return result, decisions
 
 
-def machine_reports(history: str | Path, asset_toml: str | Path) -> tuple[str, Iterator[HealthReport]]:
+def machine_reports(
+    history: str | Path, asset_toml: str | Path
+) -> tuple[str, Iterator[HealthReport]]:
     """The machine agent's reports over a readings CSV, as ``autoops replay`` would print them."""
     from agents.machine import MachineAgent
     from agents.replay import load_asset_toml, read_readings_csv
@@ -114,18 +128,31 @@ def machine_reports(history: str | Path, asset_toml: str | Path) -> tuple[str, I
     return asset.id, (agent.assess(r) for r in readings)
 
 
-def machine_context(asset_toml: str | Path, plan: WindowPlan, site: str = "backtest",
-                    stock: dict[str, float] | None = None) -> Callable[[HealthReport], PolicyContext]:
+def machine_context(
+    asset_toml: str | Path,
+    plan: WindowPlan,
+    site: str = "backtest",
+    stock: dict[str, float] | None = None,
+) -> Callable[[HealthReport], PolicyContext]:
     """Context per report: generated windows, the asset's production facts, the given stock."""
     from agents.replay import load_asset_toml
 
     asset = load_asset_toml(asset_toml)
-    info = MachineInfo(asset_id=asset.id, bottleneck=asset.bottleneck,
-                       capabilities=asset.capabilities, line=asset.line or "")
+    info = MachineInfo(
+        asset_id=asset.id,
+        bottleneck=asset.bottleneck,
+        capabilities=asset.capabilities,
+        line=asset.line or "",
+    )
 
     def ctx(report: HealthReport) -> PolicyContext:
-        return PolicyContext(now=report.time, site=site, planned_windows=plan.windows(report.time),
-                             stock=dict(stock or {}), machines={asset.id: info})
+        return PolicyContext(
+            now=report.time,
+            site=site,
+            planned_windows=plan.windows(report.time),
+            stock=dict(stock or {}),
+            machines={asset.id: info},
+        )
 
     return ctx
 

@@ -68,7 +68,9 @@ class CatalogItem(Frozen):
     unit_price: float = Field(ge=0)
     lead_time_days: float = Field(default=7.0, ge=0)
     order_cost: float = Field(default=50.0, ge=0)  # fixed cost per order (EOQ's S)
-    holding_rate: float = Field(default=0.25, gt=0)  # yearly holding cost as a share of price (EOQ's H/p)
+    holding_rate: float = Field(
+        default=0.25, gt=0
+    )  # yearly holding cost as a share of price (EOQ's H/p)
     min_order_qty: int = Field(default=1, ge=1)
     description: str = ""
 
@@ -166,10 +168,12 @@ class Policy:
         if not _SEMVER.match(self.version):
             raise PolicyError(
                 f"policy {self.id!r}: version {self.version!r} is not semantic versioning; "
-                "write it as MAJOR.MINOR.PATCH, e.g. \"1.2.0\""
+                'write it as MAJOR.MINOR.PATCH, e.g. "1.2.0"'
             )
         if not self.owner.strip():
-            raise PolicyError(f"policy {self.id!r}: owner is empty; name the team that answers for it")
+            raise PolicyError(
+                f"policy {self.id!r}: owner is empty; name the team that answers for it"
+            )
         if not (isinstance(self.params, type) and issubclass(self.params, BaseModel)):
             raise PolicyError(f"policy {self.id!r}: params must be a pydantic model class")
         try:
@@ -229,7 +233,8 @@ class Case:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-def threshold(name: str, value: float | None, limit: float, op: Literal[">=", "<=", ">", "<"],
-              unit: str = "") -> dict[str, Any]:
+def threshold(
+    name: str, value: float | None, limit: float, op: Literal[">=", "<=", ">", "<"], unit: str = ""
+) -> dict[str, Any]:
     """One threshold a decision crossed, as evidence ``autoops decisions explain`` can print."""
     return {"name": name, "value": value, "op": op, "limit": limit, "unit": unit}

@@ -23,30 +23,21 @@ from __future__ import annotations
 import hashlib
 import traceback
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from agents.models import HealthReport, Status
 from policies.base import Frozen, Policy, PolicyContext
+from policies.budget import Budget, BudgetLedger
 from policies.models import (
-    ApprovalRequirement,
-    Autonomy,
     Decision,
     DecisionOutcome,
     ProposedAction,
 )
-
-
-class Budget(Frozen):
-    """Limits on what runs without a person, per site and calendar day (of ``ctx.now``)."""
-
-    max_auto_actions_per_day: int | None = Field(default=10, ge=0)
-    max_auto_spend_per_day: float | None = Field(default=5000.0, ge=0)
-    approver_roles: tuple[str, ...] = ("plant_manager",)
 
 
 class EngineConfig(Frozen):
@@ -121,7 +112,7 @@ class PolicyEngine:
         self._last_fired: dict[tuple[str, str], datetime] = {}
         self._stale_noted: set[tuple[str, str]] = set()
         self._error_noted: dict[tuple[str, str], str] = {}
-        self._spent: dict[tuple[str, date], tuple[int, float]] = {}
+        self._ledger = BudgetLedger(self.config.budget)
 
     # -- input ---------------------------------------------------------------------------------
     def observe(self, reports: Iterable[HealthReport]) -> None:
@@ -156,13 +147,18 @@ class PolicyEngine:
                 machine = ctx.machines.get(asset)
                 try:
                     params = policy.resolve_params(
-                        self.config.parameters.get(policy.id), asset, machine.line if machine else ""
+                        self.config.parameters.get(policy.id),
+                        asset,
+                        machine.line if machine else "",
                     )
                     active = frozenset(
-                        k for (pid, a, k), st in self._keys.items()
+                        k
+                        for (pid, a, k), st in self._keys.items()
                         if pid == policy.id and a == asset and st.fired
                     )
-                    proposals = policy.evaluate([report], ctx.model_copy(update={"active_keys": active}), params)
+                    proposals = policy.evaluate(
+                        [report], ctx.model_copy(update={"active_keys": active}), params
+                    )
                     proposals = self._checked(policy, proposals)
                 except Exception as exc:  # isolation: one broken policy must not stop the others
                     self._on_error(lp, asset, report, exc, ctx, out)
@@ -188,8 +184,19 @@ class PolicyEngine:
                     if reason:
                         if st.noted != reason:
                             st.noted = reason
-                            out.append(self._decision(lp, asset, key, DecisionOutcome.SUPPRESSED,
-                                                      ctx, report, params, proposal, reason))
+                            out.append(
+                                self._decision(
+                                    lp,
+                                    asset,
+                                    key,
+                                    DecisionOutcome.SUPPRESSED,
+                                    ctx,
+                                    report,
+                                    params,
+                                    proposal,
+                                    reason,
+                                )
+                            )
                         continue
                     candidates.append(_Candidate(lp, asset, st, proposal, report, params))
                     self._hold(holders, asset, policy)
@@ -197,21 +204,46 @@ class PolicyEngine:
 
         for cand in candidates:
             policy = cand.lp.policy
-            holder = holders.get((cand.asset, policy.conflict_group)) if policy.conflict_group else None
+            holder = (
+                holders.get((cand.asset, policy.conflict_group)) if policy.conflict_group else None
+            )
             if holder is not None and holder[1] != policy.id:
-                reason = (f"outranked by policy {holder[1]!r} (precedence {holder[0]} before "
-                          f"{policy.precedence}) on asset {cand.asset}")
+                reason = (
+                    f"outranked by policy {holder[1]!r} (precedence {holder[0]} before "
+                    f"{policy.precedence}) on asset {cand.asset}"
+                )
                 if cand.state.noted != reason:
                     cand.state.noted = reason
-                    out.append(self._decision(cand.lp, cand.asset, cand.proposal.dedup_key,
-                                              DecisionOutcome.SUPPRESSED, ctx, cand.report,
-                                              cand.params, cand.proposal, reason))
+                    out.append(
+                        self._decision(
+                            cand.lp,
+                            cand.asset,
+                            cand.proposal.dedup_key,
+                            DecisionOutcome.SUPPRESSED,
+                            ctx,
+                            cand.report,
+                            cand.params,
+                            cand.proposal,
+                            reason,
+                        )
+                    )
                 continue
-            proposal, note = self._within_budget(cand.proposal, ctx)
+            proposal, note = self._ledger.charge(cand.proposal, ctx.site, ctx.now)
             outcome = DecisionOutcome.SHADOW if self.config.shadow else DecisionOutcome.PROPOSED
             text = proposal.explanation + (f" {note}" if note else "")
-            out.append(self._decision(cand.lp, cand.asset, proposal.dedup_key, outcome, ctx,
-                                      cand.report, cand.params, proposal, text))
+            out.append(
+                self._decision(
+                    cand.lp,
+                    cand.asset,
+                    proposal.dedup_key,
+                    outcome,
+                    ctx,
+                    cand.report,
+                    cand.params,
+                    proposal,
+                    text,
+                )
+            )
             cand.state.fired = True
             cand.state.noted = ""
             self._last_fired[(policy.id, proposal.dedup_key)] = ctx.now
@@ -233,7 +265,9 @@ class PolicyEngine:
         ``clear_after`` without a proposal, so one noisy report does not end a problem and open
         it again (Prometheus' keep_firing_for).
         """
-        for k in [k for k in self._keys if k[0] == policy.id and k[1] == asset and k[2] not in seen]:
+        for k in [
+            k for k in self._keys if k[0] == policy.id and k[1] == asset and k[2] not in seen
+        ]:
             st = self._keys[k]
             if st.fired and policy.clear_after > timedelta(0):
                 st.missing_since = st.missing_since or now
@@ -249,32 +283,65 @@ class PolicyEngine:
             return f"no report from expected asset {asset} yet: cannot decide"
         age = ctx.now - report.time
         if age > policy.stale_after:
-            return (f"newest report from {asset} is {age.total_seconds() / 3600:.2f} h old "
-                    f"(limit {policy.stale_after.total_seconds() / 3600:.2f} h): cannot decide")
+            return (
+                f"newest report from {asset} is {age.total_seconds() / 3600:.2f} h old "
+                f"(limit {policy.stale_after.total_seconds() / 3600:.2f} h): cannot decide"
+            )
         if report.status == Status.UNKNOWN:
             return f"{asset} reports status unknown (no usable data): cannot decide"
         return None
 
-    def _on_stale(self, lp: LoadedPolicy, asset: str, report: HealthReport | None, reason: str,
-                  ctx: PolicyContext, out: list[Decision]) -> None:
+    def _on_stale(
+        self,
+        lp: LoadedPolicy,
+        asset: str,
+        report: HealthReport | None,
+        reason: str,
+        ctx: PolicyContext,
+        out: list[Decision],
+    ) -> None:
         # Continuity is broken: pending for-durations restart once data is back.
-        for k in [k for k, st in self._keys.items()
-                  if k[0] == lp.policy.id and k[1] == asset and not st.fired]:
+        for k in [
+            k
+            for k, st in self._keys.items()
+            if k[0] == lp.policy.id and k[1] == asset and not st.fired
+        ]:
             del self._keys[k]
         if (lp.policy.id, asset) in self._stale_noted:
             return
         self._stale_noted.add((lp.policy.id, asset))
-        out.append(self._decision(lp, asset, f"stale:{asset}", DecisionOutcome.STALE_DATA, ctx,
-                                  report, None, None, reason))
+        out.append(
+            self._decision(
+                lp,
+                asset,
+                f"stale:{asset}",
+                DecisionOutcome.STALE_DATA,
+                ctx,
+                report,
+                None,
+                None,
+                reason,
+            )
+        )
 
-    def _on_error(self, lp: LoadedPolicy, asset: str, report: HealthReport, exc: Exception,
-                  ctx: PolicyContext, out: list[Decision]) -> None:
+    def _on_error(
+        self,
+        lp: LoadedPolicy,
+        asset: str,
+        report: HealthReport,
+        exc: Exception,
+        ctx: PolicyContext,
+        out: list[Decision],
+    ) -> None:
         message = f"policy {lp.policy.id} raised {type(exc).__name__}: {exc}{_where(exc, lp.path)}"
         if self._error_noted.get((lp.policy.id, asset)) == message:
             return
         self._error_noted[(lp.policy.id, asset)] = message
-        out.append(self._decision(lp, asset, f"error:{asset}", DecisionOutcome.ERROR, ctx, report,
-                                  None, None, message))
+        out.append(
+            self._decision(
+                lp, asset, f"error:{asset}", DecisionOutcome.ERROR, ctx, report, None, None, message
+            )
+        )
 
     @staticmethod
     def _checked(policy: Policy, proposals: Any) -> list[ProposedAction]:
@@ -306,36 +373,25 @@ class PolicyEngine:
             return f"cool-down until {(last + policy.cooldown).isoformat()} after firing at {last.isoformat()}"
         return ""
 
-    def _within_budget(self, proposal: ProposedAction, ctx: PolicyContext) -> tuple[ProposedAction, str]:
-        if proposal.autonomy != Autonomy.AUTO:
-            return proposal, ""
-        budget = self.config.budget
-        slot = (ctx.site, ctx.now.date())
-        count, spent = self._spent.get(slot, (0, 0.0))
-        reason = ""
-        if budget.max_auto_actions_per_day is not None and count + 1 > budget.max_auto_actions_per_day:
-            reason = (f"daily limit of {budget.max_auto_actions_per_day} automatic actions for site "
-                      f"{ctx.site or '-'} reached on {slot[1]}")
-        elif budget.max_auto_spend_per_day is not None and spent + proposal.estimated_cost > budget.max_auto_spend_per_day:
-            reason = (f"automatic spend budget exhausted: {spent:.2f} + {proposal.estimated_cost:.2f} "
-                      f"{proposal.currency} would exceed {budget.max_auto_spend_per_day:.2f} "
-                      f"{proposal.currency} for site {ctx.site or '-'} on {slot[1]}")
-        if not reason:
-            self._spent[slot] = (count + 1, spent + proposal.estimated_cost)
-            return proposal, ""
-        gated = proposal.model_copy(update={
-            "autonomy": Autonomy.APPROVE,
-            "approval": ApprovalRequirement(roles=budget.approver_roles, tier="budget", reason=reason),
-        })
-        return gated, f"Needs approval: {reason}."
-
-    def _decision(self, lp: LoadedPolicy, asset: str, key: str, outcome: DecisionOutcome,
-                  ctx: PolicyContext, report: HealthReport | None, params: BaseModel | None,
-                  proposal: ProposedAction | None, explanation: str) -> Decision:
+    def _decision(
+        self,
+        lp: LoadedPolicy,
+        asset: str,
+        key: str,
+        outcome: DecisionOutcome,
+        ctx: PolicyContext,
+        report: HealthReport | None,
+        params: BaseModel | None,
+        proposal: ProposedAction | None,
+        explanation: str,
+    ) -> Decision:
         values: dict[str, Any] = {}
         if report is not None:
-            values.update(status=report.status.value, health_score=report.health_score,
-                          report_time=report.time.isoformat())
+            values.update(
+                status=report.status.value,
+                health_score=report.health_score,
+                report_time=report.time.isoformat(),
+            )
         if proposal is not None:
             values.update(proposal.evidence)
         return Decision(
@@ -353,11 +409,3 @@ class PolicyEngine:
             proposed=proposal,
             explanation=explanation,
         )
-
-
-def as_mapping(decisions: Iterable[Decision]) -> Mapping[str, list[Decision]]:
-    """Decisions grouped by policy id, in time order (for reports and the CLI)."""
-    grouped: dict[str, list[Decision]] = {}
-    for d in sorted(decisions, key=lambda d: (d.time, d.policy_id, d.decision_id)):
-        grouped.setdefault(d.policy_id, []).append(d)
-    return grouped

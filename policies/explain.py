@@ -38,10 +38,14 @@ def explain(decision: Decision) -> str:
     if d.proposed is not None:
         p = d.proposed
         action = p.action.model_dump(mode="json", exclude_defaults=True)
-        lines.append(f"  action:      {p.action.kind} ({p.autonomy.value}) {json.dumps(action, default=str)}")
+        lines.append(
+            f"  action:      {p.action.kind} ({p.autonomy.value}) {json.dumps(action, default=str)}"
+        )
         if p.approval is not None:
-            lines.append(f"  approval:    roles {', '.join(p.approval.roles)}, {p.approval.min_approvers} "
-                         f"approver(s){'; ' + p.approval.reason if p.approval.reason else ''}")
+            lines.append(
+                f"  approval:    roles {', '.join(p.approval.roles)}, {p.approval.min_approvers} "
+                f"approver(s){'; ' + p.approval.reason if p.approval.reason else ''}"
+            )
         if p.estimated_cost:
             lines.append(f"  cost:        {p.estimated_cost:.2f} {p.currency}")
     lines.append(f"  inputs:      {', '.join(d.inputs) or '-'}")
@@ -49,8 +53,10 @@ def explain(decision: Decision) -> str:
     if crossed:
         lines.append("  thresholds crossed:")
         for t in crossed:
-            lines.append(f"    {t['name']} = {_fmt(t.get('value'))} {t.get('op', '')} "
-                         f"{_fmt(t.get('limit'))} {t.get('unit', '')}".rstrip())
+            lines.append(
+                f"    {t['name']} = {_fmt(t.get('value'))} {t.get('op', '')} "
+                f"{_fmt(t.get('limit'))} {t.get('unit', '')}".rstrip()
+            )
     lines.append("  evidence:")
     for key in sorted(k for k in d.input_values if k not in _HIDDEN):
         lines.append(f"    {key} = {_fmt(d.input_values[key])}")

@@ -56,7 +56,9 @@ def _exec_module(path: Path) -> tuple[ModuleType, str]:
     try:
         source = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy file ({exc.strerror}); check the path") from exc
+        raise PolicyError(
+            f"{path}: cannot read policy file ({exc.strerror}); check the path"
+        ) from exc
     try:
         compile(source, str(path), "exec")
     except SyntaxError as exc:
@@ -92,7 +94,9 @@ def load_policy_file(path: str | Path) -> PolicyFile:
     module, source = _exec_module(path)
     policy = getattr(module, "POLICY", None)
     if policy is None:
-        raise PolicyError(f"{path}:1: no POLICY defined; declare POLICY = Policy(id=..., version=...)")
+        raise PolicyError(
+            f"{path}:1: no POLICY defined; declare POLICY = Policy(id=..., version=...)"
+        )
     if not isinstance(policy, Policy):
         raise PolicyError(
             f"{path}:{_line_of(source, 'POLICY')}: POLICY must be a policies.base.Policy, "
@@ -119,7 +123,8 @@ def policy_files(paths: Iterable[str | Path]) -> list[Path]:
         p = Path(p)
         if p.is_dir():
             found.extend(
-                f for f in sorted(p.glob("*.py"))
+                f
+                for f in sorted(p.glob("*.py"))
                 if not f.stem.startswith("_") and not f.stem.endswith(CASES_SUFFIX)
             )
         elif p.is_file():

@@ -82,8 +82,16 @@ class DecisionStore:
     def append(self, decisions: Iterable[Decision]) -> int:
         """Store decisions; returns how many were new (a known id is kept as it was)."""
         rows = [
-            (d.decision_id, d.time.isoformat(), d.site, d.asset_id, d.policy_id, d.policy_version,
-             d.outcome.value, d.model_dump_json())
+            (
+                d.decision_id,
+                d.time.isoformat(),
+                d.site,
+                d.asset_id,
+                d.policy_id,
+                d.policy_version,
+                d.outcome.value,
+                d.model_dump_json(),
+            )
             for d in decisions
         ]
         with self._db:
@@ -95,12 +103,20 @@ class DecisionStore:
             )
             return self._db.total_changes - before
 
-    def link(self, decision_id: str, *, now: datetime, trace_id: str | None = None,
-             workflow_id: str | None = None) -> None:
+    def link(
+        self,
+        decision_id: str,
+        *,
+        now: datetime,
+        trace_id: str | None = None,
+        workflow_id: str | None = None,
+    ) -> None:
         """Record what a decision led to (trace, workflow) without touching the decision itself."""
         if self._row(decision_id) is None:
-            raise InputError(f"no decision {decision_id!r} in {self.path}; list them with "
-                             "`autoops decisions list`")
+            raise InputError(
+                f"no decision {decision_id!r} in {self.path}; list them with "
+                "`autoops decisions list`"
+            )
         with self._db:
             self._db.execute(
                 "INSERT INTO decision_links (decision_id, time, trace_id, workflow_id) VALUES (?, ?, ?, ?)",
@@ -108,7 +124,9 @@ class DecisionStore:
             )
 
     def _row(self, decision_id: str) -> str | None:
-        row = self._db.execute("SELECT body FROM decisions WHERE decision_id = ?", (decision_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT body FROM decisions WHERE decision_id = ?", (decision_id,)
+        ).fetchone()
         return row[0] if row else None
 
     def _with_links(self, body: str) -> Decision:
@@ -140,8 +158,9 @@ class DecisionStore:
             body = rows[0][0]
         return self._with_links(body)
 
-    def list(self, *, asset_id: str | None = None, policy_id: str | None = None,
-             limit: int | None = None) -> list[Decision]:
+    def list(
+        self, *, asset_id: str | None = None, policy_id: str | None = None, limit: int | None = None
+    ) -> list[Decision]:
         """Decisions in time order, optionally for one asset and / or policy."""
         sql = "SELECT body FROM decisions WHERE 1=1"
         args: list[object] = []

@@ -41,7 +41,9 @@ def report(
     """A health report as an agent would publish it, from the few values a case cares about."""
     default_health = {Status.GREEN: 0.95, Status.AMBER: 0.6, Status.RED: 0.2, Status.UNKNOWN: 0.0}
     inds = tuple(
-        Indicator(name=name, value=v[0], unit=v[1]) if isinstance(v, tuple) else Indicator(name=name, value=v)
+        Indicator(name=name, value=v[0], unit=v[1])
+        if isinstance(v, tuple)
+        else Indicator(name=name, value=v)
         for name, v in (indicators or {}).items()
     )
     rul = (
@@ -61,7 +63,8 @@ def report(
         rul=rul,
         findings=tuple(findings),
         sensor_faults=tuple(
-            SensorFault(sensor=s, kind=k, detail=f"{k.value} on {s}") for s, k in (faults or {}).items()
+            SensorFault(sensor=s, kind=k, detail=f"{k.value} on {s}")
+            for s, k in (faults or {}).items()
         ),
         baseline_ready=True,
     )
@@ -86,11 +89,15 @@ def _check(pf: PolicyFile, case: Case) -> str:
     try:
         params = policy.resolve_params(dict(case.params))
         proposals = policy.evaluate(list(case.reports), case.ctx, params)
-    except Exception as exc:  # a case that crashes the policy is a failing case, not a crash of the run
+    except (
+        Exception
+    ) as exc:  # a case that crashes the policy is a failing case, not a crash of the run
         return f"evaluate raised {type(exc).__name__}: {exc}"
     kinds = [p.action.kind for p in proposals]
     if case.expect == "silent":
-        return "" if not proposals else f"expected no action, got {kinds}: {proposals[0].explanation}"
+        return (
+            "" if not proposals else f"expected no action, got {kinds}: {proposals[0].explanation}"
+        )
     if not proposals:
         return "expected an action, got none"
     missing = [k for k in case.kinds if k not in kinds]
@@ -100,7 +107,9 @@ def _check(pf: PolicyFile, case: Case) -> str:
     if forbidden:
         return f"action kinds {forbidden} must never be proposed here, got {kinds}"
     if case.autonomy is not None:
-        wrong = [f"{p.action.kind}={p.autonomy.value}" for p in proposals if p.autonomy != case.autonomy]
+        wrong = [
+            f"{p.action.kind}={p.autonomy.value}" for p in proposals if p.autonomy != case.autonomy
+        ]
         if wrong:
             return f"expected autonomy {case.autonomy.value}, got {wrong}"
     if any(not p.explanation.strip() for p in proposals):
@@ -115,16 +124,28 @@ def run_cases(files: Iterable[PolicyFile]) -> list[CaseResult]:
         pid = pf.loaded.policy.id
         where = pf.cases_path or pf.loaded.path
         if not pf.cases:
-            results.append(CaseResult(pid, "<cases>", False,
-                                      f"policy has no cases; add {pid} cases in a *_cases.py beside "
-                                      f"{pf.loaded.path}", where))
+            results.append(
+                CaseResult(
+                    pid,
+                    "<cases>",
+                    False,
+                    f"policy has no cases; add {pid} cases in a *_cases.py beside {pf.loaded.path}",
+                    where,
+                )
+            )
             continue
         expects = {c.expect for c in pf.cases}
         for needed in ("fires", "silent"):
             if needed not in expects:
-                results.append(CaseResult(pid, "<cases>", False,
-                                          f"policy needs at least one case that {'fires' if needed == 'fires' else 'must not fire'}",
-                                          where))
+                results.append(
+                    CaseResult(
+                        pid,
+                        "<cases>",
+                        False,
+                        f"policy needs at least one case that {'fires' if needed == 'fires' else 'must not fire'}",
+                        where,
+                    )
+                )
         for case in pf.cases:
             msg = _check(pf, case)
             results.append(CaseResult(pid, case.name, not msg, msg, where))

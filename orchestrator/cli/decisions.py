@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from orchestrator.cli.app import app
 
-decisions_app = typer.Typer(name="decisions", no_args_is_help=True,
-                            help="The decision log: what the policies decided, and why.")
+decisions_app = typer.Typer(
+    name="decisions",
+    no_args_is_help=True,
+    help="The decision log: what the policies decided, and why.",
+)
 app.add_typer(decisions_app, name="decisions")
 
 STATE_HELP = "state directory; default $AUTOOPS_STATE_DIR or .autoops"
@@ -18,11 +22,15 @@ STATE_HELP = "state directory; default $AUTOOPS_STATE_DIR or .autoops"
 
 @decisions_app.command("list")
 def list_decisions(
-    asset: str | None = typer.Option(None, "--asset", help="only decisions about this asset"),
-    policy: str | None = typer.Option(None, "--policy", help="only decisions of this policy id"),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="at most N decisions"),
-    state_dir: Path | None = typer.Option(None, "--state-dir", help=STATE_HELP),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON array"),
+    asset: Annotated[
+        str | None, typer.Option("--asset", help="only decisions about this asset")
+    ] = None,
+    policy: Annotated[
+        str | None, typer.Option("--policy", help="only decisions of this policy id")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="at most N decisions")] = None,
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help=STATE_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON array")] = False,
 ) -> None:
     """List stored decisions in time order."""
     from policies.store import DecisionStore
@@ -37,15 +45,19 @@ def list_decisions(
         return
     for d in found:
         action = d.proposed.action.kind if d.proposed else "-"
-        typer.echo(f"{d.decision_id}  {d.time.isoformat()}  {d.policy_id}@{d.policy_version}  "
-                   f"{d.asset_id or '-'}  {d.outcome.value}  {action}")
+        typer.echo(
+            f"{d.decision_id}  {d.time.isoformat()}  {d.policy_id}@{d.policy_version}  "
+            f"{d.asset_id or '-'}  {d.outcome.value}  {action}"
+        )
 
 
 @decisions_app.command("explain")
 def explain_decision(
-    decision_id: str = typer.Argument(..., help="decision id (or a unique prefix)"),
-    state_dir: Path | None = typer.Option(None, "--state-dir", help=STATE_HELP),
-    as_json: bool = typer.Option(False, "--json", help="print the stored decision as JSON"),
+    decision_id: Annotated[str, typer.Argument(help="decision id (or a unique prefix)")],
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help=STATE_HELP)] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the stored decision as JSON")
+    ] = False,
 ) -> None:
     """Why: inputs, thresholds crossed, parameter values, policy version."""
     from policies.explain import explain

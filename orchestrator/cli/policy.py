@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from agents.errors import PolicyError
 from orchestrator.cli.app import app
 
-policy_app = typer.Typer(name="policy", no_args_is_help=True,
-                         help="Policies as code: list, test their cases, validate, backtest.")
+policy_app = typer.Typer(
+    name="policy",
+    no_args_is_help=True,
+    help="Policies as code: list, test their cases, validate, backtest.",
+)
 app.add_typer(policy_app, name="policy")
 
 DIRS_HELP = "extra policy directory (repeatable); the built-in library is always loaded"
@@ -20,17 +24,23 @@ DIRS_HELP = "extra policy directory (repeatable); the built-in library is always
 
 @policy_app.command("list")
 def list_policies(
-    dirs: list[Path] = typer.Option([], "--dir", help=DIRS_HELP),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON array"),
+    dirs: Annotated[list[Path] | None, typer.Option("--dir", help=DIRS_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON array")] = False,
 ) -> None:
     """List loaded policies: id, version, owner, autonomy."""
     from policies.loader import load_all
 
-    files = load_all(dirs)
+    files = load_all(dirs or ())
     rows = [
-        {"id": pf.loaded.policy.id, "version": pf.loaded.policy.version, "owner": pf.loaded.policy.owner,
-         "autonomy": pf.loaded.policy.autonomy.value, "description": pf.loaded.policy.description,
-         "file": pf.loaded.path, "cases": len(pf.cases or ())}
+        {
+            "id": pf.loaded.policy.id,
+            "version": pf.loaded.policy.version,
+            "owner": pf.loaded.policy.owner,
+            "autonomy": pf.loaded.policy.autonomy.value,
+            "description": pf.loaded.policy.description,
+            "file": pf.loaded.path,
+            "cases": len(pf.cases or ()),
+        }
         for pf in files
     ]
     if as_json:
@@ -43,7 +53,10 @@ def list_policies(
 
 @policy_app.command("test")
 def test_policies(
-    path: Path | None = typer.Argument(None, help="a policy file or directory; default: the built-in library"),
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="a policy file or directory; default: the built-in library"),
+    ] = None,
 ) -> None:
     """Run every policy's cases; exit 1 if a case fails or a policy has no cases."""
     from policies.loader import LIBRARY, load_policy_file, policy_files
@@ -79,7 +92,7 @@ def test_policies(
 
 
 @policy_app.command("validate")
-def validate(path: Path = typer.Argument(..., help="a policy file or directory")) -> None:
+def validate(path: Annotated[Path, typer.Argument(help="a policy file or directory")]) -> None:
     """Load policy files and report each broken one with file and line; exit 1 if any is broken."""
     from policies.loader import load_policy_file, policy_files
 
@@ -105,33 +118,44 @@ def _stock(pairs: list[str]) -> dict[str, float]:
         try:
             out[sku.strip()] = float(units)
         except ValueError:
-            raise typer.BadParameter(f"--stock {pair!r}: write SKU=UNITS, e.g. BRG-KIT-6205=2") from None
+            raise typer.BadParameter(
+                f"--stock {pair!r}: write SKU=UNITS, e.g. BRG-KIT-6205=2"
+            ) from None
     return out
 
 
 @policy_app.command("backtest")
 def backtest(
-    history: Path = typer.Option(..., "--history", help="readings CSV (first column: time)"),
-    asset: Path = typer.Option(..., "--asset", help="the machine's asset TOML"),
-    policy_id: str | None = typer.Option(None, "--policy", help="only this policy id"),
-    dirs: list[Path] = typer.Option([], "--dir", help=DIRS_HELP),
-    every_h: float = typer.Option(24.0, help="generated planned windows: one every N hours"),
-    window_h: float = typer.Option(6.0, help="length of each planned window in hours"),
-    first_window_hour: float = typer.Option(22.0, help="hour of day the windows start"),
-    stock: list[str] = typer.Option([], "--stock", help="SKU=UNITS on hand during the replay (repeatable)"),
-    record: bool = typer.Option(False, "--record", help="append the shadow decisions to the decision log"),
-    state_dir: Path | None = typer.Option(None, "--state-dir", help="default $AUTOOPS_STATE_DIR or .autoops"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    history: Annotated[Path, typer.Option("--history", help="readings CSV (first column: time)")],
+    asset: Annotated[Path, typer.Option("--asset", help="the machine's asset TOML")],
+    policy_id: Annotated[str | None, typer.Option("--policy", help="only this policy id")] = None,
+    dirs: Annotated[list[Path] | None, typer.Option("--dir", help=DIRS_HELP)] = None,
+    every_h: Annotated[
+        float, typer.Option(help="generated planned windows: one every N hours")
+    ] = 24.0,
+    window_h: Annotated[float, typer.Option(help="length of each planned window in hours")] = 6.0,
+    first_window_hour: Annotated[float, typer.Option(help="hour of day the windows start")] = 22.0,
+    stock: Annotated[
+        list[str] | None,
+        typer.Option("--stock", help="SKU=UNITS on hand during the replay (repeatable)"),
+    ] = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="append the shadow decisions to the decision log")
+    ] = False,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="default $AUTOOPS_STATE_DIR or .autoops")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Replay history through the agents and policies in shadow mode: what would have fired."""
     from policies.backtest import WindowPlan, machine_context, machine_reports, run_backtest, select
     from policies.loader import load_all
     from policies.store import DecisionStore
 
-    policies = select([pf.loaded for pf in load_all(dirs)], policy_id)
+    policies = select([pf.loaded for pf in load_all(dirs or ())], policy_id)
     plan = WindowPlan(every_h=every_h, window_h=window_h, first_window_hour=first_window_hour)
     asset_id, reports = machine_reports(history, asset)
-    ctx = machine_context(asset, plan, stock=_stock(stock))
+    ctx = machine_context(asset, plan, stock=_stock(stock or []))
     result, decisions = run_backtest(reports, policies, context=ctx)
     result = result.model_copy(update={"history": str(history), "asset_id": asset_id})
     if record:
@@ -140,10 +164,14 @@ def backtest(
     if as_json:
         print(result.model_dump_json())
         return
-    typer.echo(f"{asset_id}: {result.reports} reports {result.first_time} .. {result.last_time} "
-               f"({', '.join(f'{k} {v}' for k, v in sorted(result.statuses.items()))})")
+    typer.echo(
+        f"{asset_id}: {result.reports} reports {result.first_time} .. {result.last_time} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(result.statuses.items()))})"
+    )
     for pid, rows in result.policies.items():
         typer.echo(f"== {pid}: {len(rows)} decision(s)")
         for r in rows:
-            typer.echo(f"   {r.time.isoformat()} {r.outcome:<10} {r.action or '-':<20} {r.decision_id}")
+            typer.echo(
+                f"   {r.time.isoformat()} {r.outcome:<10} {r.action or '-':<20} {r.decision_id}"
+            )
             typer.echo(f"      {r.explanation}")

@@ -29,7 +29,9 @@ class Params(BaseModel):
     rul_fire_h: float = Field(default=400.0, gt=0)  # fire when the RUL lower bound is below this
     rul_clear_h: float = Field(default=600.0, gt=0)  # once fired, clear only above this
     job_hours: float = Field(default=4.0, gt=0)
-    safety_margin_h: float = Field(default=12.0, ge=0)  # finish this long before the RUL lower bound
+    safety_margin_h: float = Field(
+        default=12.0, ge=0
+    )  # finish this long before the RUL lower bound
     kit_sku: str = "BRG-KIT-6205"
     kit_qty: int = Field(default=1, ge=1)
     kit_price: float = Field(default=180.0, ge=0)  # used when the catalog has no price
@@ -37,16 +39,28 @@ class Params(BaseModel):
     auto_order_limit: float = Field(default=500.0, ge=0)
     accept_vibration_trend: bool = True  # a rising velocity trend behind the RUL counts as evidence
     evidence_keywords: tuple[str, ...] = (
-        "bearing", "bpfo", "bpfi", "bsf", "ftf", "outer race", "inner race", "cage", "ball",
+        "bearing",
+        "bpfo",
+        "bpfi",
+        "bsf",
+        "ftf",
+        "outer race",
+        "inner race",
+        "cage",
+        "ball",
     )
 
 
-def _bearing_evidence(report: HealthReport, keywords: Sequence[str], accept_trend: bool) -> list[str]:
+def _bearing_evidence(
+    report: HealthReport, keywords: Sequence[str], accept_trend: bool
+) -> list[str]:
     words = [f for f in report.findings if any(k in f.lower() for k in keywords)]
     words += [
         f"{i.name}={i.value:g}{i.unit} ({i.status.value})"
         for i in report.indicators
-        if i.status != Status.GREEN and i.value is not None and any(k in i.name.lower() for k in keywords)
+        if i.status != Status.GREEN
+        and i.value is not None
+        and any(k in i.name.lower() for k in keywords)
     ]
     if accept_trend and report.rul is not None:
         # The agent trends vibration velocity for its RUL: a rising velocity trend is the wear
@@ -54,13 +68,17 @@ def _bearing_evidence(report: HealthReport, keywords: Sequence[str], accept_tren
         words += [
             f"rising vibration trend {i.name} = {i.value:+.4g} {i.unit}"
             for i in report.indicators
-            if i.name.endswith(".trend") and i.value is not None and i.value > 0
+            if i.name.endswith(".trend")
+            and i.value is not None
+            and i.value > 0
             and i.unit.startswith(("mm/s", "in/s"))
         ]
     return words
 
 
-def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Params) -> list[ProposedAction]:
+def evaluate(
+    reports: Sequence[HealthReport], ctx: PolicyContext, p: Params
+) -> list[ProposedAction]:
     r = reports[-1]
     key = f"maint:{ctx.site}:{r.asset_id}:bearing"
     evidence = _bearing_evidence(r, p.evidence_keywords, p.accept_vibration_trend)
@@ -75,8 +93,11 @@ def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Params) -> 
     elif not ctx.falls_below(key, r.rul.lower, p.rul_fire_h, p.rul_clear_h):
         return []
     # Without a fresh RUL (held open by hysteresis) the job keeps its key but has no deadline.
-    latest_start = (r.time + timedelta(hours=max(0.0, r.rul.lower - p.safety_margin_h - p.job_hours))
-                    if r.rul is not None else None)
+    latest_start = (
+        r.time + timedelta(hours=max(0.0, r.rul.lower - p.safety_margin_h - p.job_hours))
+        if r.rul is not None
+        else None
+    )
     window = ctx.next_window(r.asset_id, min_hours=p.job_hours, not_after=latest_start)
     stock = ctx.stock.get(p.kit_sku, 0.0)
     kit = ctx.catalog.get(p.kit_sku)
@@ -91,45 +112,88 @@ def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Params) -> 
         "latest_start": latest_start.isoformat() if latest_start else None,
         "window_start": window.start.isoformat() if window else None,
         "kit_stock": stock,
-        "thresholds": [threshold("rul_lower_h", r.rul.lower, p.rul_fire_h, "<=", "h")] if r.rul else [],
+        "thresholds": [threshold("rul_lower_h", r.rul.lower, p.rul_fire_h, "<=", "h")]
+        if r.rul
+        else [],
     }
-    cites = f"{r.asset_id} is {r.status.value} with {'; '.join(evidence) or 'an open bearing problem'}"
+    cites = (
+        f"{r.asset_id} is {r.status.value} with {'; '.join(evidence) or 'an open bearing problem'}"
+    )
     if r.rul is not None:
-        cites += f"; RUL {r.rul.value:.0f} h (lower bound {r.rul.lower:.0f} h < {p.rul_fire_h:.0f} h)"
+        cites += (
+            f"; RUL {r.rul.value:.0f} h (lower bound {r.rul.lower:.0f} h < {p.rul_fire_h:.0f} h)"
+        )
     if window is not None:
-        job = ScheduleMaintenance(asset_id=r.asset_id, task="replace bearing", duration_h=p.job_hours,
-                                  priority=Priority.P3, latest_start=latest_start, parts=(line,))
-        text = f"{cites}: replace the bearing in the planned window {window.start:%Y-%m-%d %H:%M}" \
-               f"-{window.end:%H:%M}" + (f" ({window.label})" if window.label else "") + "."
-        approval = ApprovalRequirement(roles=("maintenance_lead",), tier="planned",
-                                       reason="maintenance in a planned window")
+        job = ScheduleMaintenance(
+            asset_id=r.asset_id,
+            task="replace bearing",
+            duration_h=p.job_hours,
+            priority=Priority.P3,
+            latest_start=latest_start,
+            parts=(line,),
+        )
+        text = (
+            f"{cites}: replace the bearing in the planned window {window.start:%Y-%m-%d %H:%M}"
+            f"-{window.end:%H:%M}" + (f" ({window.label})" if window.label else "") + "."
+        )
+        approval = ApprovalRequirement(
+            roles=("maintenance_lead",), tier="planned", reason="maintenance in a planned window"
+        )
     else:
-        job = ScheduleMaintenance(asset_id=r.asset_id, task="replace bearing", duration_h=p.job_hours,
-                                  priority=Priority.P2, latest_start=latest_start, parts=(line,))
+        job = ScheduleMaintenance(
+            asset_id=r.asset_id,
+            task="replace bearing",
+            duration_h=p.job_hours,
+            priority=Priority.P2,
+            latest_start=latest_start,
+            parts=(line,),
+        )
         by = f"before {latest_start:%Y-%m-%d %H:%M}" if latest_start else "in the schedule"
         text = f"{cites}: no planned window fits {by}; an unplanned stop is needed."
-        approval = ApprovalRequirement(roles=("plant_manager",), tier="unplanned stop",
-                                       reason="no planned window before the predicted failure")
-    actions = [ProposedAction(action=job, autonomy=Autonomy.APPROVE, approval=approval,
-                              asset_id=r.asset_id, dedup_key=key, explanation=text, evidence=facts)]
+        approval = ApprovalRequirement(
+            roles=("plant_manager",),
+            tier="unplanned stop",
+            reason="no planned window before the predicted failure",
+        )
+    actions = [
+        ProposedAction(
+            action=job,
+            autonomy=Autonomy.APPROVE,
+            approval=approval,
+            asset_id=r.asset_id,
+            dedup_key=key,
+            explanation=text,
+            evidence=facts,
+        )
+    ]
     if stock < p.kit_qty:
         cost = line.quantity * line.unit_price
         auto = cost <= p.auto_order_limit
-        order = OrderParts(supplier=kit.supplier if kit else p.kit_supplier, lines=(line,),
-                           need_by=window.start if window else latest_start)
-        actions.append(ProposedAction(
-            action=order,
-            autonomy=Autonomy.AUTO if auto else Autonomy.APPROVE,
-            approval=None if auto else ApprovalRequirement(
-                roles=("buyer",), tier="parts", reason=f"{cost:.2f} above auto limit {p.auto_order_limit:.2f}"),
-            asset_id=r.asset_id,
-            dedup_key=f"po:{ctx.site}:{p.kit_sku}:{r.asset_id}",
-            estimated_cost=cost,
-            explanation=f"Bearing kit {p.kit_sku} for {r.asset_id}: {stock:g} in stock, "
-                        f"{p.kit_qty} needed; order {p.kit_qty} ({cost:.2f})"
-                        + (" automatically (below the limit)." if auto else ", needs a buyer's approval."),
-            evidence={**facts, "kit_needed": p.kit_qty, "order_cost": cost},
-        ))
+        order = OrderParts(
+            supplier=kit.supplier if kit else p.kit_supplier,
+            lines=(line,),
+            need_by=window.start if window else latest_start,
+        )
+        actions.append(
+            ProposedAction(
+                action=order,
+                autonomy=Autonomy.AUTO if auto else Autonomy.APPROVE,
+                approval=None
+                if auto
+                else ApprovalRequirement(
+                    roles=("buyer",),
+                    tier="parts",
+                    reason=f"{cost:.2f} above auto limit {p.auto_order_limit:.2f}",
+                ),
+                asset_id=r.asset_id,
+                dedup_key=f"po:{ctx.site}:{p.kit_sku}:{r.asset_id}",
+                estimated_cost=cost,
+                explanation=f"Bearing kit {p.kit_sku} for {r.asset_id}: {stock:g} in stock, "
+                f"{p.kit_qty} needed; order {p.kit_qty} ({cost:.2f})"
+                + (" automatically (below the limit)." if auto else ", needs a buyer's approval."),
+                evidence={**facts, "kit_needed": p.kit_qty, "order_cost": cost},
+            )
+        )
     return actions
 
 
@@ -138,7 +202,7 @@ POLICY = Policy(
     version="1.0.0",
     owner="reliability-engineering",
     description="Amber machine with bearing-defect evidence and RUL below a threshold: maintenance "
-                "in the next planned window, bearing kit ordered if stock is short.",
+    "in the next planned window, bearing kit ordered if stock is short.",
     params=Params,
     evaluate=evaluate,
     autonomy=Autonomy.APPROVE,

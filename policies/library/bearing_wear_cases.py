@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.models import Status
-from policies.base import CatalogItem, Case, PlannedWindow, PolicyContext
+from policies.base import Case, CatalogItem, PlannedWindow, PolicyContext
 from policies.models import Autonomy
 from policies.testing import T0, hours, report
 
@@ -14,32 +14,79 @@ CATALOG = {"BRG-KIT-6205": CatalogItem(sku="BRG-KIT-6205", supplier="skf-dist", 
 
 
 def ctx(stock: float = 2.0, windows: tuple[PlannedWindow, ...] = (WINDOW,)) -> PolicyContext:
-    return PolicyContext(now=T0, site="plant-a", planned_windows=windows,
-                         stock={"BRG-KIT-6205": stock}, catalog=CATALOG)
+    return PolicyContext(
+        now=T0,
+        site="plant-a",
+        planned_windows=windows,
+        stock={"BRG-KIT-6205": stock},
+        catalog=CATALOG,
+    )
 
 
 CASES = [
-    Case("amber with BPFO and short RUL schedules maintenance in the planned window",
-         [report(ASSET, status=Status.AMBER, rul_h=200, findings=BPFO)], ctx(),
-         expect="fires", kinds=("schedule_maintenance",), forbidden_kinds=("order_parts",),
-         autonomy=Autonomy.APPROVE),
-    Case("kit out of stock is ordered automatically (180 EUR below the 500 limit)",
-         [report(ASSET, status=Status.AMBER, rul_h=200, findings=BPFO)], ctx(stock=0),
-         expect="fires", kinds=("schedule_maintenance", "order_parts")),
-    Case("no window before the RUL: still fires, as an unplanned stop",
-         [report(ASSET, status=Status.RED, rul_h=30, findings=BPFO)], ctx(),
-         expect="fires", kinds=("schedule_maintenance",)),
-    Case("no waveform, but the rising velocity trend behind the RUL is the wear trend",
-         [report(ASSET, status=Status.AMBER, rul_h=60,
-                  indicators={"de_velocity": (5.2, "mm/s"), "de_velocity.trend": (0.04, "mm/s/h")})],
-         ctx(), expect="fires", kinds=("schedule_maintenance",)),
-    Case("green machine stays silent", [report(ASSET, status=Status.GREEN, rul_h=200, findings=BPFO)],
-         ctx(), expect="silent"),
-    Case("amber but RUL far away stays silent",
-         [report(ASSET, status=Status.AMBER, rul_h=5000, findings=BPFO)], ctx(), expect="silent"),
-    Case("amber without bearing evidence stays silent (not a bearing problem)",
-         [report(ASSET, status=Status.AMBER, rul_h=200, findings=("misalignment (2x running speed)",))],
-         ctx(), expect="silent"),
-    Case("amber without any RUL estimate stays silent",
-         [report(ASSET, status=Status.AMBER, findings=BPFO)], ctx(), expect="silent"),
+    Case(
+        "amber with BPFO and short RUL schedules maintenance in the planned window",
+        [report(ASSET, status=Status.AMBER, rul_h=200, findings=BPFO)],
+        ctx(),
+        expect="fires",
+        kinds=("schedule_maintenance",),
+        forbidden_kinds=("order_parts",),
+        autonomy=Autonomy.APPROVE,
+    ),
+    Case(
+        "kit out of stock is ordered automatically (180 EUR below the 500 limit)",
+        [report(ASSET, status=Status.AMBER, rul_h=200, findings=BPFO)],
+        ctx(stock=0),
+        expect="fires",
+        kinds=("schedule_maintenance", "order_parts"),
+    ),
+    Case(
+        "no window before the RUL: still fires, as an unplanned stop",
+        [report(ASSET, status=Status.RED, rul_h=30, findings=BPFO)],
+        ctx(),
+        expect="fires",
+        kinds=("schedule_maintenance",),
+    ),
+    Case(
+        "no waveform, but the rising velocity trend behind the RUL is the wear trend",
+        [
+            report(
+                ASSET,
+                status=Status.AMBER,
+                rul_h=60,
+                indicators={"de_velocity": (5.2, "mm/s"), "de_velocity.trend": (0.04, "mm/s/h")},
+            )
+        ],
+        ctx(),
+        expect="fires",
+        kinds=("schedule_maintenance",),
+    ),
+    Case(
+        "green machine stays silent",
+        [report(ASSET, status=Status.GREEN, rul_h=200, findings=BPFO)],
+        ctx(),
+        expect="silent",
+    ),
+    Case(
+        "amber but RUL far away stays silent",
+        [report(ASSET, status=Status.AMBER, rul_h=5000, findings=BPFO)],
+        ctx(),
+        expect="silent",
+    ),
+    Case(
+        "amber without bearing evidence stays silent (not a bearing problem)",
+        [
+            report(
+                ASSET, status=Status.AMBER, rul_h=200, findings=("misalignment (2x running speed)",)
+            )
+        ],
+        ctx(),
+        expect="silent",
+    ),
+    Case(
+        "amber without any RUL estimate stays silent",
+        [report(ASSET, status=Status.AMBER, findings=BPFO)],
+        ctx(),
+        expect="silent",
+    ),
 ]

@@ -37,7 +37,9 @@ def _v(r: HealthReport, *names: str) -> float | None:
     return None
 
 
-def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Params) -> list[ProposedAction]:
+def evaluate(
+    reports: Sequence[HealthReport], ctx: PolicyContext, p: Params
+) -> list[ProposedAction]:
     r = reports[-1]
     sp = _v(r, "specific_power", "specific_power_kw_per_m3min")
     base = _v(r, "specific_power_baseline", "baseline_specific_power")
@@ -68,18 +70,39 @@ def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Params) -> 
         figures["excess_kwh_per_day"] = round(excess_kwh_day, 1)
     if payback is not None:
         figures["payback_years"] = round(payback, 2)
-    pay_txt = f"; a replacement at {p.replacement_cost:.0f} pays back in {payback:.1f} years" if payback else ""
-    text = (f"{r.asset_id} specific power is {drift:.1f}% above its baseline "
-            f"(fires at {p.drift_fire_pct:g}%)" + (f", {excess_kwh_day:.0f} kWh/day wasted" if excess_kwh_day else "")
-            + pay_txt + ".")
-    return [ProposedAction(
-        action=FlagForReview(subject=f"compressor efficiency drift on {r.asset_id}", asset_id=r.asset_id,
-                             detail=text, figures=figures),
-        autonomy=Autonomy.SUGGEST, asset_id=r.asset_id, dedup_key=key, explanation=text,
-        evidence={**figures, "drift_fire_pct": p.drift_fire_pct, "tariff_per_kwh": p.tariff_per_kwh,
-                  "replacement_cost": p.replacement_cost,
-                  "thresholds": [threshold("drift_pct", drift, p.drift_fire_pct, ">=", "%")]},
-    )]
+    pay_txt = (
+        f"; a replacement at {p.replacement_cost:.0f} pays back in {payback:.1f} years"
+        if payback
+        else ""
+    )
+    text = (
+        f"{r.asset_id} specific power is {drift:.1f}% above its baseline "
+        f"(fires at {p.drift_fire_pct:g}%)"
+        + (f", {excess_kwh_day:.0f} kWh/day wasted" if excess_kwh_day else "")
+        + pay_txt
+        + "."
+    )
+    return [
+        ProposedAction(
+            action=FlagForReview(
+                subject=f"compressor efficiency drift on {r.asset_id}",
+                asset_id=r.asset_id,
+                detail=text,
+                figures=figures,
+            ),
+            autonomy=Autonomy.SUGGEST,
+            asset_id=r.asset_id,
+            dedup_key=key,
+            explanation=text,
+            evidence={
+                **figures,
+                "drift_fire_pct": p.drift_fire_pct,
+                "tariff_per_kwh": p.tariff_per_kwh,
+                "replacement_cost": p.replacement_cost,
+                "thresholds": [threshold("drift_pct", drift, p.drift_fire_pct, ">=", "%")],
+            },
+        )
+    ]
 
 
 POLICY = Policy(

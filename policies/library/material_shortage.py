@@ -46,7 +46,9 @@ def order_quantity(r: HealthReport, unit_price: float, p: Params, min_qty: int =
     return max(min_qty, math.ceil(max(eoq or 0.0, rop - position)))
 
 
-def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Params) -> list[ProposedAction]:
+def evaluate(
+    reports: Sequence[HealthReport], ctx: PolicyContext, p: Params
+) -> list[ProposedAction]:
     r = reports[-1]
     stockout = _value(r, "stockout_in_h")
     lead = _value(r, "lead_time_h")
@@ -61,38 +63,86 @@ def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Params) -> 
     price_ind = r.indicator("unit_price")
     price = item.unit_price if item else (price_ind.value if price_ind and price_ind.value else 0.0)
     currency = price_ind.unit if price_ind and price_ind.unit else "EUR"
-    supplier = item.supplier if item else (
-        price_ind.note.removeprefix("supplier ") if price_ind and price_ind.note.startswith("supplier ")
-        else p.default_supplier)
+    supplier = (
+        item.supplier
+        if item
+        else (
+            price_ind.note.removeprefix("supplier ")
+            if price_ind and price_ind.note.startswith("supplier ")
+            else p.default_supplier
+        )
+    )
     qty = order_quantity(r, price, p, item.min_order_qty if item else 1)
     cost = qty * price
     if price <= 0:
-        autonomy, approval, tier = Autonomy.APPROVE, ApprovalRequirement(
-            roles=("buyer",), tier="unpriced", reason=f"no price known for {r.asset_id}"), "unpriced"
+        autonomy, approval, tier = (
+            Autonomy.APPROVE,
+            ApprovalRequirement(
+                roles=("buyer",), tier="unpriced", reason=f"no price known for {r.asset_id}"
+            ),
+            "unpriced",
+        )
     elif cost <= p.auto_limit:
         autonomy, approval, tier = Autonomy.AUTO, None, "auto"
     elif cost <= p.buyer_limit:
-        autonomy, approval, tier = Autonomy.APPROVE, ApprovalRequirement(
-            roles=("buyer",), tier="buyer", reason=f"{cost:.2f} {currency} above auto limit {p.auto_limit:g}"), "buyer"
+        autonomy, approval, tier = (
+            Autonomy.APPROVE,
+            ApprovalRequirement(
+                roles=("buyer",),
+                tier="buyer",
+                reason=f"{cost:.2f} {currency} above auto limit {p.auto_limit:g}",
+            ),
+            "buyer",
+        )
     else:
-        autonomy, approval, tier = Autonomy.APPROVE, ApprovalRequirement(
-            roles=("buyer", "plant_manager"), min_approvers=2, tier="manager",
-            reason=f"{cost:.2f} {currency} above buyer limit {p.buyer_limit:g}"), "manager"
-    order = OrderParts(supplier=supplier, currency=currency,
-                       lines=(PartLine(sku=r.asset_id, quantity=qty, unit_price=price),),
-                       need_by=r.time + timedelta(hours=stockout))
-    return [ProposedAction(
-        action=order, autonomy=autonomy, approval=approval, asset_id=r.asset_id, dedup_key=key,
-        estimated_cost=cost, currency=currency,
-        explanation=f"{r.asset_id} runs out in {stockout:.0f} h, inside the {horizon:.0f} h lead time: "
-                    f"order {qty} at {price:.2f} = {cost:.2f} {currency} from {supplier} ({tier}).",
-        evidence={"stockout_in_h": stockout, "lead_time_h": lead, "horizon_h": horizon,
-                  "stock": _value(r, "stock"), "reorder_point": _value(r, "reorder_point"),
-                  "eoq": _value(r, "eoq"), "quantity": qty, "unit_price": price, "cost": cost,
-                  "auto_limit": p.auto_limit, "tier": tier,
-                  "thresholds": [threshold("stockout_in_h", stockout, horizon, "<=", "h"),
-                                 threshold("cost", cost, p.auto_limit, "<=" if tier == "auto" else ">", currency)]},
-    )]
+        autonomy, approval, tier = (
+            Autonomy.APPROVE,
+            ApprovalRequirement(
+                roles=("buyer", "plant_manager"),
+                min_approvers=2,
+                tier="manager",
+                reason=f"{cost:.2f} {currency} above buyer limit {p.buyer_limit:g}",
+            ),
+            "manager",
+        )
+    order = OrderParts(
+        supplier=supplier,
+        currency=currency,
+        lines=(PartLine(sku=r.asset_id, quantity=qty, unit_price=price),),
+        need_by=r.time + timedelta(hours=stockout),
+    )
+    return [
+        ProposedAction(
+            action=order,
+            autonomy=autonomy,
+            approval=approval,
+            asset_id=r.asset_id,
+            dedup_key=key,
+            estimated_cost=cost,
+            currency=currency,
+            explanation=f"{r.asset_id} runs out in {stockout:.0f} h, inside the {horizon:.0f} h lead time: "
+            f"order {qty} at {price:.2f} = {cost:.2f} {currency} from {supplier} ({tier}).",
+            evidence={
+                "stockout_in_h": stockout,
+                "lead_time_h": lead,
+                "horizon_h": horizon,
+                "stock": _value(r, "stock"),
+                "reorder_point": _value(r, "reorder_point"),
+                "eoq": _value(r, "eoq"),
+                "quantity": qty,
+                "unit_price": price,
+                "cost": cost,
+                "auto_limit": p.auto_limit,
+                "tier": tier,
+                "thresholds": [
+                    threshold("stockout_in_h", stockout, horizon, "<=", "h"),
+                    threshold(
+                        "cost", cost, p.auto_limit, "<=" if tier == "auto" else ">", currency
+                    ),
+                ],
+            },
+        )
+    ]
 
 
 POLICY = Policy(

@@ -21,24 +21,37 @@ class Params(BaseModel):
     priority: Priority = Priority.P3
 
 
-def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Params) -> list[ProposedAction]:
+def evaluate(
+    reports: Sequence[HealthReport], ctx: PolicyContext, p: Params
+) -> list[ProposedAction]:
     r = reports[-1]
     actions: list[ProposedAction] = []
     for fault in sorted(r.sensor_faults, key=lambda f: f.sensor):
         order = CreateWorkOrder(
-            asset_id=r.asset_id, priority=p.priority, instrument_check=True, sensor=fault.sensor,
+            asset_id=r.asset_id,
+            priority=p.priority,
+            instrument_check=True,
+            sensor=fault.sensor,
             title=f"check instrument {fault.sensor} on {r.asset_id} ({fault.kind.value})",
             description=f"{fault.detail}. The machine itself is judged on its other sensors.",
         )
-        actions.append(ProposedAction(
-            action=order, autonomy=Autonomy.AUTO, asset_id=r.asset_id,
-            dedup_key=f"wo:{ctx.site}:{r.asset_id}:instrument:{fault.sensor}",
-            explanation=f"Sensor {fault.sensor} on {r.asset_id} shows a {fault.kind.value} fault "
-                        f"({fault.detail}): check the instrument, not the machine.",
-            evidence={"sensor": fault.sensor, "fault": fault.kind.value, "detail": fault.detail,
-                      "since": fault.since.isoformat() if fault.since else None,
-                      "machine_status": r.status.value},
-        ))
+        actions.append(
+            ProposedAction(
+                action=order,
+                autonomy=Autonomy.AUTO,
+                asset_id=r.asset_id,
+                dedup_key=f"wo:{ctx.site}:{r.asset_id}:instrument:{fault.sensor}",
+                explanation=f"Sensor {fault.sensor} on {r.asset_id} shows a {fault.kind.value} fault "
+                f"({fault.detail}): check the instrument, not the machine.",
+                evidence={
+                    "sensor": fault.sensor,
+                    "fault": fault.kind.value,
+                    "detail": fault.detail,
+                    "since": fault.since.isoformat() if fault.since else None,
+                    "machine_status": r.status.value,
+                },
+            )
+        )
     return actions
 
 

@@ -11,15 +11,34 @@ CTX = PolicyContext(now=T0, site="plant-a")
 MACHINE_ACTIONS = ("schedule_maintenance", "reroute_work", "order_parts")
 
 CASES = [
-    Case("flatlined temperature sensor: instrument check work order",
-         [report("press-1", status=Status.GREEN, faults={"bearing_temp": FaultKind.FLATLINE})], CTX,
-         expect="fires", kinds=("create_work_order",), forbidden_kinds=MACHINE_ACTIONS,
-         autonomy=Autonomy.AUTO),
-    Case("NaN burst on a red machine still only checks the instrument",
-         [report("press-1", status=Status.RED, faults={"velocity_rms": FaultKind.NAN})], CTX,
-         expect="fires", kinds=("create_work_order",), forbidden_kinds=MACHINE_ACTIONS),
-    Case("a stuck stock counter is an instrument too",
-         [report("SKU-1", kind=AssetKind.INVENTORY, faults={"count": FaultKind.STUCK})], CTX,
-         expect="fires", kinds=("create_work_order",)),
-    Case("healthy sensors: nothing to check", [report("press-1", status=Status.AMBER)], CTX, expect="silent"),
+    Case(
+        "flatlined temperature sensor: instrument check work order",
+        [report("press-1", status=Status.GREEN, faults={"bearing_temp": FaultKind.FLATLINE})],
+        CTX,
+        expect="fires",
+        kinds=("create_work_order",),
+        forbidden_kinds=MACHINE_ACTIONS,
+        autonomy=Autonomy.AUTO,
+    ),
+    Case(
+        "NaN burst on a red machine still only checks the instrument",
+        [report("press-1", status=Status.RED, faults={"velocity_rms": FaultKind.NAN})],
+        CTX,
+        expect="fires",
+        kinds=("create_work_order",),
+        forbidden_kinds=MACHINE_ACTIONS,
+    ),
+    Case(
+        "a stuck stock counter is an instrument too",
+        [report("SKU-1", kind=AssetKind.INVENTORY, faults={"count": FaultKind.STUCK})],
+        CTX,
+        expect="fires",
+        kinds=("create_work_order",),
+    ),
+    Case(
+        "healthy sensors: nothing to check",
+        [report("press-1", status=Status.AMBER)],
+        CTX,
+        expect="silent",
+    ),
 ]

@@ -26,12 +26,16 @@ class Params(BaseModel):
     sensor: str | None = None  # the vibration sensor's name; its faults void the evidence
 
 
-def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Params) -> list[ProposedAction]:
+def evaluate(
+    reports: Sequence[HealthReport], ctx: PolicyContext, p: Params
+) -> list[ProposedAction]:
     r = reports[-1]
     if p.indicators:
         indicator = next((i for name in p.indicators if (i := r.indicator(name)) is not None), None)
     else:
-        indicator = next((i for i in r.indicators if i.unit == "mm/s" and i.value is not None), None)
+        indicator = next(
+            (i for i in r.indicators if i.unit == "mm/s" and i.value is not None), None
+        )
     if indicator is None or indicator.value is None:
         return []
     faulty = {f.sensor for f in r.sensor_faults}
@@ -41,19 +45,33 @@ def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Params) -> 
     if not ctx.exceeds(key, indicator.value, p.fire_at, p.clear_at):
         return []
     order = CreateWorkOrder(
-        asset_id=r.asset_id, priority=Priority.P1,
+        asset_id=r.asset_id,
+        priority=Priority.P1,
         title=f"{r.asset_id}: vibration {indicator.value:.1f} {indicator.unit} above {p.fire_at:g}",
         description=f"{indicator.name} has stayed above {p.fire_at:g} {indicator.unit} for at least "
-                    f"{p.for_duration_min:g} min (clears below {p.clear_at:g}). {r.summary}".strip(),
+        f"{p.for_duration_min:g} min (clears below {p.clear_at:g}). {r.summary}".strip(),
     )
-    return [ProposedAction(
-        action=order, autonomy=Autonomy.AUTO, asset_id=r.asset_id, dedup_key=key,
-        explanation=f"{r.asset_id} {indicator.name} = {indicator.value:.2f} {indicator.unit} exceeds "
-                    f"{p.fire_at:g} {indicator.unit} for {p.for_duration_min:g} min: P1 work order.",
-        evidence={"indicator": indicator.name, "value": indicator.value, "unit": indicator.unit,
-                  "fire_at": p.fire_at, "clear_at": p.clear_at, "for_duration_min": p.for_duration_min,
-                  "thresholds": [threshold(indicator.name, indicator.value, p.fire_at, ">=", indicator.unit)]},
-    )]
+    return [
+        ProposedAction(
+            action=order,
+            autonomy=Autonomy.AUTO,
+            asset_id=r.asset_id,
+            dedup_key=key,
+            explanation=f"{r.asset_id} {indicator.name} = {indicator.value:.2f} {indicator.unit} exceeds "
+            f"{p.fire_at:g} {indicator.unit} for {p.for_duration_min:g} min: P1 work order.",
+            evidence={
+                "indicator": indicator.name,
+                "value": indicator.value,
+                "unit": indicator.unit,
+                "fire_at": p.fire_at,
+                "clear_at": p.clear_at,
+                "for_duration_min": p.for_duration_min,
+                "thresholds": [
+                    threshold(indicator.name, indicator.value, p.fire_at, ">=", indicator.unit)
+                ],
+            },
+        )
+    ]
 
 
 POLICY = Policy(

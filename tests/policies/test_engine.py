@@ -15,8 +15,9 @@ from policies.models import Autonomy, DecisionOutcome, ProposedAction
 from tests.policies.helpers import at, ctx_at, make_policy, order, threshold_policy, vib, work_order
 
 
-def run(engine: PolicyEngine, steps: Sequence[tuple[float, float]], asset: str = "m-1",
-        **ctx_kw: Any) -> list[tuple[float, str]]:
+def run(
+    engine: PolicyEngine, steps: Sequence[tuple[float, float]], asset: str = "m-1", **ctx_kw: Any
+) -> list[tuple[float, str]]:
     """Feed (minute, velocity) reports; return (minute, outcome) of every decision."""
     out = []
     for i, (minute, value) in enumerate(steps):
@@ -56,20 +57,36 @@ def test_one_ongoing_problem_gives_one_decision_not_one_per_report() -> None:
 def test_cooldown_holds_back_a_new_episode_and_says_until_when() -> None:
     engine = PolicyEngine([threshold_policy(cooldown=timedelta(minutes=60))])
     out = []
-    for i, (minute, value) in enumerate([(0, 8.0), (10, 3.0), (20, 8.0), (30, 8.0), (70, 8.0), (80, 8.0)]):
-        out += [(minute, d) for d in engine.process([vib("m-1", minute, value, seq=i)], ctx_at(minute))]
-    assert [(m, d.outcome.value) for m, d in out] == [(0, "proposed"), (20, "suppressed"), (70, "proposed")]
-    assert "cool-down until" in out[1][1].explanation and at(60).isoformat() in out[1][1].explanation
+    for i, (minute, value) in enumerate(
+        [(0, 8.0), (10, 3.0), (20, 8.0), (30, 8.0), (70, 8.0), (80, 8.0)]
+    ):
+        out += [
+            (minute, d) for d in engine.process([vib("m-1", minute, value, seq=i)], ctx_at(minute))
+        ]
+    assert [(m, d.outcome.value) for m, d in out] == [
+        (0, "proposed"),
+        (20, "suppressed"),
+        (70, "proposed"),
+    ]
+    assert (
+        "cool-down until" in out[1][1].explanation and at(60).isoformat() in out[1][1].explanation
+    )
 
 
 def test_suppression_window_silences_the_asset_then_lets_it_fire() -> None:
-    maintenance = Suppression(start=at(0), end=at(60), asset_id="m-1", reason="asset under maintenance (WO-17)")
+    maintenance = Suppression(
+        start=at(0), end=at(60), asset_id="m-1", reason="asset under maintenance (WO-17)"
+    )
     engine = PolicyEngine([threshold_policy()])
     out = []
     for i, minute in enumerate([0, 30, 59, 60, 61]):
         for asset in ("m-1", "m-2"):
-            out += [(minute, asset, d) for d in engine.process(
-                [vib(asset, minute, 9.0, seq=i)], ctx_at(minute, suppressions=(maintenance,)))]
+            out += [
+                (minute, asset, d)
+                for d in engine.process(
+                    [vib(asset, minute, 9.0, seq=i)], ctx_at(minute, suppressions=(maintenance,))
+                )
+            ]
     summary = [(m, a, d.outcome.value) for m, a, d in out]
     # the other machine is not silenced; m-1 gets one "suppressed" record, then fires at the end
     assert summary == [(0, "m-1", "suppressed"), (0, "m-2", "proposed"), (60, "m-1", "proposed")]
@@ -79,7 +96,9 @@ def test_suppression_window_silences_the_asset_then_lets_it_fire() -> None:
 def test_site_wide_planned_shutdown_silences_every_asset() -> None:
     shutdown = Suppression(start=at(0), end=at(600), reason="planned shutdown")
     engine = PolicyEngine([threshold_policy()])
-    decisions = engine.process([vib("m-1", 0, 9.0), vib("m-2", 0, 9.0)], ctx_at(0, suppressions=(shutdown,)))
+    decisions = engine.process(
+        [vib("m-1", 0, 9.0), vib("m-2", 0, 9.0)], ctx_at(0, suppressions=(shutdown,))
+    )
     assert {d.outcome for d in decisions} == {DecisionOutcome.SUPPRESSED}
     assert len(decisions) == 2
 
@@ -91,8 +110,9 @@ def test_open_workflow_for_the_key_suppresses_a_second_action() -> None:
 
 
 def test_stale_data_is_an_explicit_decision_once_per_episode() -> None:
-    engine = PolicyEngine([threshold_policy(stale_after=timedelta(minutes=30),
-                                            for_duration=timedelta(minutes=10))])
+    engine = PolicyEngine(
+        [threshold_policy(stale_after=timedelta(minutes=30), for_duration=timedelta(minutes=10))]
+    )
     assert engine.process([vib("m-1", 0, 9.0)], ctx_at(0)) == []  # pending
     stale = engine.step(ctx_at(45))
     assert [d.outcome for d in stale] == [DecisionOutcome.STALE_DATA]
@@ -116,7 +136,9 @@ def test_missing_asset_and_unknown_status_are_stale_not_silent() -> None:
 
 
 def test_budget_exhausted_turns_auto_into_approval_with_the_reason() -> None:
-    def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Any) -> list[ProposedAction]:
+    def evaluate(
+        reports: Sequence[HealthReport], ctx: PolicyContext, p: Any
+    ) -> list[ProposedAction]:
         r = reports[-1]
         return [order(r.asset_id, f"sku-{r.asset_id}", 400.0)]
 
@@ -136,23 +158,36 @@ def test_budget_exhausted_turns_auto_into_approval_with_the_reason() -> None:
 
 
 def test_rate_limit_on_automatic_actions_per_day() -> None:
-    def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Any) -> list[ProposedAction]:
+    def evaluate(
+        reports: Sequence[HealthReport], ctx: PolicyContext, p: Any
+    ) -> list[ProposedAction]:
         return [work_order(reports[-1].asset_id, f"wo:{reports[-1].asset_id}")]
 
-    engine = PolicyEngine([make_policy(evaluate)], EngineConfig(budget=Budget(max_auto_actions_per_day=2)))
+    engine = PolicyEngine(
+        [make_policy(evaluate)], EngineConfig(budget=Budget(max_auto_actions_per_day=2))
+    )
     decisions = engine.process([vib(a, 0, 1.0) for a in ("a", "b", "c", "d")], ctx_at(0))
     assert [d.proposed.autonomy.value for d in decisions] == ["auto", "auto", "approve", "approve"]
     assert "daily limit of 2 automatic actions" in decisions[2].proposed.approval.reason
 
 
 def test_precedence_inside_a_conflict_group_and_independence_across_groups() -> None:
-    urgent = threshold_policy(fire=7.0, clear=7.0, pid="urgent", precedence=10, conflict_group="maintenance")
-    planned = threshold_policy(fire=5.0, clear=5.0, pid="planned", precedence=20, conflict_group="maintenance")
-    energy = threshold_policy(fire=5.0, clear=5.0, pid="energy", precedence=99, conflict_group="energy")
+    urgent = threshold_policy(
+        fire=7.0, clear=7.0, pid="urgent", precedence=10, conflict_group="maintenance"
+    )
+    planned = threshold_policy(
+        fire=5.0, clear=5.0, pid="planned", precedence=20, conflict_group="maintenance"
+    )
+    energy = threshold_policy(
+        fire=5.0, clear=5.0, pid="energy", precedence=99, conflict_group="energy"
+    )
     engine = PolicyEngine([planned, energy, urgent])
     first = engine.process([vib("m-1", 0, 9.0)], ctx_at(0))
     assert {(d.policy_id, d.outcome.value) for d in first} == {
-        ("urgent", "proposed"), ("planned", "suppressed"), ("energy", "proposed")}
+        ("urgent", "proposed"),
+        ("planned", "suppressed"),
+        ("energy", "proposed"),
+    }
     loser = next(d for d in first if d.policy_id == "planned")
     assert "outranked by policy 'urgent'" in loser.explanation
     # while the urgent problem is ongoing, the planned one stays held back (and is not repeated)
@@ -183,11 +218,17 @@ def test_a_policy_returning_garbage_is_an_error_decision() -> None:
 
 def test_same_inputs_give_the_same_decisions() -> None:
     def feed() -> list[Any]:
-        engine = PolicyEngine([threshold_policy(cooldown=timedelta(minutes=30)),
-                               threshold_policy(pid="other", fire=8.5, clear=8.0)])
+        engine = PolicyEngine(
+            [
+                threshold_policy(cooldown=timedelta(minutes=30)),
+                threshold_policy(pid="other", fire=8.5, clear=8.0),
+            ]
+        )
         out = []
         for i, (m, v) in enumerate([(0, 9.0), (5, 3.0), (10, 9.0), (50, 9.0), (55, 2.0)]):
-            out += engine.process([vib("m-1", m, v, seq=i), vib("m-2", m, 10 - v, seq=i)], ctx_at(m))
+            out += engine.process(
+                [vib("m-1", m, v, seq=i), vib("m-2", m, 10 - v, seq=i)], ctx_at(m)
+            )
         return [d.model_dump() for d in out]
 
     first, second = feed(), feed()
@@ -199,7 +240,9 @@ def test_for_duration_parameter_overridden_per_asset_from_the_plant_configuratio
     class Params(BaseModel):
         for_duration_min: float = 30.0
 
-    def evaluate(reports: Sequence[HealthReport], ctx: PolicyContext, p: Any) -> list[ProposedAction]:
+    def evaluate(
+        reports: Sequence[HealthReport], ctx: PolicyContext, p: Any
+    ) -> list[ProposedAction]:
         return [work_order(reports[-1].asset_id, f"wo:{reports[-1].asset_id}")]
 
     config = EngineConfig(parameters={"p": {"asset:fast": {"for_duration_min": 0}}})

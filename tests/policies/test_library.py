@@ -31,19 +31,37 @@ def test_sensor_fault_on_a_red_machine_never_yields_a_machine_action() -> None:
     faulty = report("press-1", status=Status.RED, faults={"bearing_temp": FaultKind.FLATLINE})
     out = []
     for minute in range(0, 30, 5):
-        out += engine.process([faulty.model_copy(update={"time": T0 + timedelta(minutes=minute)})],
-                              PolicyContext(now=T0 + timedelta(minutes=minute), site="plant-a"))
+        out += engine.process(
+            [faulty.model_copy(update={"time": T0 + timedelta(minutes=minute)})],
+            PolicyContext(now=T0 + timedelta(minutes=minute), site="plant-a"),
+        )
     assert len(out) == 1  # after the 5 min for-duration, one check for the whole episode
     action = out[0].proposed.action
-    assert action.kind == "create_work_order" and action.instrument_check and action.sensor == "bearing_temp"
+    assert (
+        action.kind == "create_work_order"
+        and action.instrument_check
+        and action.sensor == "bearing_temp"
+    )
 
 
 def test_material_shortage_cost_tiers_and_budget() -> None:
-    shortage = [report(f"SKU-{i}", kind=AssetKind.INVENTORY, status=Status.RED, indicators={
-        "stockout_in_h": 30.0, "lead_time_h": 72.0, "suggested_order_qty": 100.0,
-        "unit_price": (price, "EUR")}) for i, price in enumerate((3.0, 4.0, 30.0, 80.0))]
+    shortage = [
+        report(
+            f"SKU-{i}",
+            kind=AssetKind.INVENTORY,
+            status=Status.RED,
+            indicators={
+                "stockout_in_h": 30.0,
+                "lead_time_h": 72.0,
+                "suggested_order_qty": 100.0,
+                "unit_price": (price, "EUR"),
+            },
+        )
+        for i, price in enumerate((3.0, 4.0, 30.0, 80.0))
+    ]
     [cheap, cheap2, mid, big] = PolicyEngine([BY_ID["material-shortage"].loaded]).process(
-        shortage, PolicyContext(now=T0, site="plant-a"))
+        shortage, PolicyContext(now=T0, site="plant-a")
+    )
     assert (cheap.proposed.autonomy, cheap2.proposed.autonomy) == (Autonomy.AUTO, Autonomy.AUTO)
     assert mid.proposed.autonomy is Autonomy.APPROVE and mid.proposed.approval.roles == ("buyer",)
     assert big.proposed.approval.min_approvers == 2
@@ -53,11 +71,17 @@ def test_material_shortage_cost_tiers_and_budget() -> None:
 
 
 def test_bearing_wear_maintenance_lands_in_the_planned_window_before_the_rul() -> None:
-    windows = (PlannedWindow(start=T0 + timedelta(hours=10), end=T0 + timedelta(hours=12)),
-               PlannedWindow(start=T0 + timedelta(hours=34), end=T0 + timedelta(hours=42)))
-    amber = report("mill-1", status=Status.AMBER, rul_h=80.0, findings=("outer race defect (BPFO)",))
+    windows = (
+        PlannedWindow(start=T0 + timedelta(hours=10), end=T0 + timedelta(hours=12)),
+        PlannedWindow(start=T0 + timedelta(hours=34), end=T0 + timedelta(hours=42)),
+    )
+    amber = report(
+        "mill-1", status=Status.AMBER, rul_h=80.0, findings=("outer race defect (BPFO)",)
+    )
     [d] = PolicyEngine([BY_ID["bearing-wear"].loaded]).process(
-        [amber], PolicyContext(now=T0, site="plant-a", planned_windows=windows, stock={"BRG-KIT-6205": 3}))
+        [amber],
+        PolicyContext(now=T0, site="plant-a", planned_windows=windows, stock={"BRG-KIT-6205": 3}),
+    )
     assert d.outcome is DecisionOutcome.PROPOSED
     # the 2 h window at +10 h is too short for the 4 h job; the weekend stop at +34 h fits and
     # starts before the latest start (RUL lower bound 56 h - 12 h margin - 4 h job = +40 h)
@@ -67,12 +91,21 @@ def test_bearing_wear_maintenance_lands_in_the_planned_window_before_the_rul() -
 
 
 def test_reroute_moves_work_only_off_a_degraded_bottleneck() -> None:
-    machines = {"cnc-3": MachineInfo(asset_id="cnc-3", bottleneck=True, queued_jobs=4,
-                                     capabilities=("milling-5ax",), alternatives=("cnc-4",))}
+    machines = {
+        "cnc-3": MachineInfo(
+            asset_id="cnc-3",
+            bottleneck=True,
+            queued_jobs=4,
+            capabilities=("milling-5ax",),
+            alternatives=("cnc-4",),
+        )
+    }
     engine = PolicyEngine([BY_ID["reroute-bottleneck"].loaded])
     out = []
     for minute in (0, 10, 20):
-        out += engine.process([report("cnc-3", time=T0 + timedelta(minutes=minute), status=Status.RED)],
-                              PolicyContext(now=T0 + timedelta(minutes=minute), machines=machines))
+        out += engine.process(
+            [report("cnc-3", time=T0 + timedelta(minutes=minute), status=Status.RED)],
+            PolicyContext(now=T0 + timedelta(minutes=minute), machines=machines),
+        )
     assert [d.time for d in out] == [T0 + timedelta(minutes=20)]  # 15 min for-duration
     assert out[0].proposed.action.capability == "milling-5ax"

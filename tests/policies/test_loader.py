@@ -10,7 +10,7 @@ import pytest
 from agents.errors import PolicyError
 from policies.loader import LIBRARY, load_all, load_policy_file
 
-GOOD = '''from __future__ import annotations
+GOOD = """from __future__ import annotations
 from pydantic import BaseModel
 from policies.base import Policy
 
@@ -31,7 +31,7 @@ POLICY = Policy(
     params=Params,
     evaluate=evaluate,
 )
-'''
+"""
 
 
 def write(tmp_path: Path, text: str, name: str = "custom_check.py") -> Path:
@@ -94,8 +94,12 @@ def test_duplicate_policy_ids_across_directories_are_refused(tmp_path: Path) -> 
 def test_library_ships_six_policies_each_with_cases() -> None:
     files = load_all()
     assert sorted(pf.loaded.policy.id for pf in files) == [
-        "bearing-wear", "compressor-drift", "material-shortage", "reroute-bottleneck",
-        "sensor-fault", "vibration-p1",
+        "bearing-wear",
+        "compressor-drift",
+        "material-shortage",
+        "reroute-bottleneck",
+        "sensor-fault",
+        "vibration-p1",
     ]
     assert all(pf.cases for pf in files)
     assert all(Path(pf.loaded.path).parent == LIBRARY for pf in files)

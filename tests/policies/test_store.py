@@ -17,7 +17,9 @@ from tests.policies.helpers import ctx_at, threshold_policy, vib
 
 
 def decisions() -> list[Decision]:
-    engine = PolicyEngine([threshold_policy(pid="p-one"), threshold_policy(pid="p-two", fire=8.5, clear=8.0)])
+    engine = PolicyEngine(
+        [threshold_policy(pid="p-one"), threshold_policy(pid="p-two", fire=8.5, clear=8.0)]
+    )
     return engine.process([vib("m-1", 0, 9.0), vib("m-2", 0, 8.0)], ctx_at(0))
 
 
@@ -56,7 +58,9 @@ def test_trace_and_workflow_are_linked_by_appending(tmp_path: Path) -> None:
     with DecisionStore(state=tmp_path) as store:
         store.append(made)
         store.link(made[0].decision_id, now=T0 + timedelta(minutes=1), trace_id="4bf92f3577b34da6")
-        store.link(made[0].decision_id, now=T0 + timedelta(minutes=2), workflow_id="maint:plant-a:m-1")
+        store.link(
+            made[0].decision_id, now=T0 + timedelta(minutes=2), workflow_id="maint:plant-a:m-1"
+        )
         got = store.get(made[0].decision_id)
         assert (got.trace_id, got.workflow_id) == ("4bf92f3577b34da6", "maint:plant-a:m-1")
         assert got.explanation == made[0].explanation
@@ -64,7 +68,9 @@ def test_trace_and_workflow_are_linked_by_appending(tmp_path: Path) -> None:
             store.link("d-nope", now=T0, trace_id="x")
 
 
-def test_state_directory_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_state_directory_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AUTOOPS_STATE_DIR", str(tmp_path / "state"))
     with DecisionStore() as store:
         store.append(decisions())
@@ -72,5 +78,8 @@ def test_state_directory_from_the_environment(tmp_path: Path, monkeypatch: pytes
 
 
 def test_unknown_id_says_how_to_find_ids(tmp_path: Path) -> None:
-    with DecisionStore(state=tmp_path) as store, pytest.raises(InputError, match="autoops decisions list"):
+    with (
+        DecisionStore(state=tmp_path) as store,
+        pytest.raises(InputError, match="autoops decisions list"),
+    ):
         store.get("d-0000")
