@@ -98,6 +98,15 @@ def test_noise_and_unbalance_raise_no_alarm(seed: int) -> None:
     assert len(result.evidence) == 4  # every kind was looked at
 
 
+def test_false_calls_on_short_noise_windows_are_rare() -> None:
+    # The machine agent diagnoses every 4096-sample window it gets: a diagnosis that flickered on
+    # noise would be seen at once on the board.
+    rng = np.random.default_rng(2024)
+    f = freqs_6205()
+    calls = sum(diagnose(rng.normal(0.0, 1.0, 4096), FS, f).faulty for _ in range(300))
+    assert calls <= 1
+
+
 def test_unbalance_inside_the_envelope_band_raises_no_alarm() -> None:
     # Even when the user envelopes a band that contains the shaft tones, they are not defects.
     rng = np.random.default_rng(9)
