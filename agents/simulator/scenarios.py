@@ -1,7 +1,13 @@
-"""Named scenarios: each runs a seeded twin through its agent and returns a JSON-able summary."""
+"""Named scenarios: each runs a seeded twin through its agent and returns a JSON-able summary.
+
+Twin modules register their scenarios with ``@scenario(name)`` when imported; ``MODULES`` says
+which module holds which scenario, so running one imports only its own twin (the machine twin
+pulls in scipy.signal, which costs seconds on this machine).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +15,13 @@ from agents.errors import InputError
 
 Scenario = Callable[[int], dict[str, Any]]
 
+#: scenario name -> module under agents.simulator that registers it
+MODULES: dict[str, str] = {
+    "bearing-wear": "machine_twin",
+    "sensor-flatline": "machine_twin",
+    "stock-shortage": "stock_twin",
+    "compressor-drift": "compressor_twin",
+}
 SCENARIOS: dict[str, Scenario] = {}
 
 
@@ -20,20 +33,8 @@ def scenario(name: str) -> Callable[[Scenario], Scenario]:
     return register
 
 
-def _load_all() -> None:
-    # Each twin module registers its scenarios on import. Add new modules here.
-    import importlib
-
-    for module in ("machine_twin", "stock_twin", "compressor_twin"):
-        try:
-            importlib.import_module(f"agents.simulator.{module}")
-        except ModuleNotFoundError as exc:  # a twin not written yet must not break the others
-            if exc.name != f"agents.simulator.{module}":
-                raise
-
-
 def run_scenario(name: str, *, seed: int) -> dict[str, Any]:
-    _load_all()
-    if name not in SCENARIOS:
-        raise InputError(f"unknown scenario {name!r}; choose one of {sorted(SCENARIOS)}")
+    if name not in MODULES:
+        raise InputError(f"unknown scenario {name!r}; choose one of {sorted(MODULES)}")
+    importlib.import_module(f"agents.simulator.{MODULES[name]}")
     return {"scenario": name, "seed": seed, **SCENARIOS[name](seed)}

@@ -14,9 +14,9 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Run the demo scenarios and print what the agents saw."""
-    from agents.simulator.scenarios import SCENARIOS, run_scenario
+    from agents.simulator.scenarios import MODULES, run_scenario
 
-    results = {name: run_scenario(name, seed=1) for name in SCENARIOS}
+    results = {name: run_scenario(name, seed=1) for name in MODULES}
     if as_json:
         print(json.dumps(results, default=str))
         return
