@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.errors import InputError
+from agents.errors import ConfigError, InputError
 from agents.models import SensorKind, SensorSpec
-from agents.replay import read_readings_csv, read_waveform
+from agents.replay import load_asset_toml, read_readings_csv, read_waveform
 
 SENSORS = (
     SensorSpec(name="bearing_temp", kind=SensorKind.TEMPERATURE, unit="degC"),
@@ -116,3 +116,66 @@ def test_waveform_npy_must_be_one_numeric_column(tmp_path: Path) -> None:
     (tmp_path / "junk.npy").write_bytes(b"not numpy at all")
     with pytest.raises(InputError, match="not a readable .npy"):
         read_waveform(tmp_path / "junk.npy")
+
+
+ASSET_TOML = """\
+id = "fan-3"
+machine_group = "group1"
+foundation = "flexible"
+shaft_hz = 24.8
+
+[bearing]
+n_balls = 9
+ball_diameter_mm = 7.94
+pitch_diameter_mm = 39.04
+
+[[sensors]]
+name = "de_acc"
+kind = "vibration_acceleration"
+unit = "g"
+sampling_hz = 25600
+
+[[sensors]]
+name = "bearing_temp"
+kind = "temperature"
+unit = "degC"
+"""
+
+
+def test_asset_file_loads_into_the_machine_model(tmp_path: Path) -> None:
+    asset = load_asset_toml(write(tmp_path, ASSET_TOML, "fan.toml"))
+    assert asset.id == "fan-3"
+    assert [s.name for s in asset.sensors] == ["de_acc", "bearing_temp"]
+    freqs = asset.frequencies()
+    assert freqs is not None and freqs.bpfo == pytest.approx(3.5848 * 24.8, rel=1e-3)
+    # Its scalar sensors are what a readings CSV for it must carry.
+    path = write(tmp_path, "time,bearing_temp\n0,40\n")
+    assert [r.values for r in read_readings_csv(path, asset.id, asset.sensors)] == [
+        {"bearing_temp": 40.0}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("sampling_hz = 25600", ""), "a waveform sensor needs sampling_hz"),
+        (('unit = "g"', 'unit = "mm/s"'), "unit 'mm/s' does not fit kind"),
+        (("n_balls = 9", "n_balls = -9"), "field bearing.n_balls"),
+        (('foundation = "flexible"', 'foundation = "jelly"'), "field foundation"),
+        (('name = "de_acc"', 'name = "de_acc"\ncolour = "red"'), "field sensors[0](de_acc).colour"),
+        (("[bearing]", "[bearing"), "not valid TOML"),
+    ],
+)
+def test_bad_asset_file_is_a_config_error_naming_the_field(
+    tmp_path: Path, edit: tuple[str, str], expected: str
+) -> None:
+    path = write(tmp_path, ASSET_TOML.replace(*edit), "fan.toml")
+    with pytest.raises(ConfigError) as info:
+        load_asset_toml(path)
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_missing_asset_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot open asset file"):
+        load_asset_toml(tmp_path / "absent.toml")
