@@ -1,5 +1,176 @@
-"""`autoops approvals` commands (being written)."""
+"""``autoops approvals``: list pending approvals, approve or reject them, against a running Temporal.
+
+Who you are (``--as``) and your roles come from the plant configuration (``--config`` or
+``$AUTOOPS_CONFIG``: its ``[[users]]`` and ``[roles.*]`` tables). The CLI is for people who already
+have access to the Temporal namespace; the web UI is where approvers authenticate with passwords.
+The workflow's validator has the last word: wrong role, amount above the role's limit, approving
+your own request or voting twice are refused there and printed here as one clear line.
+"""
 
 from __future__ import annotations
 
-from orchestrator.cli.app import app  # noqa: F401
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agents.errors import ConfigError, InputError
+from orchestrator.cli.app import app
+
+approvals_app = typer.Typer(
+    name="approvals", no_args_is_help=True, help="Pending human approvals: list, approve, reject."
+)
+app.add_typer(approvals_app, name="approvals")
+
+Address = Annotated[
+    str | None,
+    typer.Option("--address", help="Temporal host:port; default $TEMPORAL_ADDRESS, the config, or 127.0.0.1:7233"),
+]
+Namespace = Annotated[str | None, typer.Option("--namespace", help="Temporal namespace; default from the config")]
+Config = Annotated[
+    Path | None, typer.Option("--config", help="plant TOML with [[users]] and [roles]; default $AUTOOPS_CONFIG")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="print one JSON array")]
+
+WAITING = ("pending", "escalated", "attention")
+
+
+def _config(path: Path | None) -> Any:
+    from orchestrator.config import PlantConfig, load_config
+
+    chosen = path or (Path(os.environ["AUTOOPS_CONFIG"]) if os.environ.get("AUTOOPS_CONFIG") else None)
+    return load_config(chosen) if chosen else PlantConfig(site="local")
+
+
+async def _client(config: Any, address: str | None, namespace: str | None) -> Any:
+    from orchestrator.temporal import connect
+
+    return await connect(config.temporal, address=address or os.environ.get("TEMPORAL_ADDRESS") or None,
+                         namespace=namespace or os.environ.get("TEMPORAL_NAMESPACE") or None)
+
+
+async def _pending(client: Any) -> list[dict[str, Any]]:
+    from workflows.models import ApprovalStatus
+
+    states = ", ".join(f'"{s}"' for s in WAITING)
+    rows = []
+    async for wf in client.list_workflows(f"ApprovalState IN ({states}) AND ExecutionStatus = 'Running'"):
+        status = await client.get_workflow_handle(wf.id).query("approval", result_type=ApprovalStatus)
+        rows.append({"workflow_id": wf.id, "workflow_type": wf.workflow_type, **status.model_dump(mode="json")})
+    return rows
+
+
+@approvals_app.command("list")
+def list_approvals(
+    address: Address = None, namespace: Namespace = None, config: Config = None, as_json: AsJson = False
+) -> None:
+    """Everything waiting for a person: pending, escalated, or needing attention after a refusal."""
+    rows = asyncio.run(_list(_config(config), address, namespace))
+    if as_json:
+        print(json.dumps(rows))
+        return
+    if not rows:
+        typer.echo("no pending approvals")
+        return
+    for r in rows:
+        votes = sum(1 for v in r["votes"] if v["approve"])
+        typer.echo(
+            f"{r['workflow_id']}  {r['state']}  {r['amount']:g} {r['currency']}  tier {r['tier']}  "
+            f"{votes}/{r['min_approvers']} of {','.join(r['roles'])}  {r['subject']}"
+            + (f"  ({r['reason']})" if r["state"] == "attention" else "")
+        )
+
+
+async def _list(config: Any, address: str | None, namespace: str | None) -> list[dict[str, Any]]:
+    return await _pending(await _client(config, address, namespace))
+
+
+def _role_for(config: Any, user_name: str, role: str | None, source: str) -> tuple[str, list[str]]:
+    user = config.user(user_name)
+    if user is None:
+        known = ", ".join(u.name for u in config.users) or "none"
+        raise ConfigError(
+            f"user {user_name!r} is not declared in [[users]] (known: {known}); add them with their roles",
+            file=source, column="users",
+        )
+    roles = [r for r in user.roles if config.roles[r].can_approve]
+    if role is not None and role not in user.roles:
+        raise InputError(f"{user_name} does not hold role {role!r}; their roles: {', '.join(user.roles)}")
+    return user.name, [role] if role else roles
+
+
+async def _vote(
+    config: Any, source: str, address: str | None, namespace: str | None,
+    workflow_id: str, user: str, role: str | None, approve: bool, comment: str,
+) -> dict[str, Any]:
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
+
+    from workflows.models import ApprovalStatus, ApprovalVote
+
+    name, roles = _role_for(config, user, role, source)
+    client = await _client(config, address, namespace)
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        status = await handle.query("approval", result_type=ApprovalStatus)
+    except RPCError as exc:
+        raise InputError(f"no workflow {workflow_id!r} to approve ({exc.message}); see autoops approvals list") from None
+    # Vote with the user's role that this request accepts (several roles: the one it names first).
+    usable = [r for r in status.roles if r in roles] or roles
+    if not usable:
+        raise InputError(f"{name} holds no role that may approve anything; ask an administrator")
+    try:
+        result = await handle.execute_update(
+            "decide", ApprovalVote(user=name, role=usable[0], approve=approve, comment=comment),
+            result_type=ApprovalStatus,
+        )
+    except WorkflowUpdateFailedError as exc:
+        reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)
+        raise InputError(f"{workflow_id}: refused: {reason}") from None
+    return result.model_dump(mode="json")
+
+
+def _source(config: Path | None) -> str:
+    return str(config or os.environ.get("AUTOOPS_CONFIG") or "<no config>")
+
+
+@approvals_app.command("approve")
+def approve(
+    workflow_id: Annotated[str, typer.Argument(help="workflow id, e.g. po:plant1:BRG-6205:7")],
+    user: Annotated[str, typer.Option("--as", help="your user name (from the plant config)")],
+    comment: Annotated[str, typer.Option("--comment", help="why (kept in the workflow history)")] = "",
+    role: Annotated[str | None, typer.Option("--role", help="which of your roles to sign with")] = None,
+    address: Address = None, namespace: Namespace = None, config: Config = None, as_json: AsJson = False,
+) -> None:
+    """Approve a pending request (counts as one of N signatures where N-of-M applies)."""
+    status = asyncio.run(_vote(_config(config), _source(config), address, namespace,
+                               workflow_id, user, role, True, comment))
+    _print_vote(workflow_id, status, as_json)
+
+
+@approvals_app.command("reject")
+def reject(
+    workflow_id: Annotated[str, typer.Argument(help="workflow id")],
+    user: Annotated[str, typer.Option("--as", help="your user name (from the plant config)")],
+    comment: Annotated[str, typer.Option("--comment", help="why it is rejected (required)")] = "",
+    role: Annotated[str | None, typer.Option("--role", help="which of your roles to sign with")] = None,
+    address: Address = None, namespace: Namespace = None, config: Config = None, as_json: AsJson = False,
+) -> None:
+    """Reject a pending request; the workflow ends without acting."""
+    if not comment.strip():
+        raise InputError("a rejection needs a comment saying why: add --comment '...'")
+    status = asyncio.run(_vote(_config(config), _source(config), address, namespace,
+                               workflow_id, user, role, False, comment))
+    _print_vote(workflow_id, status, as_json)
+
+
+def _print_vote(workflow_id: str, status: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(status))
+        return
+    votes = sum(1 for v in status["votes"] if v["approve"])
+    typer.echo(f"{workflow_id}: {status['state']} ({votes}/{status['min_approvers']} approvals)"
+               + (f": {status['reason']}" if status["reason"] else ""))

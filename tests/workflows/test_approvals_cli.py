@@ -1,0 +1,80 @@
+"""`autoops approvals` against the session's dev server: list, refused self-approval, approve, reject."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.workflows.conftest import Stack, unique
+from tests.workflows.test_part_order import eventually, order_input, result_of
+from workflows.models import ApprovalState, PartOrderStatus
+from workflows.part_order.workflow import PartOrderWorkflow
+from workflows.starters import start_part_order
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+PLANT = """
+site = "plant1"
+[roles.buyer]
+approval_limit = 1000
+[roles.operator]
+approval_limit = 0
+can_approve = false
+[[users]]
+name = "alice"
+roles = ["buyer"]
+[[users]]
+name = "bob"
+roles = ["buyer"]
+"""
+
+
+async def autoops(stack: Stack, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-c", "from orchestrator.cli import main; main()", "approvals", *args,
+           "--address", stack.temporal.address, "--config", str(config)]
+    return await asyncio.to_thread(
+        subprocess.run, cmd, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+
+
+async def test_list_approve_and_reject_from_the_command_line(stack: Stack, tmp_path: Path) -> None:
+    config = tmp_path / "plant.toml"
+    config.write_text(PLANT)
+    approve_me = await start_part_order(stack.client, order_input("BRG-6308-ZZ", 20, 38.0, requested_by="alice"),
+                                        n=unique(), task_queue=stack.task_queue)
+    reject_me = await start_part_order(stack.client, order_input("BELT-XPZ-1250", 30, 22.0, requested_by="alice"),
+                                       n=unique(), task_queue=stack.task_queue)
+
+    async def both_listed() -> list[dict[str, object]]:
+        out = await autoops(stack, config, "list", "--json")
+        assert out.returncode == 0, out.stderr
+        rows = [r for r in json.loads(out.stdout) if r["workflow_id"] in (approve_me.id, reject_me.id)]
+        return rows if len(rows) == 2 else []
+
+    rows = await eventually(both_listed)
+    assert {r["state"] for r in rows} == {"pending"}
+    assert {r["amount"] for r in rows} == {760.0, 660.0}
+
+    own = await autoops(stack, config, "approve", approve_me.id, "--as", "alice")
+    assert own.returncode == 2 and "separation of duties" in own.stderr
+    stranger = await autoops(stack, config, "approve", approve_me.id, "--as", "mallory")
+    assert stranger.returncode == 2 and "'mallory' is not declared" in stranger.stderr
+
+    ok = await autoops(stack, config, "approve", approve_me.id, "--as", "bob", "--comment", "needed")
+    assert ok.returncode == 0 and "approved" in ok.stdout
+    assert (await result_of(approve_me)).status == PartOrderStatus.RECEIVED
+
+    no_comment = await autoops(stack, config, "reject", reject_me.id, "--as", "bob")
+    assert no_comment.returncode == 2 and "needs a comment" in no_comment.stderr
+    rejected = await autoops(stack, config, "reject", reject_me.id, "--as", "bob", "--comment", "too many belts")
+    assert rejected.returncode == 0 and "rejected" in rejected.stdout
+    result = await result_of(reject_me)
+    assert result.status == PartOrderStatus.REJECTED and stack.supplier_orders(result.po_number) == []
+    assert (await reject_me.query(PartOrderWorkflow.approval)).state == ApprovalState.REJECTED
