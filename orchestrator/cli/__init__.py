@@ -24,7 +24,10 @@ from orchestrator.cli.app import app
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Non-standalone click returns a command's ``typer.Exit(code)`` instead of exiting with it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except AutoopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
