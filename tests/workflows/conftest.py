@@ -78,7 +78,7 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal(state_dir: Path) -> AsyncIterator[DevServer]:
-    server = await start_dev_server(state_dir / "temporal", headless=True)
+    server = await start_dev_server(state_dir / "temporal")
     yield server
     server.stop()
 

@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from policies.models import ApprovalRequirement, Autonomy, OrderParts, PartLine
@@ -20,6 +22,7 @@ from workflows.models import (
     PartOrderResult,
     PartOrderStatus,
 )
+from workflows.approval import APPROVAL_STATE
 from workflows.part_order.workflow import PartOrderWorkflow
 from workflows.starters import start_part_order
 
@@ -222,3 +225,23 @@ async def test_supplier_5xx_and_timeouts_are_retried_into_one_order(stack: Stack
     result = await result_of(handle)
     assert result.status == PartOrderStatus.RECEIVED
     assert len(stack.supplier_orders(result.po_number)) == 1
+
+
+async def test_readable_in_the_temporal_ui(stack: Stack) -> None:
+    inp = order_input("BRG-6308-ZZ", 20, 38.0).model_copy(update={"explanation": "stock below reorder point"})
+    handle = await start_part_order(stack.client, inp, n=unique(), task_queue=stack.task_queue)
+    await wait_state(handle, ApprovalState.PENDING)
+    desc = await handle.describe()
+    assert await desc.static_summary() == "Order 20 x BRG-6308-ZZ from reference (760 EUR)"
+    details = await desc.static_details() or ""
+    assert "stock below reorder point" in details and inp.decision_id in details
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    assert metadata.current_details.startswith("Waiting for approval of PO-plant1:BRG-6308-ZZ:")
+    assert desc.typed_search_attributes[APPROVAL_STATE] == "pending"
+    await vote(handle, "bob", "buyer", approve=False, comment="duplicate of another order")
+    await result_of(handle)
+
+    # The dev server was started with its Web UI on a loopback port and a SQLite file.
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(stack.temporal.ui_url)).status_code == 200
+    assert stack.temporal.db_file.exists()
