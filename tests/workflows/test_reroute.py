@@ -1,4 +1,5 @@
-"""Reroute against the reference MES: only capable machines receive work; it comes back after repair."""
+"""Reroute against the reference MES: only capable machines receive work; it comes back when the
+maintenance of the machine closes."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import asyncio
 import httpx
 import pytest
 
-from policies.models import RerouteWork
+from policies.models import Autonomy, RerouteWork, ScheduleMaintenance
 from tests.workflows.conftest import FAST_RETRY, Stack, unique
 from tests.workflows.test_part_order import eventually
 from workflows.integrations.mes import MesClient
-from workflows.models import RepairDone, RerouteInput, RerouteStatus
+from workflows.models import HealthConfirmation, MaintenanceInput, MaintenanceStatus, RerouteInput, RerouteStatus
 from workflows.reroute.workflow import RerouteWorkflow
-from workflows.starters import start_reroute
+from workflows.starters import start_maintenance, start_reroute
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -44,7 +45,20 @@ async def test_reroute_moves_jobs_only_to_capable_machines_and_back(stack: Stack
         assert moved_ids <= on_mill2
         assert {m.asset_id: m for m in await mes.list_machines()}["mill-1"].constrained
 
-        await handle.signal(RerouteWorkflow.repair_done, RepairDone(asset_id="mill-1", by="tech-7"))
+        # The repair: a maintenance workflow for the same asset closes, and tells the reroute.
+        maint = await start_maintenance(stack.client, MaintenanceInput(
+            site=inp.site, autonomy=Autonomy.AUTO, health_timeout_s=20, retry=FAST_RETRY,
+            action=ScheduleMaintenance(asset_id="mill-1", task="replace spindle bearing", duration_h=0.5),
+        ), task_queue=stack.task_queue)
+        stack.health["mill-1"] = HealthConfirmation(asset_id="mill-1", healthy=True)
+
+        async def work_order() -> list[dict[str, object]]:
+            return stack.work_orders(maint.id)
+
+        wo = (await eventually(work_order))[0]["work_order"]
+        done = await http.post(f"{stack.partners.cmms_url}/work-orders/{wo['work_order_id']}/complete", json={})
+        assert done.status_code == 200
+        assert (await asyncio.wait_for(maint.result(), timeout=20)).status == MaintenanceStatus.CLOSED
         result = await asyncio.wait_for(handle.result(), timeout=20)
         assert result.status == RerouteStatus.RESTORED
         assert result.unplaced == ("J-1002",)

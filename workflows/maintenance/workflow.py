@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from policies.models import Autonomy, OrderParts
@@ -32,7 +33,9 @@ with workflow.unsafe.imports_passed_through():
         Window,
         WorkOrderCompletion,
         WorkOrderSpec,
+        RepairDone,
         part_order_id,
+        reroute_id,
     )
     from workflows.part_order.workflow import PartOrderWorkflow
 
@@ -230,4 +233,13 @@ class MaintenanceWorkflow(ApprovalGated):
                 detail = self.health.detail if self.health else "no health report"
                 await self.notify(roles, subject, f"{asset} not confirmed healthy after the work order: {detail}")
                 return self._result(inp, MaintenanceStatus.CLOSED_UNVERIFIED, f"not confirmed healthy: {detail}")
+        await self._end_reroute(inp)
         return self._result(inp, MaintenanceStatus.CLOSED, f"{asset} healthy again")
+
+    async def _end_reroute(self, inp: MaintenanceInput) -> None:
+        """Tell a reroute of this asset (if one runs) that the repair is done, so work comes back."""
+        handle = workflow.get_external_workflow_handle(reroute_id(inp.site, inp.action.asset_id))
+        try:
+            await handle.signal("repair_done", RepairDone(asset_id=inp.action.asset_id, by=self.work_order_id))
+        except FailureError:
+            pass  # no reroute running for this asset: nothing to bring back
