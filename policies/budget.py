@@ -8,6 +8,7 @@ it needs approval, and the reason says which limit was reached.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -29,6 +30,18 @@ class BudgetLedger:
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
         self._spent: dict[tuple[str, date], tuple[int, float]] = {}
+
+    def state(self) -> list[list[object]]:
+        """Counts as JSON-able rows ``[site, day, actions, spend]``."""
+        return [
+            [site, day.isoformat(), n, spent] for (site, day), (n, spent) in self._spent.items()
+        ]
+
+    def load(self, rows: list[list[Any]]) -> None:
+        self._spent = {
+            (str(site), date.fromisoformat(str(day))): (int(n), float(spent))
+            for site, day, n, spent in rows
+        }
 
     def charge(
         self, proposal: ProposedAction, site: str, now: datetime
@@ -69,3 +82,22 @@ class BudgetLedger:
             }
         )
         return gated, f"Needs approval: {reason}."
+
+
+_RANK = {Autonomy.SUGGEST: 0, Autonomy.APPROVE: 1, Autonomy.AUTO: 2}
+
+
+def cap_autonomy(
+    proposal: ProposedAction, ceiling: Autonomy | None, policy_id: str, roles: tuple[str, ...]
+) -> tuple[ProposedAction, str]:
+    """Lower a proposal's autonomy to the plant's ceiling for the policy (e.g. a new policy
+    runs as ``suggest`` until the team trusts it); returns the note that says so."""
+    if ceiling is None or _RANK[proposal.autonomy] <= _RANK[ceiling]:
+        return proposal, ""
+    note = f"autonomy of policy {policy_id} is capped at {ceiling.value} by the plant configuration"
+    update: dict[str, object] = {"autonomy": ceiling}
+    if ceiling is Autonomy.APPROVE and proposal.approval is None:
+        update["approval"] = ApprovalRequirement(roles=roles, tier="capped", reason=note)
+    if ceiling is Autonomy.SUGGEST:
+        update["approval"] = None
+    return proposal.model_copy(update=update), f"Capped: {note}."

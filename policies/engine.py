@@ -20,7 +20,6 @@ decisions, and a replayed stream writes no duplicates into the log.
 
 from __future__ import annotations
 
-import hashlib
 import traceback
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -32,12 +31,14 @@ from pydantic import BaseModel, Field
 
 from agents.models import HealthReport, Status
 from policies.base import Frozen, Policy, PolicyContext
-from policies.budget import Budget, BudgetLedger
+from policies.budget import Budget, BudgetLedger, cap_autonomy
 from policies.models import (
+    Autonomy,
     Decision,
     DecisionOutcome,
     ProposedAction,
 )
+from policies.records import make_decision
 
 
 class EngineConfig(Frozen):
@@ -45,6 +46,8 @@ class EngineConfig(Frozen):
     budget: Budget = Budget()
     # policy id -> overrides, with "asset:<id>" / "line:<name>" sub-tables (plant configuration)
     parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # policy id -> the most autonomy its actions may have here (suggest < approve < auto)
+    autonomy: dict[str, Autonomy] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,6 @@ class EngineStats:
     duplicates_dropped: int = 0  # proposals of an already active problem
     pending: int = 0  # proposals waiting for their for-duration
     outcomes: Counter[str] = field(default_factory=Counter)
-
-
-def decision_id(policy: Policy, asset: str | None, key: str, outcome: str, now: datetime) -> str:
-    raw = f"{policy.id}|{policy.version}|{asset or ''}|{key}|{outcome}|{now.isoformat()}"
-    return "d-" + hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
 def _for_duration(policy: Policy, params: BaseModel) -> timedelta:
@@ -125,6 +123,50 @@ class PolicyEngine:
     def process(self, reports: Iterable[HealthReport], ctx: PolicyContext) -> list[Decision]:
         self.observe(reports)
         return self.step(ctx)
+
+    # -- state, so a restarted orchestrator does not re-open what is already open ---------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the engine remembers, as JSON-able data (see ``restore``)."""
+        return {
+            "latest": [r.model_dump(mode="json") for _, r in sorted(self._latest.items())],
+            "keys": [
+                {
+                    "policy": p,
+                    "asset": a,
+                    "key": k,
+                    "since": st.since.isoformat(),
+                    "fired": st.fired,
+                    "noted": st.noted,
+                    "missing_since": st.missing_since.isoformat() if st.missing_since else None,
+                }
+                for (p, a, k), st in self._keys.items()
+            ],
+            "last_fired": [[p, k, t.isoformat()] for (p, k), t in self._last_fired.items()],
+            "stale_noted": sorted([p, a] for p, a in self._stale_noted),
+            "error_noted": [[p, a, m] for (p, a), m in self._error_noted.items()],
+            "budget": self._ledger.state(),
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Resume from ``snapshot()`` of an engine with the same policies."""
+        self._latest = {
+            r.asset_id: r for r in (HealthReport.model_validate(x) for x in snapshot["latest"])
+        }
+        self._keys = {
+            (k["policy"], k["asset"], k["key"]): _KeyState(
+                since=datetime.fromisoformat(k["since"]),
+                fired=k["fired"],
+                noted=k["noted"],
+                missing_since=datetime.fromisoformat(k["missing_since"])
+                if k["missing_since"]
+                else None,
+            )
+            for k in snapshot["keys"]
+        }
+        self._last_fired = {(p, k): datetime.fromisoformat(t) for p, k, t in snapshot["last_fired"]}
+        self._stale_noted = {(p, a) for p, a in snapshot["stale_noted"]}
+        self._error_noted = {(p, a): m for p, a, m in snapshot["error_noted"]}
+        self._ledger.load(snapshot["budget"])
 
     # -- one evaluation round ------------------------------------------------------------------
     def step(self, ctx: PolicyContext) -> list[Decision]:
@@ -228,7 +270,14 @@ class PolicyEngine:
                         )
                     )
                 continue
-            proposal, note = self._ledger.charge(cand.proposal, ctx.site, ctx.now)
+            proposal, capped = cap_autonomy(
+                cand.proposal,
+                self.config.autonomy.get(policy.id),
+                policy.id,
+                self.config.budget.approver_roles,
+            )
+            proposal, note = self._ledger.charge(proposal, ctx.site, ctx.now)
+            note = " ".join(n for n in (capped, note) if n)
             outcome = DecisionOutcome.SHADOW if self.config.shadow else DecisionOutcome.PROPOSED
             text = proposal.explanation + (f" {note}" if note else "")
             out.append(
@@ -385,27 +434,15 @@ class PolicyEngine:
         proposal: ProposedAction | None,
         explanation: str,
     ) -> Decision:
-        values: dict[str, Any] = {}
-        if report is not None:
-            values.update(
-                status=report.status.value,
-                health_score=report.health_score,
-                report_time=report.time.isoformat(),
-            )
-        if proposal is not None:
-            values.update(proposal.evidence)
-        return Decision(
-            decision_id=decision_id(lp.policy, asset, key, outcome.value, ctx.now),
-            time=ctx.now,
-            site=ctx.site,
-            asset_id=asset,
-            policy_id=lp.policy.id,
-            policy_version=lp.policy.version,
-            policy_source_hash=lp.source_hash,
-            parameters=params.model_dump(mode="json") if params is not None else {},
-            inputs=(report.report_id,) if report is not None else (),
-            input_values=values,
+        return make_decision(
+            lp.policy,
+            lp.source_hash,
+            asset=asset,
+            key=key,
             outcome=outcome,
-            proposed=proposal,
+            ctx=ctx,
+            report=report,
+            params=params,
+            proposal=proposal,
             explanation=explanation,
         )

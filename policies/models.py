@@ -90,7 +90,9 @@ class FlagForReview(Frozen):
     subject: str
     asset_id: str | None = None
     detail: str = ""
-    figures: dict[str, float] = Field(default_factory=dict)  # e.g. payback_years, excess_kwh_per_day
+    figures: dict[str, float] = Field(
+        default_factory=dict
+    )  # e.g. payback_years, excess_kwh_per_day
 
 
 class Notify(Frozen):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -256,3 +257,30 @@ def test_old_or_redelivered_reports_do_not_replace_the_newest() -> None:
     engine.observe([vib("m-1", 10, 2.0, seq=5)])
     engine.observe([vib("m-1", 5, 9.0, seq=4), vib("m-1", 10, 2.0, seq=5)])
     assert engine.step(ctx_at(10)) == []
+
+
+def test_autonomy_ceiling_from_the_plant_configuration() -> None:
+    config = EngineConfig(autonomy={"test-policy": Autonomy.SUGGEST})
+    [d] = PolicyEngine([threshold_policy()], config).process([vib("m-1", 0, 9.0)], ctx_at(0))
+    assert d.proposed.autonomy is Autonomy.SUGGEST
+    assert "capped at suggest by the plant configuration" in d.explanation
+    config = EngineConfig(autonomy={"test-policy": Autonomy.APPROVE})
+    [d] = PolicyEngine([threshold_policy()], config).process([vib("m-1", 0, 9.0)], ctx_at(0))
+    assert d.proposed.autonomy is Autonomy.APPROVE and d.proposed.approval is not None
+
+
+def test_a_restored_engine_continues_exactly_like_one_that_never_stopped() -> None:
+    def policies() -> list[Any]:
+        return [threshold_policy(cooldown=timedelta(minutes=30), for_duration=timedelta(minutes=5))]
+
+    steps = [(0, 9.0), (5, 9.0), (10, 3.0), (15, 9.0), (25, 9.0), (50, 9.0), (60, 9.0)]
+    whole = PolicyEngine(policies())
+    expected = run(whole, steps)
+    first = PolicyEngine(policies())
+    got = run(first, steps[:3])
+    snapshot = json.loads(json.dumps(first.snapshot()))  # it must survive a trip through JSON
+    second = PolicyEngine(policies())
+    second.restore(snapshot)
+    got += run(second, steps[3:])
+    assert expected == [(5, "proposed"), (25, "suppressed"), (50, "proposed")]
+    assert got == expected
