@@ -16,7 +16,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from agents.errors import InputError
 from orchestrator.intake import EventHandler
 from workflows.integrations.models import CallbackEvent, EventType
-from workflows.models import ShipNotice, SupplierConfirmation, WorkOrderCompletion, part_order_id_for_po
+from workflows.models import (
+    ShipNotice,
+    SupplierConfirmation,
+    WorkOrderCompletion,
+    part_order_id_for_po,
+)
 
 log = logging.getLogger(__name__)
 

@@ -174,14 +174,16 @@ async def connect(
             extra.append(TracingInterceptor())
         except ImportError:  # opentelemetry is optional for the bare client
             pass
+    use_tls: TLSConfig | bool = tls or bool(key)  # an API key always travels over TLS
+    # The key itself is never logged nor put in an error message: only whether one is set.
     log.info("connecting to Temporal at %s namespace %s (tls=%s, api key=%s)",
-             target, namespace or settings.namespace, bool(tls), "set" if key else "none")
+             target, namespace or settings.namespace, bool(use_tls), "set" if key else "none")
     try:
         return await Client.connect(
             target,
             namespace=namespace or settings.namespace,
             data_converter=pydantic_data_converter,
-            tls=tls or bool(key),  # an API key always travels over TLS
+            tls=use_tls,
             api_key=key.get_secret_value() if key else None,
             interceptors=extra,
         )

@@ -21,11 +21,22 @@ from temporalio.client import Client
 from orchestrator.intake import create_intake_router
 from orchestrator.reference.common import utc_now
 from orchestrator.reference.knobs import CmmsKnobs, SupplierKnobs
-from orchestrator.reference.serve import ReferenceStack, RunningServer, serve_app, start_reference_servers
+from orchestrator.reference.serve import (
+    ReferenceStack,
+    RunningServer,
+    serve_app,
+    start_reference_servers,
+)
 from orchestrator.signals import signal_handler
 from orchestrator.temporal import DevServer, connect, start_dev_server
 from workflows.common import StockLedger
-from workflows.models import ApprovalPolicy, ApprovalTier, HealthConfirmation, Notification, PartnerRetry
+from workflows.models import (
+    ApprovalPolicy,
+    ApprovalTier,
+    HealthConfirmation,
+    Notification,
+    PartnerRetry,
+)
 from workflows.worker import WorkerDeps, build_worker
 
 SECRETS = {"supplier": "supplier-test-secret", "cmms": "cmms-test-secret"}

@@ -14,6 +14,7 @@ from tests.workflows.test_part_order import eventually
 from workflows.integrations.mes import MesClient
 from workflows.integrations.models import CallbackEvent, EventType, WindowKind
 from workflows.integrations.signing import signature_headers
+from workflows.maintenance.workflow import MaintenanceWorkflow
 from workflows.models import (
     ApprovalState,
     ApprovalVote,
@@ -22,7 +23,6 @@ from workflows.models import (
     MaintenanceInput,
     MaintenanceStatus,
 )
-from workflows.maintenance.workflow import MaintenanceWorkflow
 from workflows.starters import start_maintenance
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]

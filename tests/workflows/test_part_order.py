@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from policies.models import ApprovalRequirement, Autonomy, OrderParts, PartLine
 from tests.workflows.conftest import FAST_RETRY, POLICY, Stack, unique
+from workflows.approval import APPROVAL_STATE
 from workflows.models import (
     ApprovalState,
     ApprovalStatus,
@@ -22,7 +23,6 @@ from workflows.models import (
     PartOrderResult,
     PartOrderStatus,
 )
-from workflows.approval import APPROVAL_STATE
 from workflows.part_order.workflow import PartOrderWorkflow
 from workflows.starters import start_part_order
 

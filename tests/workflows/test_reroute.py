@@ -12,7 +12,13 @@ from policies.models import Autonomy, RerouteWork, ScheduleMaintenance
 from tests.workflows.conftest import FAST_RETRY, Stack, unique
 from tests.workflows.test_part_order import eventually
 from workflows.integrations.mes import MesClient
-from workflows.models import HealthConfirmation, MaintenanceInput, MaintenanceStatus, RerouteInput, RerouteStatus
+from workflows.models import (
+    HealthConfirmation,
+    MaintenanceInput,
+    MaintenanceStatus,
+    RerouteInput,
+    RerouteStatus,
+)
 from workflows.reroute.workflow import RerouteWorkflow
 from workflows.starters import start_maintenance, start_reroute
 
