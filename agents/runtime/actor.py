@@ -5,7 +5,9 @@ so everything it promises is unit-tested in-process:
 
 * readings arrive in batches (a Ray call costs ~0.7 ms; one call per reading cannot carry a plant);
 * a reading for a time the agent has already assessed (a re-delivery after a retry or a restart) is
-  not assessed again; if its report is still known it is handed back again, with the same id;
+  not assessed again; if its report is still known it is handed back again, with the same id.
+  Agents assume time moves forward, so a reading older than the last assessed one is dropped too
+  (counted with the duplicates);
 * reports go to a bounded outbox that consumers read with a cursor; the cursor survives restarts;
 * after a batch, each agent's ``snapshot()`` is saved to a ``CheckpointStore`` (per the policy),
   and a new incarnation of the actor (Ray re-runs ``__init__`` after a crash) restores every agent,
@@ -25,6 +27,7 @@ plant's report first, then one per meter) has all those reports published; ``ass
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -74,6 +77,7 @@ class HostStats(_Frozen):
 
     name: str
     assets: tuple[str, ...]
+    pid: int  # the worker process; a restarted actor runs in a new one
     incarnation: int
     restored: tuple[str, ...]  # assets whose agent came back from a checkpoint in this incarnation
     restore_errors: tuple[str, ...]
@@ -297,6 +301,7 @@ class AssetActor:
         return HostStats(
             name=self.name,
             assets=tuple(self._hosted),
+            pid=os.getpid(),
             incarnation=self._incarnation,
             restored=tuple(self._restored),
             restore_errors=tuple(self._restore_errors),

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agents.base import Agent, Reading
-from agents.errors import InputError
+from agents.errors import AgentRuntimeError, InputError
 from agents.models import HealthReport
 from agents.registry import (
     AgentSpec,
@@ -67,6 +67,24 @@ def reference(spec: AgentSpec, readings: list[Reading]) -> list[HealthReport]:
     """What one agent that is never interrupted says about these readings."""
     agent = build_agent(spec)
     return [agent.assess(r) for r in readings]
+
+
+def _close(value: Any) -> Any:
+    if isinstance(value, float):
+        return pytest.approx(value, rel=1e-9, abs=1e-12)
+    if isinstance(value, dict):
+        return {k: _close(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_close(v) for v in value]
+    return value
+
+
+def same_reports(got: list[HealthReport], want: list[HealthReport]) -> bool:
+    """Equal reports, floats to 1e-9: numpy's SIMD sums may differ in the last bit between
+    processes (array alignment), and the reference runs in the driver, the agent in a worker."""
+    return [r.model_dump(mode="json") for r in got] == _close(
+        [r.model_dump(mode="json") for r in want]
+    )
 
 
 def rate(report: HealthReport) -> float | None:
@@ -273,7 +291,7 @@ def test_killed_actor_comes_back_with_its_baseline_and_keeps_reporting(
         resumed = [r for r in later if r.asset_id == "mill-1"]
         assert resumed[0].seq == before.seq + 1 and resumed[0].baseline_ready
         # Same baseline, same anomaly scores, same trend: as if it had never been killed.
-        assert resumed == reference(specs[0], vibration("mill-1", range(22)))[16:]
+        assert same_reports(resumed, reference(specs[0], vibration("mill-1", range(22)))[16:])
         stats = fleet.stats()
         assert (stats["asset:mill-1"].incarnation, stats["asset:mill-1"].restored) == (
             2,
@@ -289,6 +307,12 @@ def test_killed_actor_comes_back_with_its_baseline_and_keeps_reporting(
         assert again == resumed[3:]
         assert fleet.stats()["asset:mill-1"].duplicates == 3
         assert len(fleet.reports_since(fresh.cursor).reports) == 0
+
+        # Killed for good: the caller gets our error naming the actor, not a Ray traceback.
+        fleet.kill("sku-b", restart=False)
+        with pytest.raises(AgentRuntimeError, match=r"ingest on actor 'asset:sku-b'.*max_restarts"):
+            for h in range(22, 42):  # ray.kill is asynchronous: a call may still slip in before it
+                fleet.ingest(counts("sku-b", range(h, h + 1)))
     finally:
         fleet.stop()
 
@@ -310,8 +334,9 @@ def test_sharded_actor_restores_every_agent_it_hosts(fleet_args: dict[str, Any])
         later = fleet.ingest([r for s in specs for r in counts(s.asset_id, range(10, 14))])
         for spec in specs:
             mine = [r for r in later if r.asset_id == spec.asset_id]
-            assert mine == reference(spec, counts(spec.asset_id, range(14)))[10:]
+            assert same_reports(mine, reference(spec, counts(spec.asset_id, range(14)))[10:])
         assert fleet.stats()["shard:0"].restored == ("sku-a", "sku-b")
+        assert len(set(fleet.placement().values())) == 1  # one node here; see issue 5 for more
         # A new asset joins the running fleet in an actor of its own.
         assert fleet.get_or_create(sku("sku-d")) == "asset:sku-d"
         assert fleet.get_or_create(sku("sku-a")) == "shard:0"
