@@ -181,6 +181,8 @@ class MachineAgent:
         self.defects: dict[str, tuple[int, list[str]]] = {}  # per waveform sensor: streak, texts
         self.recent: dict[str, deque[float]] = {}  # last values per feature, for anomaly scores
         self.anomalous = False
+        # Latest waveform features per sensor, shown between captures.
+        self.last_wave: dict[str, tuple[datetime, dict[str, float]]] = {}
 
     @property
     def asset_id(self) -> str:
@@ -237,7 +239,14 @@ class MachineAgent:
             self.t0 = reading.time
         check = self.monitor.check(reading.time, reading.values, reading.waveforms)
         features, diagnoses, problems = self._features(check.values, check.waveforms)
+        for s in self.asset.sensors:
+            if f"{s.name}.rms" in features:
+                self.last_wave[s.name] = (
+                    reading.time,
+                    {k: v for k, v in features.items() if k.startswith(f"{s.name}.")},
+                )
         b = ReportBuilder(self.asset, self.iso, self.limits, features, check, seq, reading.time)
+        b.last_wave = self.last_wave
         b.notes.extend(problems)
         for name, diag in diagnoses.items():
             assert self.freqs is not None  # a diagnosis exists only when frequencies are known
@@ -355,6 +364,7 @@ class MachineAgent:
             "defects": {k: [n, list(t)] for k, (n, t) in self.defects.items()},
             "recent": {k: list(d) for k, d in self.recent.items()},
             "anomalous": self.anomalous,
+            "last_wave": {k: [t.isoformat(), f] for k, (t, f) in self.last_wave.items()},
             "monitor": self.monitor.state(),
             "baseline": self.baseline.state(),
             "tracker": self.tracker.state(),
@@ -375,6 +385,10 @@ class MachineAgent:
             k: (int(n), [str(x) for x in t]) for k, (n, t) in snapshot["defects"].items()
         }
         self.anomalous = bool(snapshot["anomalous"])
+        self.last_wave = {
+            k: (datetime.fromisoformat(t), {n: float(v) for n, v in f.items()})
+            for k, (t, f) in snapshot["last_wave"].items()
+        }
         self.recent = {
             k: deque((float(v) for v in vs), maxlen=_ANOMALY_WINDOW)
             for k, vs in snapshot["recent"].items()

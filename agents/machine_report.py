@@ -58,6 +58,7 @@ class ReportBuilder:
         self.reasons: dict[Status, list[str]] = {Status.AMBER: [], Status.RED: []}
         self.notes: list[str] = []
         self.scores: list[float] = [1.0]
+        self.last_wave: Mapping[str, tuple[datetime, Mapping[str, float]]] = {}
 
     def unit(self, key: str) -> str:
         if key in self.units:
@@ -186,6 +187,7 @@ class ReportBuilder:
                     note = f"withheld: {', '.join(kinds)}" if kinds else "no value"
                     out.append(Indicator(name=s.name, value=None, unit=s.unit, note=note))
                 continue
+            captured, held = self.last_wave.get(s.name, (None, {}))
             for feat in _FEATURE_UNITS:
                 key = f"{s.name}.{feat}"
                 if key in self.judged:
@@ -193,6 +195,15 @@ class ReportBuilder:
                 elif key in self.features:
                     v = self.features[key]
                     out.append(Indicator(name=key, value=round(v, 4), unit=self.unit(key)))
+                elif key in held and captured is not None:
+                    out.append(
+                        Indicator(
+                            name=key,
+                            value=round(held[key], 4),
+                            unit=self.unit(key),
+                            note=f"from the waveform of {captured.isoformat()}",
+                        )
+                    )
         return (*out, *self.extra)
 
     def build(

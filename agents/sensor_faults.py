@@ -17,7 +17,9 @@ Kinds (``FaultKind``):
                    its usual reading-to-reading change (a dead sensor reading a constant plus
                    converter noise), or a waveform with no variation at all;
 - ``jump``         a change from the last believable value beyond ``SensorSpec.max_step`` (a
-                   physical limit) or far beyond the changes this sensor has shown so far.
+                   physical limit: flagged until the value is back within reach) or far beyond
+                   the changes this sensor has shown so far (a new level held for a while is
+                   then believed: a new job, a new set point).
 
 Cross-check with correlated sensors (``SensorSpec.correlated_with``): a temperature that goes flat
 while vibration and power keep moving is a dead sensor; everything going flat together is a machine
@@ -50,7 +52,7 @@ class FaultSettings(BaseModel):
     flat_ratio: float = Field(default=0.1, gt=0)  # window std / usual step below this = flatline
     jump_factor: float = Field(default=6.0, gt=1)  # learned jump limit = factor x 98th pct step
     min_history: int = Field(default=20, ge=5)  # steps seen before learned limits apply
-    jump_accept: int = Field(default=6, ge=2)  # a new level held this long is believed
+    jump_accept: int = Field(default=3, ge=2)  # a new level held this long is believed
     gap_factor: float = Field(default=4.0, gt=1)  # interval this many times usual = dropout
 
 
@@ -79,6 +81,7 @@ class SensorFaultDetector:
         self.repeats = 0
         self.jump_run = 0
         self.nan_run = 0
+        self.unseen = 0  # readings since the last believable value in which none was seen
         self._cache: tuple[float, float] | None = None
         self._fresh = 0
 
@@ -152,13 +155,19 @@ class SensorFaultDetector:
         )
         if self.last_good is not None and not after_gap:
             step = abs(value - self.last_good)
+            # Readings in which the value was not seen (NaN, flatline, ...) let the process move
+            # on; readings rejected as jumps do not, so a sensor stuck far off never drifts back
+            # into belief by waiting.
+            k = 1 + self.unseen
             learned = self.jump_limit()
             if learned is not None and step > learned / self.settings.jump_factor * 3:
                 ins.unusual_move = True
-            over_declared = spec.max_step is not None and step > spec.max_step
-            over_learned = learned is not None and step > learned
-            if (over_declared or over_learned) and self.jump_run + 1 < self.settings.jump_accept:
-                limit = spec.max_step if over_declared else learned
+            over_declared = spec.max_step is not None and step > spec.max_step * k
+            over_learned = learned is not None and step > learned * k
+            # A declared limit is physics: never accepted. A learned one is experience: a new
+            # level held for `jump_accept` readings is believed (a new job, a new set point).
+            if over_declared or (over_learned and self.jump_run + 1 < self.settings.jump_accept):
+                limit = (spec.max_step if over_declared else learned) * k  # type: ignore[operator]
                 ins.faults[FaultKind.JUMP] = (
                     f"changed {step:.3g} {spec.unit} since the last believable value "
                     f"{self.last_good:g} (limit {limit:.3g})"
@@ -169,6 +178,10 @@ class SensorFaultDetector:
     def commit(self, ins: _Inspection, faulted: bool) -> None:
         """Update the state after the monitor decided whether the value is believed."""
         self.nan_run = self.nan_run + 1 if FaultKind.NAN in ins.faults else 0
+        jumped = faulted and FaultKind.JUMP in ins.faults
+        self.jump_run = self.jump_run + 1 if jumped else 0
+        if ins.value is None or (faulted and not jumped):
+            self.unseen += 1
         if ins.value is None:
             return
         value = ins.value
@@ -177,13 +190,13 @@ class SensorFaultDetector:
         )
         self.last_raw = value
         self.recent.append(value)
-        self.jump_run = self.jump_run + 1 if FaultKind.JUMP in ins.faults and faulted else 0
         if faulted:
             return
-        if self.last_good is not None:
+        if self.last_good is not None and self.unseen == 0:
             self.steps.append(abs(value - self.last_good))
             self._fresh += 1
         self.last_good = value
+        self.unseen = 0
 
     def state(self) -> dict[str, Any]:
         return {
@@ -194,6 +207,7 @@ class SensorFaultDetector:
             "repeats": self.repeats,
             "jump_run": self.jump_run,
             "nan_run": self.nan_run,
+            "unseen": self.unseen,
         }
 
     def load(self, state: Mapping[str, Any]) -> None:
@@ -204,6 +218,7 @@ class SensorFaultDetector:
         self.repeats = int(state["repeats"])
         self.jump_run = int(state["jump_run"])
         self.nan_run = int(state["nan_run"])
+        self.unseen = int(state["unseen"])
         self._cache = None
 
 

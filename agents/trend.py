@@ -9,8 +9,9 @@ least squares and keeps the one with the smaller error in the indicator's own un
                baseline (``floor``), the usual shape of the P-F curve once a defect exists.
 
 Remaining useful life is the time until the fitted curve crosses the red threshold. Its interval
-comes from the slope's standard error (``slope +- k * se``): a steeper plausible slope gives the
-lower bound, a shallower one the upper bound (capped at ``horizon_h`` when the slope may be zero).
+comes from the standard errors of the fitted level now and of the slope (``+- k * se``): a higher
+level with a steeper slope gives the lower bound, a lower level with a shallower slope the upper
+bound (capped at ``horizon_h`` when the slope may be zero).
 No RUL is given unless the rise is statistically clear (``t_stat >= min_t``), so a flat, noisy
 indicator yields ``None`` rather than a made-up number.
 """
@@ -37,6 +38,7 @@ class TrendFit(BaseModel):
     n: int
     span_h: float
     intercept: float  # model-space value at t_now
+    intercept_se: float
     slope: float  # per hour, in model space (units/h, or 1/h of the excess for exponential)
     slope_se: float
     t_stat: float
@@ -56,8 +58,8 @@ class TrendFit(BaseModel):
         return self.floor + math.exp(min(self.intercept + b * dt_h, 700.0))
 
 
-def _ols(t: np.ndarray, z: np.ndarray) -> tuple[float, float, float, np.ndarray]:
-    """Intercept at t=0, slope, slope standard error, fitted values."""
+def _ols(t: np.ndarray, z: np.ndarray) -> tuple[float, float, float, float, np.ndarray]:
+    """Intercept at t=0, its standard error, slope, slope standard error, fitted values."""
     tm = float(t.mean())
     tc = t - tm
     sxx = float(np.dot(tc, tc))
@@ -65,9 +67,14 @@ def _ols(t: np.ndarray, z: np.ndarray) -> tuple[float, float, float, np.ndarray]
     intercept0 = float(z.mean()) - slope * tm
     fitted = intercept0 + slope * t
     resid = z - fitted
-    dof = max(t.size - 2, 1)
-    se = math.sqrt(float(np.dot(resid, resid)) / dof / sxx)
-    return intercept0, slope, se, fitted
+    sigma = math.sqrt(float(np.dot(resid, resid)) / max(t.size - 2, 1))
+    return (
+        intercept0,
+        sigma * math.sqrt(1 / t.size + tm * tm / sxx),
+        slope,
+        sigma / math.sqrt(sxx),
+        fitted,
+    )
 
 
 def fit_trend(
@@ -91,12 +98,13 @@ def fit_trend(
         return None
     t = t - t[-1]  # now = 0, so intercepts are levels now
     span = float(-t[0])
-    a, b, se, fitted = _ols(t, z)
+    a, a_se, b, se, fitted = _ols(t, z)
     best = TrendFit(
         model="linear",
         n=t.size,
         span_h=span,
         intercept=a,
+        intercept_se=a_se,
         slope=b,
         slope_se=se,
         t_stat=b / se if se > 0 else math.copysign(math.inf, b) if b else 0.0,
@@ -108,7 +116,7 @@ def fit_trend(
         margin = max(min_excess, 1e-12)
         if np.mean(excess > margin) >= 0.8:
             logs = np.log(np.maximum(excess, margin))
-            ea, eb, ese, efit = _ols(t, logs)
+            ea, ea_se, eb, ese, efit = _ols(t, logs)
             rmse = float(np.sqrt(np.mean((z - (floor + np.exp(efit))) ** 2)))
             # Wear grows exponentially once a defect exists (the P-F curve); prefer that shape
             # unless the straight line is clearly better.
@@ -118,6 +126,7 @@ def fit_trend(
                     n=t.size,
                     span_h=span,
                     intercept=ea,
+                    intercept_se=ea_se,
                     slope=eb,
                     slope_se=ese,
                     t_stat=eb / ese if ese > 0 else math.copysign(math.inf, eb) if eb else 0.0,
@@ -128,15 +137,15 @@ def fit_trend(
     return best
 
 
-def _hours_to(fit: TrendFit, threshold: float, slope: float) -> float:
-    """Hours from now until the fitted curve (with ``slope``) reaches ``threshold``; inf if never."""
-    if fit.level >= threshold:
+def _hours_to(fit: TrendFit, threshold: float, slope: float, shift: float = 0.0) -> float:
+    """Hours until the curve (with ``slope``, level moved by ``shift``) reaches ``threshold``."""
+    start = fit.intercept + shift
+    target = threshold if fit.model == "linear" else math.log(max(threshold - fit.floor, 1e-12))
+    if start >= target:
         return 0.0
     if slope <= 0:
         return math.inf
-    if fit.model == "linear":
-        return (threshold - fit.intercept) / slope
-    return (math.log(threshold - fit.floor) - fit.intercept) / slope
+    return (target - start) / slope
 
 
 def estimate_rul(
@@ -153,8 +162,10 @@ def estimate_rul(
     if fit.level < threshold and (fit.slope <= 0 or fit.t_stat < min_t):
         return None
     value = min(_hours_to(fit, threshold, fit.slope), horizon_h)
-    lower = min(_hours_to(fit, threshold, fit.slope + k * fit.slope_se), value)
-    upper = min(max(_hours_to(fit, threshold, fit.slope - k * fit.slope_se), value), horizon_h)
+    # Both the level now and the slope are uncertain; the bounds take both at their worst.
+    dz, db = k * fit.intercept_se, k * fit.slope_se
+    lower = min(_hours_to(fit, threshold, fit.slope + db, dz), value)
+    upper = min(max(_hours_to(fit, threshold, fit.slope - db, -dz), value), horizon_h)
     if lower >= horizon_h:
         return None  # no end in sight within the horizon: a number here would only mislead
     return RulEstimate(
@@ -162,7 +173,7 @@ def estimate_rul(
         lower=round(lower, 2),
         upper=round(upper, 2),
         unit="h",
-        method=f"{fit.model} trend over {fit.span_h:.0f} h, interval slope +-{k:g} s.e.",
+        method=f"{fit.model} trend over {fit.span_h:.0f} h, interval level and slope +-{k:g} s.e.",
     )
 
 

@@ -135,6 +135,8 @@ class MachineTwin:
         start: datetime = START,
     ) -> None:
         self.rng = np.random.default_rng(seed)
+        # Fault noise has its own stream: the machine runs the same with or without injections.
+        self.fault_rng = np.random.default_rng([seed, 1])
         self.asset = spindle_asset(asset_id)
         self.step_h = step_h
         # Online systems trend scalars often and capture raw waveforms less often.
@@ -261,7 +263,7 @@ class MachineTwin:
             if inj.kind is FaultKind.FLATLINE:
                 # A dead sensor: a constant with converter noise.
                 level = held.setdefault(inj.sensor, true)
-                values[inj.sensor] = level + self.rng.normal(0.0, 0.001)
+                values[inj.sensor] = level + self.fault_rng.normal(0.0, 0.001)
             elif inj.kind is FaultKind.STUCK:
                 values[inj.sensor] = held.setdefault(inj.sensor, true)
             elif inj.kind is FaultKind.NAN:
