@@ -314,9 +314,11 @@ async def call_partner(
             return True, result
         except ActivityError as err:
             cause = err.cause
-            if isinstance(cause, ApplicationError):
-                reason = cause.message
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                reason = cause.message  # the partner refused: its own words
             else:
-                reason = f"{activity} failed after {retry.max_attempts} attempts: {cause or err}"
+                # Retryable failures that outlasted the retry policy (partner down, timing out).
+                detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+                reason = f"{activity} gave up after {retry.max_attempts} attempts, last error: {detail}"
             if not await gated.await_attention(subject, reason, roles):
                 return False, None

@@ -245,3 +245,23 @@ async def test_readable_in_the_temporal_ui(stack: Stack) -> None:
     async with httpx.AsyncClient() as http:
         assert (await http.get(stack.temporal.ui_url)).status_code == 200
     assert stack.temporal.db_file.exists()
+
+
+async def test_supplier_down_past_the_retries_asks_a_person_who_can_retry(stack: Stack) -> None:
+    knobs = stack.partners.supplier.app.state.knobs
+    knobs.update({"error_rate": 1.0})
+    try:
+        handle = await start_part_order(
+            stack.client, order_input("BRG-6205-2RS", 10, 14.5, autonomy=Autonomy.AUTO),
+            n=unique(), task_queue=stack.task_queue,
+        )
+        status = await wait_state(handle, ApprovalState.ATTENTION)
+    finally:
+        knobs.update({"error_rate": 0.0})
+    assert f"gave up after {FAST_RETRY.max_attempts} attempts" in status.reason and "HTTP 503" in status.reason
+    await handle.execute_update(
+        PartOrderWorkflow.resolve, AttentionDecision(user="bob", retry=True, comment="supplier is back")
+    )
+    result = await result_of(handle)
+    assert result.status == PartOrderStatus.RECEIVED
+    assert len(stack.supplier_orders(result.po_number)) == 1
