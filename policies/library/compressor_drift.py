@@ -55,12 +55,16 @@ def evaluate(
     target = p.new_specific_power or base
     excess_kw = (sp - target) * flow if sp is not None and target else None
     excess_kwh_day = _v(r, "excess_kwh_per_day")
+    annual = _v(r, "annual_excess_kwh")
+    if excess_kwh_day is None and annual is not None:
+        excess_kwh_day = annual / 365.0
     if excess_kwh_day is None and excess_kw is not None:
         excess_kwh_day = excess_kw * p.running_hours_per_year / 365.0
+    price = _v(r, "replacement_price") or p.replacement_cost  # the agent's offer wins
     payback = _v(r, "payback_years")
     if payback is None and excess_kwh_day:
         yearly_saving = excess_kwh_day * 365.0 * p.tariff_per_kwh
-        payback = p.replacement_cost / yearly_saving if yearly_saving > 0 else None
+        payback = price / yearly_saving if yearly_saving > 0 else None
     figures = {"drift_pct": round(drift, 2)}
     if sp is not None:
         figures["specific_power"] = sp
@@ -70,11 +74,7 @@ def evaluate(
         figures["excess_kwh_per_day"] = round(excess_kwh_day, 1)
     if payback is not None:
         figures["payback_years"] = round(payback, 2)
-    pay_txt = (
-        f"; a replacement at {p.replacement_cost:.0f} pays back in {payback:.1f} years"
-        if payback
-        else ""
-    )
+    pay_txt = f"; a replacement at {price:.0f} pays back in {payback:.1f} years" if payback else ""
     text = (
         f"{r.asset_id} specific power is {drift:.1f}% above its baseline "
         f"(fires at {p.drift_fire_pct:g}%)"
@@ -98,7 +98,7 @@ def evaluate(
                 **figures,
                 "drift_fire_pct": p.drift_fire_pct,
                 "tariff_per_kwh": p.tariff_per_kwh,
-                "replacement_cost": p.replacement_cost,
+                "replacement_cost": price,
                 "thresholds": [threshold("drift_pct", drift, p.drift_fire_pct, ">=", "%")],
             },
         )

@@ -19,7 +19,9 @@ from policies.models import ApprovalRequirement, Autonomy, OrderParts, PartLine,
 
 
 class Params(BaseModel):
-    include_review_period: bool = False  # True: fire inside lead time + review period
+    # Fire inside lead time + review period: ordering only inside the bare lead time is, by
+    # definition, too late for the delivery to arrive before the stock-out.
+    include_review_period: bool = True
     auto_limit: float = Field(default=500.0, ge=0)
     buyer_limit: float = Field(default=5000.0, ge=0)
     default_supplier: str = "default-supplier"
@@ -56,8 +58,12 @@ def evaluate(
         return []
     horizon = lead + ((_value(r, "review_period_h") or 0.0) if p.include_review_period else 0.0)
     key = f"po:{ctx.site}:{r.asset_id}"
+    # Judge the cover of stock *plus open orders*: once an order is on its way the shortage is
+    # handled, and the next one (after the delivery is used up) is a new problem with a new order.
+    cover = _value(r, "cover_h")
+    judged = cover if cover is not None else stockout
     # hysteresis: once proposed, the shortage holds until cover is 20 % beyond the horizon
-    if not ctx.falls_below(key, stockout, horizon, horizon * 1.2):
+    if not ctx.falls_below(key, judged, horizon, horizon * 1.2):
         return []
     item = ctx.catalog.get(r.asset_id)
     price_ind = r.indicator("unit_price")
@@ -120,10 +126,18 @@ def evaluate(
             dedup_key=key,
             estimated_cost=cost,
             currency=currency,
-            explanation=f"{r.asset_id} runs out in {stockout:.0f} h, inside the {horizon:.0f} h lead time: "
-            f"order {qty} at {price:.2f} = {cost:.2f} {currency} from {supplier} ({tier}).",
+            explanation=f"{r.asset_id} runs out in {stockout:.0f} h"
+            + (
+                f" (with open orders in {cover:.0f} h)"
+                if cover is not None and cover != stockout
+                else ""
+            )
+            + f", inside the {horizon:.0f} h lead time"
+            + (" + review period" if p.include_review_period else "")
+            + f": order {qty} at {price:.2f} = {cost:.2f} {currency} from {supplier} ({tier}).",
             evidence={
                 "stockout_in_h": stockout,
+                "cover_h": cover,
                 "lead_time_h": lead,
                 "horizon_h": horizon,
                 "stock": _value(r, "stock"),
@@ -135,7 +149,13 @@ def evaluate(
                 "auto_limit": p.auto_limit,
                 "tier": tier,
                 "thresholds": [
-                    threshold("stockout_in_h", stockout, horizon, "<=", "h"),
+                    threshold(
+                        "cover_h" if cover is not None else "stockout_in_h",
+                        judged,
+                        horizon,
+                        "<=",
+                        "h",
+                    ),
                     threshold(
                         "cost", cost, p.auto_limit, "<=" if tier == "auto" else ">", currency
                     ),

@@ -109,3 +109,49 @@ def test_reroute_moves_work_only_off_a_degraded_bottleneck() -> None:
         )
     assert [d.time for d in out] == [T0 + timedelta(minutes=20)]  # 15 min for-duration
     assert out[0].proposed.action.capability == "milling-5ax"
+
+
+def test_compressor_drift_over_45_days_of_the_energy_twin_is_flagged_once_with_payback() -> None:
+    from agents.energy_plant import PlantEnergyAgent
+    from agents.simulator.compressor_twin import CompressorTwin, plant_system
+    from policies.backtest import run_backtest
+
+    twin = CompressorTwin(seed=1)
+    agent = PlantEnergyAgent(plant_system())
+    reports = (r for reading in twin.readings(45 * 24.0) for r in agent.assess_all(reading))
+    _, decisions = run_backtest(
+        reports,
+        [BY_ID["compressor-drift"].loaded],
+        context=lambda r: PolicyContext(now=r.time, site="plant-a"),
+    )
+    flags = [d for d in decisions if d.proposed is not None]
+    assert len(flags) == 1 and flags[0].asset_id == "C-1"
+    flag = flags[0]
+    hours_in = (flag.time - twin.start).total_seconds() / 3600
+    assert hours_in > twin.drift_start_h  # not before the compressor started to drift
+    assert twin.true_drift_pct(hours_in) >= 8.0  # the real drift is there when it fires
+    figures = flag.proposed.action.figures
+    assert figures["drift_pct"] >= 10.0 and 0 < figures["payback_years"] < 10
+    assert "pays back in" in flag.explanation and "32000" in flag.explanation
+    assert flag.proposed.autonomy is Autonomy.SUGGEST
+
+
+def test_material_shortage_closed_loop_on_the_stock_twin_prevents_the_stock_out() -> None:
+    from agents.inventory import InventoryAgent
+    from agents.simulator.stock_twin import shortage_twin
+
+    twin = shortage_twin(seed=1)  # line B's demand triples at 60 h; no order: stock-out
+    agent = InventoryAgent(twin.item)
+    engine = PolicyEngine([BY_ID["material-shortage"].loaded])
+    orders = []
+    for reading in twin.readings(14 * 24.0):
+        r = agent.assess(reading)
+        for d in engine.process([r], PolicyContext(now=r.time, site="plant-a")):
+            assert d.outcome is DecisionOutcome.PROPOSED
+            orders.append(d)
+            twin.order(d.proposed.action.lines[0].quantity)  # as if the PO workflow ran
+    assert twin.stock_out_at is None and twin.min_stock > 0
+    # one order per shortage episode (not one per hourly report), each priced into a tier
+    assert 1 <= len(orders) <= 4
+    assert all(d.proposed.action.lines[0].quantity >= twin.item.min_order_qty for d in orders)
+    assert all(d.proposed.approval.tier == "manager" for d in orders)  # ~50 kEUR each
