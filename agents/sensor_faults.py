@@ -138,7 +138,10 @@ class SensorFaultDetector:
                 f"same value {value:g} {spec.unit} {repeats} times in a row"
             )
         window = [*self.recent, value][-self.settings.window :]
-        spread = float(np.std(window)) if len(window) == self.settings.window else None
+        spread = None
+        if len(window) == self.settings.window:
+            with np.errstate(over="ignore", invalid="ignore"):  # absurd values: spread inf/nan
+                spread = float(np.std(window))
         if (
             spread is not None
             and usual is not None

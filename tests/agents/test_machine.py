@@ -269,3 +269,27 @@ def test_snapshot_restores_baseline_and_continues_identically() -> None:
     assert [r.model_dump() for r in ra] == [r.model_dump() for r in rb]
     with pytest.raises(ValueError, match="snapshot is for asset 'lathe-3', not 'other'"):
         MachineAgent(asset(id="other")).restore(snap)
+
+
+def test_garbage_in_never_raises_and_the_agent_keeps_reporting() -> None:
+    agent, lathe = MachineAgent(asset()), Lathe(7)
+    rng = np.random.default_rng(0)
+    junk = [None, "x", math.nan, math.inf, -math.inf, 1e308, -5.0, [1, 2], True]
+    bad_waves = [None, np.zeros((2, 100)), "abc", np.array([]), np.full(4096, np.inf), [0.0] * 99]
+    reports = []
+    for i in range(200):
+        r = lathe.reading(i)
+        values, waves, time = dict(r.values), dict(r.waveforms), r.time
+        if rng.random() < 0.3:
+            values[str(rng.choice(list(values)))] = junk[rng.integers(len(junk))]
+        if rng.random() < 0.1:
+            waves["acc"] = bad_waves[rng.integers(len(bad_waves))]
+        if rng.random() < 0.05:
+            values = {}
+        if rng.random() < 0.03:
+            time -= timedelta(hours=5)  # out of order
+        reports.append(agent.assess(Reading(r.asset_id, time, values, waves)))
+    assert len(reports) == 200 and reports[-1].seq == 199
+    assert Status.RED not in {r.status for r in reports}
+    assert any(r.sensor_faults for r in reports)
+    assert MachineAgent(asset()).assess(Reading("lathe-3", T0, {}, {})).status is Status.UNKNOWN
