@@ -103,3 +103,17 @@ def test_library_ships_six_policies_each_with_cases() -> None:
     ]
     assert all(pf.cases for pf in files)
     assert all(Path(pf.loaded.path).parent == LIBRARY for pf in files)
+
+
+def test_a_policy_raising_at_evaluate_is_reported_with_its_file_and_line(tmp_path: Path) -> None:
+    from policies.base import PolicyContext
+    from policies.engine import PolicyEngine
+    from policies.models import DecisionOutcome
+    from policies.testing import T0, report
+
+    path = write(tmp_path, GOOD.replace("    return []", "    return [params.missing]", 1))
+    line = GOOD.splitlines().index("    return []") + 1
+    engine = PolicyEngine([load_policy_file(path).loaded])
+    [d] = engine.process([report("m-1")], PolicyContext(now=T0))
+    assert d.outcome is DecisionOutcome.ERROR
+    assert "AttributeError" in d.explanation and f"at {path}:{line}" in d.explanation
