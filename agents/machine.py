@@ -45,6 +45,7 @@ from agents.trend import TrendFit, TrendTracker, estimate_rul
 _CONDITION_KINDS = frozenset(
     {SensorKind.VIBRATION_VELOCITY, SensorKind.TEMPERATURE, SensorKind.CONDITION_INDICATOR}
 )
+_TO_MM_S = {"mm/s": 1.0, "in/s": 25.4}
 #: Values per feature whose median is scored against the baseline.
 _ANOMALY_WINDOW = 5
 
@@ -147,16 +148,20 @@ class MachineAgent:
         th = asset.thresholds
         self.th = th
         self.limits: dict[str, Limit] = {}
-        iso_limit = Limit(amber=self.iso.b_c, red=self.iso.c_d)
+        # Features judged by ISO 10816-3 zones, with the factor from their unit to mm/s.
+        self.iso_keys: dict[str, float] = {}
         velocity = [s for s in asset.sensors if s.kind is SensorKind.VIBRATION_VELOCITY]
         for s in velocity:
-            if s.unit == "mm/s":
-                self.limits[s.name] = iso_limit
+            self.iso_keys[s.name] = _TO_MM_S[s.unit]
         if not velocity:
             # No velocity transmitter: judge the ISO-band velocity integrated from the waveforms.
             for s in asset.sensors:
                 if s.kind is SensorKind.VIBRATION_ACCELERATION:
-                    self.limits[f"{s.name}.velocity_rms"] = iso_limit
+                    self.iso_keys[f"{s.name}.velocity_rms"] = 1.0
+        for key in th.limits:
+            self.iso_keys.pop(key, None)  # a declared limit overrides the zones
+        for key, factor in self.iso_keys.items():
+            self.limits[key] = Limit(amber=self.iso.b_c / factor, red=self.iso.c_d / factor)
         self.limits.update(th.limits)
         self.main = self._main_indicator()
         # Features that describe the machine's condition (not the process driving it, like load
@@ -262,11 +267,10 @@ class MachineAgent:
         for key, limit in self.limits.items():
             if key in features:
                 self.held[key] = _level(features[key], limit)
-                zone = (
-                    classify(features[key], self.asset.machine_group, self.asset.foundation)
-                    if limit.amber == self.iso.b_c and limit.red == self.iso.c_d
-                    else None
-                )
+                zone = None
+                if key in self.iso_keys and features[key] >= 0:
+                    mm_s = features[key] * self.iso_keys[key]
+                    zone = classify(mm_s, self.asset.machine_group, self.asset.foundation)
                 b.limit(key, features[key], limit, self.held[key], zone)
             elif key in self.held:
                 b.held(key, self.held[key])
@@ -280,7 +284,8 @@ class MachineAgent:
         else:
             # Score the median of the last few values: one odd reading is not an anomaly.
             for key, value in features.items():
-                self.recent.setdefault(key, deque(maxlen=_ANOMALY_WINDOW)).append(value)
+                if key in self.condition:
+                    self.recent.setdefault(key, deque(maxlen=_ANOMALY_WINDOW)).append(value)
             z = self.baseline.z(
                 {k: float(np.median(self.recent[k])) for k in features if k in self.condition}
             )

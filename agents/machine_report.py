@@ -260,6 +260,7 @@ class ReportBuilder:
             parts.append("check the instrument: " + ", ".join(f"{s} {k}" for s, k in bad[:3]))
         if not baseline_ready:
             parts.append("learning baseline")
+        parts.extend(self.notes[:1])
         return f"{status.value}: " + "; ".join(parts)
 
 

@@ -293,3 +293,17 @@ def test_garbage_in_never_raises_and_the_agent_keeps_reporting() -> None:
     assert Status.RED not in {r.status for r in reports}
     assert any(r.sensor_faults for r in reports)
     assert MachineAgent(asset()).assess(Reading("lathe-3", T0, {}, {})).status is Status.UNKNOWN
+
+
+def test_velocity_in_inches_is_judged_on_the_same_iso_zones() -> None:
+    data = tomllib.loads(ASSET_TOML)
+    data["sensors"][0]["unit"] = "in/s"
+    data["sensors"][0]["max"] = 2.0
+    agent = MachineAgent(MachineAsset.model_validate(data))
+    values = {"vel": 0.14, "temp": 40.0, "load": 50.0}  # 3.6 mm/s
+    report = agent.assess(Reading("lathe-3", T0, values, {}))
+    vel = report.indicator("vel")
+    assert vel.amber_at == pytest.approx(2.8 / 25.4) and "zone C" in vel.note
+    overridden = MachineAgent(asset(thresholds={"limits": {"vel": {"amber": 6.0, "red": 9.0}}}))
+    vel = overridden.assess(Reading("lathe-3", T0, {"vel": 3.6}, {})).indicator("vel")
+    assert vel.amber_at == 6.0 and vel.note == "" and vel.status is Status.GREEN
