@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -231,6 +232,13 @@ class Case:
     forbidden_kinds: tuple[str, ...] = ()
     autonomy: Autonomy | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    where: str = field(default="", compare=False)  # "file:line" of the case, filled in when made
+
+    def __post_init__(self) -> None:
+        if not self.where:
+            # The caller of the generated __init__ wrote the case: point failures at that line.
+            frame = sys._getframe(2)
+            object.__setattr__(self, "where", f"{frame.f_code.co_filename}:{frame.f_lineno}")
 
 
 def threshold(

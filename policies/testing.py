@@ -148,5 +148,5 @@ def run_cases(files: Iterable[PolicyFile]) -> list[CaseResult]:
                 )
         for case in pf.cases:
             msg = _check(pf, case)
-            results.append(CaseResult(pid, case.name, not msg, msg, where))
+            results.append(CaseResult(pid, case.name, not msg, msg, case.where or where))
     return results

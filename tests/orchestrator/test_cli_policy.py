@@ -63,6 +63,9 @@ def test_test_fails_when_a_case_is_broken(tmp_path: Path) -> None:
     assert out.returncode != 0
     assert "vibration-p1::4.2 mm/s is below X FAILED" in out.stdout
     assert "expected no action, got ['create_work_order']" in out.stdout
+    # the failure points at the case in its file, like pytest does
+    name_line = text.splitlines().index('        "4.2 mm/s is below X",') + 1
+    assert f"FAILED {cases}:{name_line - 1}::vibration-p1::4.2 mm/s is below X" in out.stdout
     assert "1 failed" in out.stdout.splitlines()[-1]
 
 
