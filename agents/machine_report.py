@@ -173,6 +173,21 @@ class ReportBuilder:
         return Status.GREEN if (self.features or self.judged) else Status.UNKNOWN
 
     # -- report -------------------------------------------------------------------------------------
+    def _feature(self, key: str, value: float, note: str = "") -> Indicator:
+        """A waveform feature; the defect ratio carries the bearing threshold it is judged on."""
+        if key.endswith(".defect_ratio"):
+            at = self.asset.thresholds.bearing_ratio
+            level = Status.AMBER if value >= at else Status.GREEN
+            return Indicator(
+                name=key,
+                value=round(value, 4),
+                unit=self.unit(key),
+                amber_at=at,
+                status=level,
+                note=note or "strongest bearing defect line over its background",
+            )
+        return Indicator(name=key, value=round(value, 4), unit=self.unit(key), note=note)
+
     def _indicators(self) -> tuple[Indicator, ...]:
         out: list[Indicator] = []
         for s in self.asset.sensors:
@@ -193,15 +208,11 @@ class ReportBuilder:
                 if key in self.judged:
                     out.append(self.judged[key])
                 elif key in self.features:
-                    v = self.features[key]
-                    out.append(Indicator(name=key, value=round(v, 4), unit=self.unit(key)))
+                    out.append(self._feature(key, self.features[key]))
                 elif key in held and captured is not None:
                     out.append(
-                        Indicator(
-                            name=key,
-                            value=round(held[key], 4),
-                            unit=self.unit(key),
-                            note=f"from the waveform of {captured.isoformat()}",
+                        self._feature(
+                            key, held[key], f"from the waveform of {captured.isoformat()}"
                         )
                     )
         return (*out, *self.extra)

@@ -155,6 +155,7 @@ def estimate_rul(
     k: float = 2.0,
     min_t: float = 3.0,
     horizon_h: float = 2000.0,
+    rel_floor: float = 0.25,
 ) -> RulEstimate | None:
     """Hours until ``threshold`` with an interval, or ``None`` when there is no clear rise."""
     if fit is None or not math.isfinite(threshold):
@@ -166,6 +167,10 @@ def estimate_rul(
     dz, db = k * fit.intercept_se, k * fit.slope_se
     lower = min(_hours_to(fit, threshold, fit.slope + db, dz), value)
     upper = min(max(_hours_to(fit, threshold, fit.slope - db, -dz), value), horizon_h)
+    # The standard errors assume the model is right; real wear curves bend differently, so a
+    # window's extrapolation is never trusted to better than +-rel_floor.
+    lower = min(lower, value * (1.0 - rel_floor))
+    upper = min(max(upper, value * (1.0 + rel_floor)), horizon_h)
     if lower >= horizon_h:
         return None  # no end in sight within the horizon: a number here would only mislead
     return RulEstimate(

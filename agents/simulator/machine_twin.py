@@ -203,7 +203,7 @@ class MachineTwin:
                 "spindle_power": 1.5 + 0.2 * load_now + 0.15 * excess + rng.normal(0.0, 0.1),
             }
             waves = (
-                {"spindle_acc": self._waveform(v_healthy, w)}
+                {"spindle_acc": self._waveform(v_healthy, w, excess)}
                 if i % self.waveform_every == 0
                 else {}
             )
@@ -215,13 +215,19 @@ class MachineTwin:
                 waveforms=waves_out,
             )
 
-    def _waveform(self, v_healthy: float, w: float) -> np.ndarray:
+    def _waveform(self, v_healthy: float, w: float, excess: float) -> np.ndarray:
         rng = self.rng
         t = np.arange(N_SAMPLES) / FS
         # 1x tone carrying the healthy velocity (v_rms * sqrt2 * 2 pi f, mm -> m).
         a1 = v_healthy * math.sqrt(2.0) * 2.0 * math.pi * SHAFT_HZ / 1000.0
         x = a1 * np.sin(2 * np.pi * SHAFT_HZ * t + rng.uniform(0, 2 * np.pi))
         x += 0.5 * rng.standard_normal(N_SAMPLES)
+        if excess > 0:
+            # The wear's share of the ISO-band velocity, at the ball-pass frequency, so that the
+            # velocity integrated from the waveform agrees with the velocity transmitter.
+            v_wear = math.sqrt((v_healthy + excess) ** 2 - v_healthy**2)
+            a_wear = v_wear * math.sqrt(2.0) * 2.0 * math.pi * self.freqs.bpfo / 1000.0
+            x += a_wear * np.sin(2 * np.pi * self.freqs.bpfo * t + rng.uniform(0, 2 * np.pi))
         if w > 0:
             # Impact strength grows with the spall, in step with the vibration excess.
             amp = 5.0 * w
