@@ -151,7 +151,7 @@ class Policy:
     description: str
     params: type[BaseModel]
     evaluate: Evaluate
-    autonomy: Autonomy = Autonomy.SUGGEST
+    autonomy: Autonomy = Autonomy.SUGGEST  # what its actions usually carry (`policy list`)
     asset_kinds: tuple[AssetKind, ...] = (AssetKind.MACHINE,)
     for_duration: timedelta = timedelta(0)
     cooldown: timedelta = timedelta(0)
@@ -159,7 +159,6 @@ class Policy:
     clear_after: timedelta = timedelta(0)  # a fired problem clears after this long unproposed
     precedence: int = 50
     conflict_group: str = ""
-    tags: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         if not _POLICY_ID.match(self.id):
