@@ -68,6 +68,39 @@ def parse_spec(data: Mapping[str, Any], *, source: str | None = None) -> AgentSp
         raise ConfigError(_describe(exc, "agent spec"), file=source) from exc
 
 
+def spec_from_table(
+    kind: AssetKind | str, table: Mapping[str, Any], *, where: str, source: str | None = None
+) -> AgentSpec:
+    """One asset table of a plant file (``[[machines]]``, ``[[inventory]]``, ``[[energy]]``) as a spec.
+
+    The asset id is the table's own id field: ``id`` for a machine, ``asset_id`` or else ``sku``
+    for a stock item, ``system_id`` for an energy system (a table with ``meters``) or ``meter_id``
+    for a single meter. ``where`` names the table in errors, e.g. ``machines[2]``.
+    """
+    kind = AssetKind(kind)
+    scope: str | None = None
+    if kind is AssetKind.MACHINE:
+        id_fields = ("id",)
+    elif kind is AssetKind.INVENTORY:
+        id_fields = ("asset_id", "sku")
+    else:
+        scope = "system" if "meters" in table else "meter"
+        id_fields = ("system_id",) if scope == "system" else ("meter_id",)
+    asset_id = next((table[f] for f in id_fields if table.get(f)), None)
+    if not isinstance(asset_id, str):
+        raise ConfigError(
+            f"{where}: give the asset an id in field {' or '.join(repr(f) for f in id_fields)}",
+            file=source,
+        )
+    data: dict[str, Any] = {"kind": kind.value, "asset_id": asset_id, "config": dict(table)}
+    if scope is not None:
+        data["scope"] = scope
+    try:
+        return parse_spec(data, source=source)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
 def build_agent(spec: AgentSpec) -> Agent:
     """Build the agent a spec describes, validating its configuration with the kind's own model."""
     kind = _KINDS[(spec.kind, getattr(spec, "scope", None))]

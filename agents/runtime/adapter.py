@@ -39,7 +39,7 @@ from ray.exceptions import GetTimeoutError, RayActorError
 from agents.base import Reading
 from agents.errors import AgentRuntimeError, ConfigError, InputError
 from agents.models import HealthReport
-from agents.registry import AgentBuilder, AgentSpec
+from agents.registry import AgentBuilder, AgentSpec, build_agent
 from agents.runtime.actor import AssetActor, CheckpointPolicy, HostStats, ReportPage
 from agents.runtime.checkpoint import CheckpointStore, FileCheckpointStore
 
@@ -185,6 +185,10 @@ class AgentFleet:
         if len(set(ids)) != len(ids):
             duplicated = sorted({a for a in ids if ids.count(a) > 1})
             raise ConfigError(f"asset ids must be unique in a fleet; repeated: {duplicated}")
+        # Build each agent once here: a bad configuration fails with our ConfigError in the
+        # caller's process instead of as an actor that dies in its constructor on a worker.
+        for spec in ordered:
+            (builder or build_agent)(spec)
         if shard_size == 1:
             groups = [(f"asset:{s.asset_id}", [s]) for s in ordered]
         else:

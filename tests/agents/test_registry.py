@@ -8,7 +8,13 @@ from agents import registry
 from agents.base import Reading
 from agents.errors import ConfigError
 from agents.models import AssetKind
-from agents.registry import EnergyAgentSpec, MachineAgentSpec, build_agent, parse_spec
+from agents.registry import (
+    EnergyAgentSpec,
+    MachineAgentSpec,
+    build_agent,
+    parse_spec,
+    spec_from_table,
+)
 
 MILL = {
     "kind": "machine",
@@ -93,3 +99,19 @@ def test_a_kind_whose_module_is_missing_fails_only_when_built(
         ConfigError, match=r"kind 'machine' live in agents\.not_in_this_build.*not installed"
     ):
         build_agent(spec)
+
+
+def test_plant_file_tables_become_specs_with_their_own_ids() -> None:
+    mill = spec_from_table("machine", {**MILL["config"], "id": "mill-7"}, where="machines[0]")
+    kit = spec_from_table("inventory", {"sku": "6205", "lead_time_h": 96}, where="inventory[0]")
+    site = spec_from_table(
+        "energy",
+        {"system_id": "site", "meters": [{"meter_id": "main", "kind": "plant_main"}]},
+        where="energy[0]",
+    )
+    assert (mill.asset_id, kit.asset_id, site.asset_id) == ("mill-7", "6205", "site")
+    assert build_agent(kit).asset_id == "6205" and build_agent(site).asset_id == "site"
+    with pytest.raises(
+        ConfigError, match=r"plant\.toml.*machines\[3\]: give the asset an id in field 'id'"
+    ):
+        spec_from_table("machine", MILL["config"], where="machines[3]", source="plant.toml")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agents.base import Agent, Reading
-from agents.errors import AgentRuntimeError, InputError
+from agents.errors import AgentRuntimeError, ConfigError, InputError
 from agents.models import HealthReport
 from agents.registry import (
     AgentSpec,
@@ -320,6 +320,10 @@ def test_killed_actor_comes_back_with_its_baseline_and_keeps_reporting(
 @pytest.mark.integration
 def test_sharded_actor_restores_every_agent_it_hosts(fleet_args: dict[str, Any]) -> None:
     from agents.runtime.adapter import AgentFleet
+
+    broken = MachineAgentSpec(asset_id="mill-9", config={"sensors": []})
+    with pytest.raises(ConfigError, match=r"asset 'mill-9' \(machine\) config.*field sensors"):
+        AgentFleet.start([sku("sku-a"), broken], **fleet_args)  # before any actor is made
 
     specs = [sku("sku-c"), sku("sku-a"), sku("sku-b")]
     fleet = AgentFleet.start(specs, shard_size=2, **fleet_args)
