@@ -21,6 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from workflows.models import (
         APPROVAL_STATE_ATTRIBUTE,
+        ApprovalContext,
         ApprovalRequest,
         ApprovalState,
         ApprovalStatus,
@@ -50,14 +51,17 @@ class ApprovalGate:
         self.votes: list[RecordedVote] = []
         self.escalations: list[Escalation] = []
         self.reason = ""
+        self.opened_at: datetime | None = None
+        self.deadline_at: datetime | None = None
 
     @property
     def tiers(self) -> tuple[ApprovalTier, ...]:
         assert self.request is not None
         return self.request.policy.tiers
 
-    def open(self, request: ApprovalRequest) -> None:
+    def open(self, request: ApprovalRequest, now: datetime) -> None:
         self.request = request
+        self.opened_at = now
         self.tier_index = request.policy.tier_index_for(request.amount)
         tier = self.tiers[self.tier_index]
         roles = list(tier.roles)
@@ -69,6 +73,7 @@ class ApprovalGate:
         self.roles = tuple(roles)
         self.min_approvers = min_approvers
         self.state = ApprovalState.PENDING
+        self.deadline_at = now + self.deadline
 
     def refusal(self, vote: ApprovalVote) -> str | None:
         """Why ``vote`` may not be cast, in words for the person who tried; ``None`` if it may."""
@@ -88,6 +93,11 @@ class ApprovalGate:
                     f"role {vote.role!r} may approve up to {limit:g} {request.currency}; "
                     f"this request is {request.amount:g} {request.currency}: ask a higher role"
                 )
+        if vote.limit is not None and request.amount > vote.limit:
+            return (
+                f"{vote.user} may approve up to {vote.limit:g} {request.currency}; "
+                f"this request is {request.amount:g} {request.currency}: ask someone with a higher limit"
+            )
         if vote.user == request.requested_by:
             return (
                 f"{vote.user} requested {request.subject!r} and may not approve it "
@@ -113,6 +123,7 @@ class ApprovalGate:
     def escalate(self, now: datetime) -> Escalation | None:
         """Widen the approvers to the next tier; ``None`` when there is no higher tier left."""
         if self.tier_index + 1 >= len(self.tiers):
+            self.deadline_at = None
             return None
         current = self.tiers[self.tier_index]
         self.tier_index += 1
@@ -127,6 +138,7 @@ class ApprovalGate:
             reason=f"no decision within {current.deadline_s:g} s",
         )
         self.escalations.append(escalation)
+        self.deadline_at = now + self.deadline
         return escalation
 
     @property
@@ -147,6 +159,9 @@ class ApprovalGate:
             votes=tuple(self.votes),
             escalations=tuple(self.escalations),
             reason=self.reason,
+            context=request.context if request else ApprovalContext(),
+            opened_at=self.opened_at,
+            deadline=self.deadline_at if self.state in (ApprovalState.PENDING, ApprovalState.ESCALATED) else None,
         )
 
 
@@ -225,7 +240,7 @@ class ApprovalGated:
 
     async def await_approval(self, request: ApprovalRequest) -> ApprovalStatus:
         """Open the gate and wait until approved, rejected or cancelled. Deadlines only escalate."""
-        self.gate.open(request)
+        self.gate.open(request, workflow.now())
         self._publish_state()
         workflow.set_current_details(
             f"Waiting for approval of {request.subject}: {request.amount:g} {request.currency}, "

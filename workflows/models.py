@@ -79,6 +79,20 @@ class ApprovalPolicy(Frozen):
         return index
 
 
+class ApprovalContext(Frozen):
+    """What an approver needs to see to decide (shown by the web inbox and the CLI)."""
+
+    kind: str = ""  # part_order | maintenance | reroute
+    site: str = ""
+    asset_id: str | None = None
+    priority: str = ""
+    decision_id: str = ""
+    explanation: str = ""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    creates: str = ""  # what approving creates outside, in words ("PO-… to ACME: 4 x BRG-6205")
+    window: str = ""  # the planned window, in words
+
+
 class ApprovalRequest(Frozen):
     subject: str
     requested_by: str  # the policy / person that asked; may not approve (separation of duties)
@@ -86,6 +100,7 @@ class ApprovalRequest(Frozen):
     currency: str = "EUR"
     policy: ApprovalPolicy = ApprovalPolicy()
     requirement: ApprovalRequirement | None = None  # what the policy asked for, narrows the roles
+    context: ApprovalContext = ApprovalContext()
 
 
 class ApprovalVote(Frozen):
@@ -95,6 +110,9 @@ class ApprovalVote(Frozen):
     role: str = Field(min_length=1)
     approve: bool
     comment: str = ""
+    # The approver's own limit from the plant configuration (set by the web API / CLI that
+    # authenticated them); the validator refuses amounts above it as well as above the role's.
+    limit: float | None = Field(default=None, ge=0)
 
 
 class RecordedVote(Frozen):
@@ -125,6 +143,9 @@ class ApprovalStatus(Frozen):
     votes: tuple[RecordedVote, ...] = ()
     escalations: tuple[Escalation, ...] = ()
     reason: str = ""  # why it ended this way (rejection / cancellation comment, partner error)
+    context: ApprovalContext = ApprovalContext()
+    opened_at: datetime | None = None
+    deadline: datetime | None = None  # when it escalates next (None: not waiting, or no tier left)
 
 
 class CancelRequest(Frozen):
@@ -213,6 +234,8 @@ class PartOrderInput(Frozen):
     requested_by: str = "autoops"
     decision_id: str = ""
     explanation: str = ""
+    asset_id: str | None = None  # the asset the parts are for, when known
+    evidence: dict[str, Any] = Field(default_factory=dict)
     confirmation_timeout_s: float = Field(default=2 * 86400.0, gt=0)
     retry: PartnerRetry = PartnerRetry()
 

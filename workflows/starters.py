@@ -56,7 +56,7 @@ async def start_part_order(
             f"Order {', '.join(f'{line.quantity} x {line.sku}' for line in order.lines)} from {order.supplier} "
             f"({order.total:g} {order.currency})"
         ),
-        static_details=_details(inp.explanation, inp.decision_id, {}),
+        static_details=_details(inp.explanation, inp.decision_id, inp.evidence),
     )
 
 
@@ -108,6 +108,7 @@ async def start_for_proposal(
                 site=site, order=action, autonomy=proposed.autonomy, approval=approval,
                 requirement=proposed.approval, requested_by=requested_by,
                 decision_id=decision_id, explanation=proposed.explanation,
+                asset_id=proposed.asset_id, evidence=proposed.evidence,
             ),
             n=problem_number(proposed.dedup_key),
             task_queue=task_queue,

@@ -52,17 +52,6 @@ async def _client(config: Any, address: str | None, namespace: str | None) -> An
                          namespace=namespace or os.environ.get("TEMPORAL_NAMESPACE") or None)
 
 
-async def _pending(client: Any) -> list[dict[str, Any]]:
-    from workflows.models import ApprovalStatus
-
-    states = ", ".join(f'"{s}"' for s in WAITING)
-    rows = []
-    async for wf in client.list_workflows(f"ApprovalState IN ({states}) AND ExecutionStatus = 'Running'"):
-        status = await client.get_workflow_handle(wf.id).query("approval", result_type=ApprovalStatus)
-        rows.append({"workflow_id": wf.id, "workflow_type": wf.workflow_type, **status.model_dump(mode="json")})
-    return rows
-
-
 @approvals_app.command("list")
 def list_approvals(
     address: Address = None, namespace: Namespace = None, config: Config = None, as_json: AsJson = False
@@ -85,7 +74,13 @@ def list_approvals(
 
 
 async def _list(config: Any, address: str | None, namespace: str | None) -> list[dict[str, Any]]:
-    return await _pending(await _client(config, address, namespace))
+    from orchestrator.approvals import TemporalApprovals
+
+    approvals = TemporalApprovals(await _client(config, address, namespace))
+    return [
+        {"workflow_id": p.workflow_id, "workflow_type": p.workflow_type, **p.status.model_dump(mode="json")}
+        for p in await approvals.pending()
+    ]
 
 
 def _role_for(config: Any, user_name: str, role: str | None, source: str) -> tuple[str, list[str]]:
@@ -106,30 +101,22 @@ async def _vote(
     config: Any, source: str, address: str | None, namespace: str | None,
     workflow_id: str, user: str, role: str | None, approve: bool, comment: str,
 ) -> dict[str, Any]:
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.service import RPCError
-
-    from workflows.models import ApprovalStatus, ApprovalVote
+    from orchestrator.approvals import TemporalApprovals
+    from workflows.models import ApprovalVote
 
     name, roles = _role_for(config, user, role, source)
-    client = await _client(config, address, namespace)
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        status = await handle.query("approval", result_type=ApprovalStatus)
-    except RPCError as exc:
-        raise InputError(f"no workflow {workflow_id!r} to approve ({exc.message}); see autoops approvals list") from None
+    approvals = TemporalApprovals(await _client(config, address, namespace))
+    status = await approvals.status(workflow_id)
+    if status is None:
+        raise InputError(f"no running workflow {workflow_id!r} with an approval; see autoops approvals list")
     # Vote with the user's role that this request accepts (several roles: the one it names first).
     usable = [r for r in status.roles if r in roles] or roles
     if not usable:
         raise InputError(f"{name} holds no role that may approve anything; ask an administrator")
-    try:
-        result = await handle.execute_update(
-            "decide", ApprovalVote(user=name, role=usable[0], approve=approve, comment=comment),
-            result_type=ApprovalStatus,
-        )
-    except WorkflowUpdateFailedError as exc:
-        reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)
-        raise InputError(f"{workflow_id}: refused: {reason}") from None
+    limit = config.approval_limit(config.user(name)) if config.roles else None
+    result = await approvals.cast(
+        workflow_id, ApprovalVote(user=name, role=usable[0], approve=approve, comment=comment, limit=limit)
+    )
     return result.model_dump(mode="json")
 
 

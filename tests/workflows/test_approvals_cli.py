@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.approvals import TemporalApprovals
 from tests.workflows.conftest import Stack, unique
 from tests.workflows.test_part_order import eventually, order_input, result_of
 from workflows.models import ApprovalState, PartOrderStatus
@@ -78,3 +79,33 @@ async def test_list_approve_and_reject_from_the_command_line(stack: Stack, tmp_p
     result = await result_of(reject_me)
     assert result.status == PartOrderStatus.REJECTED and stack.supplier_orders(result.po_number) == []
     assert (await reject_me.query(PartOrderWorkflow.approval)).state == ApprovalState.REJECTED
+
+
+async def test_web_backend_view_and_vote_with_the_approvers_own_limit(stack: Stack) -> None:
+    approvals = TemporalApprovals(stack.client)
+    handle = await start_part_order(
+        stack.client,
+        order_input("BRG-6308-ZZ", 20, 38.0).model_copy(update={"explanation": "bearing stock at 1 week cover"}),
+        n=unique(), task_queue=stack.task_queue,
+    )
+
+    async def shown() -> object:
+        return await approvals.approval(handle.id)
+
+    item = await eventually(shown)
+    assert item.kind == "part_order" and item.amount == 760.0 and item.roles == ("buyer",)
+    assert item.creates.startswith("PO-plant1:BRG-6308-ZZ:") and item.creates.endswith("to reference: 20 x BRG-6308-ZZ")
+    assert item.explanation == "bearing stock at 1 week cover"
+    assert item.deadline is not None and item.requested_at is not None and item.deadline > item.requested_at
+
+    async def listed() -> bool:  # visibility (the search attribute index) trails the workflow a little
+        return handle.id in {i.id for i in await approvals.pending_approvals()}
+
+    await eventually(listed)
+
+    low = await approvals.vote(handle.id, user="bob", role="buyer", limit=500, approve=True, comment="")
+    assert not low.ok and "bob may approve up to 500 EUR; this request is 760 EUR" in low.message
+    done = await approvals.vote(handle.id, user="bob", role="buyer", limit=1000, approve=True, comment="ok")
+    assert done.ok and done.state == "approved"
+    assert (await result_of(handle)).status == PartOrderStatus.RECEIVED
+    assert await approvals.approval(handle.id) is None  # no longer waiting for anyone

@@ -40,7 +40,7 @@ POLICY = ApprovalPolicy(
 def gate(amount: float, requirement: ApprovalRequirement | None = None) -> ApprovalGate:
     g = ApprovalGate()
     g.open(ApprovalRequest(subject="PO-1", requested_by="policy:x", amount=amount, policy=POLICY,
-                           requirement=requirement))
+                           requirement=requirement), T0)
     return g
 
 

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approval import ApprovalGated, call_partner
     from workflows.maintenance.planning import pick_window
     from workflows.models import (
+        ApprovalContext,
         ApprovalRequest,
         ApprovalState,
         CreatedWorkOrder,
@@ -110,6 +111,14 @@ class MaintenanceWorkflow(ApprovalGated):
                     currency=inp.currency,
                     policy=inp.approval,
                     requirement=inp.requirement,
+                    context=ApprovalContext(
+                        kind="maintenance", site=inp.site, asset_id=action.asset_id,
+                        priority=action.priority.value, decision_id=inp.decision_id,
+                        explanation=inp.explanation, evidence=inp.evidence,
+                        creates=f"one CMMS work order: {action.task} ({action.duration_h:g} h)",
+                        window=f"{self.window.name}: {self.window.start:%a %Y-%m-%d %H:%M}"
+                        f"–{self.window.end:%H:%M} UTC",
+                    ),
                 )
             )
             if status.state == ApprovalState.REJECTED:

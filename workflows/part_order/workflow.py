@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from policies.models import Autonomy
     from workflows.approval import ApprovalGated, call_partner
     from workflows.models import (
+        ApprovalContext,
         ApprovalRequest,
         ApprovalState,
         PartOrderInput,
@@ -91,6 +92,12 @@ class PartOrderWorkflow(ApprovalGated):
                     currency=order.currency,
                     policy=inp.approval,
                     requirement=inp.requirement,
+                    context=ApprovalContext(
+                        kind="part_order", site=inp.site, asset_id=inp.asset_id,
+                        decision_id=inp.decision_id, explanation=inp.explanation, evidence=inp.evidence,
+                        creates=f"{self.po_number} to {order.supplier}: "
+                        + ", ".join(f"{line.quantity} x {line.sku}" for line in order.lines),
+                    ),
                 )
             )
             if status.state == ApprovalState.REJECTED:

@@ -1,0 +1,131 @@
+"""Approvals over Temporal, for the CLI and the web backend: list what waits for a person, vote.
+
+Pending approvals are found through the ``ApprovalState`` search attribute and read through each
+workflow's ``approval`` query; votes go in as the ``decide`` Update, whose validator is the
+authority (role, limits, separation of duties, one vote per person). A refusal comes back as an
+``ApprovalRefused`` with the validator's words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from agents.errors import InputError
+from orchestrator.web.models import ActResult, ApprovalItem, Vote
+from workflows.models import WAITING_STATES, ApprovalState, ApprovalStatus, ApprovalVote
+
+_KINDS = {"PartOrder": "part_order", "Maintenance": "maintenance", "Reroute": "reroute"}
+
+
+class ApprovalRefused(InputError):
+    """The workflow refused a vote (wrong role, above a limit, own request, second vote, no comment)."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    workflow_id: str
+    workflow_type: str
+    status: ApprovalStatus
+
+
+def _query() -> str:
+    states = ", ".join(f'"{s.value}"' for s in WAITING_STATES)
+    return f"ApprovalState IN ({states}) AND ExecutionStatus = 'Running'"
+
+
+class TemporalApprovals:
+    """The approval half of the web backend, and the CLI's engine."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def pending(self) -> list[Pending]:
+        found = []
+        async for wf in self._client.list_workflows(_query()):
+            status = await self.status(wf.id)
+            if status is not None and status.state in WAITING_STATES:
+                found.append(Pending(wf.id, wf.workflow_type, status))
+        return found
+
+    async def status(self, workflow_id: str) -> ApprovalStatus | None:
+        try:
+            return await self._client.get_workflow_handle(workflow_id).query(
+                "approval", result_type=ApprovalStatus
+            )
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                return None
+            raise
+
+    async def cast(self, workflow_id: str, vote: ApprovalVote) -> ApprovalStatus:
+        """Send the vote; raise ``ApprovalRefused`` with the validator's reason when refused."""
+        handle = self._client.get_workflow_handle(workflow_id)
+        try:
+            return await handle.execute_update("decide", vote, result_type=ApprovalStatus)
+        except WorkflowUpdateFailedError as exc:
+            reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)
+            raise ApprovalRefused(f"{workflow_id}: refused: {reason}") from None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise ApprovalRefused(
+                    f"{workflow_id}: no such running workflow; see autoops approvals list"
+                ) from None
+            raise
+
+    # ------------------------------------------------------------------ web backend protocol
+
+    async def pending_approvals(self) -> list[ApprovalItem]:
+        return [to_item(p.workflow_id, p.workflow_type, p.status) for p in await self.pending()]
+
+    async def approval(self, approval_id: str) -> ApprovalItem | None:
+        status = await self.status(approval_id)
+        if status is None or status.state not in WAITING_STATES:
+            return None
+        kind = status.context.kind or approval_id.split(":", 1)[0]
+        return to_item(approval_id, kind, status)
+
+    async def vote(
+        self, approval_id: str, *, user: str, role: str, limit: float, approve: bool, comment: str
+    ) -> ActResult:
+        try:
+            status = await self.cast(
+                approval_id, ApprovalVote(user=user, role=role, approve=approve, comment=comment, limit=limit)
+            )
+        except ApprovalRefused as exc:
+            return ActResult(ok=False, message=str(exc), state="refused")
+        done = status.state not in (ApprovalState.PENDING, ApprovalState.ESCALATED)
+        approvals = sum(1 for v in status.votes if v.approve)
+        message = status.reason if done else f"vote recorded: {approvals} of {status.min_approvers} approvals"
+        return ActResult(ok=True, message=message, state=status.state.value)
+
+
+def to_item(workflow_id: str, workflow_type: str, status: ApprovalStatus) -> ApprovalItem:
+    """The web inbox's view of one approval."""
+    ctx = status.context
+    return ApprovalItem(
+        id=workflow_id,
+        kind=ctx.kind or _KINDS.get(workflow_type, workflow_type),
+        title=status.subject,
+        site=ctx.site,
+        asset_id=ctx.asset_id,
+        requested_by=status.requested_by,
+        requested_at=status.opened_at,
+        deadline=status.deadline,
+        priority=ctx.priority,
+        amount=status.amount,
+        currency=status.currency,
+        roles=status.roles,
+        min_approvers=status.min_approvers,
+        votes=tuple(Vote(user=v.user, role=v.role, approve=v.approve, comment=v.comment, time=v.at)
+                    for v in status.votes),
+        state=status.state.value,
+        tier=status.tier,
+        decision_id=ctx.decision_id,
+        explanation=ctx.explanation if status.state != ApprovalState.ATTENTION else status.reason,
+        evidence=ctx.evidence,
+        window=ctx.window,
+        creates=ctx.creates,
+    )
