@@ -229,6 +229,13 @@ class AssetActor:
                 f"actor {self.name!r} hosts {sorted(self._hosted)}, not {unknown}; "
                 "route readings through the AgentFleet, which knows which actor hosts which asset"
             )
+        naive = next((r for r in readings if r.time.utcoffset() is None), None)
+        if naive is not None:
+            # Naive and aware times cannot be ordered, and order is how re-deliveries are found.
+            raise InputError(
+                f"actor {self.name!r}: reading of {naive.asset_id!r} at {naive.time.isoformat()} "
+                "has no timezone; sources must stamp readings in UTC (or with an offset)"
+            )
         out: list[HealthReport] = []
         fresh: list[tuple[int, str, HealthReport]] = []
         for reading in readings:

@@ -34,10 +34,10 @@ from typing import Any, Literal
 
 import ray
 from pydantic import BaseModel, ConfigDict, Field
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from agents.base import Reading
-from agents.errors import AgentRuntimeError, ConfigError, InputError
+from agents.errors import AgentRuntimeError, AutoopsError, ConfigError, InputError
 from agents.models import HealthReport
 from agents.registry import AgentBuilder, AgentSpec, build_agent
 from agents.runtime.actor import AssetActor, CheckpointPolicy, HostStats, ReportPage
@@ -121,6 +121,12 @@ def _gather(calls: Sequence[tuple[str, Any]], method: str, timeout_s: float) -> 
     for name, ref in calls:
         try:
             results.append(ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
+        except RayTaskError as exc:
+            # Our own errors raised inside the actor (bad input) reach the caller as themselves,
+            # not wrapped in a Ray traceback; anything else is a bug and keeps Ray's context.
+            if isinstance(exc.cause, AutoopsError):
+                raise exc.cause from None
+            raise
         except RayActorError as exc:
             raise AgentRuntimeError(
                 f"{method} on actor {name!r}: the actor died and was not restarted "

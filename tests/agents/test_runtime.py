@@ -308,7 +308,12 @@ def test_killed_actor_comes_back_with_its_baseline_and_keeps_reporting(
         assert fleet.stats()["asset:mill-1"].duplicates == 3
         assert len(fleet.reports_since(fresh.cursor).reports) == 0
 
-        # Killed for good: the caller gets our error naming the actor, not a Ray traceback.
+        # Bad input inside an actor reaches the caller as our error, not as a Ray traceback.
+        naive = Reading("sku-b", datetime(2026, 3, 3, 6, 0), {"stock": 10.0})
+        with pytest.raises(InputError, match="'sku-b' at 2026-03-03T06:00:00 has no timezone"):
+            fleet.ingest([naive])
+
+        # Killed for good: the caller gets our error naming the actor.
         fleet.kill("sku-b", restart=False)
         with pytest.raises(AgentRuntimeError, match=r"ingest on actor 'asset:sku-b'.*max_restarts"):
             for h in range(22, 42):  # ray.kill is asynchronous: a call may still slip in before it
