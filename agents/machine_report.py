@@ -18,7 +18,7 @@ from agents.sensor_faults import FaultCheck
 from agents.trend import TrendFit
 
 if TYPE_CHECKING:
-    from agents.machine import Limit, MachineAsset
+    from agents.machine_config import Limit, MachineAsset
 
 #: Units of derived waveform features (the features are computed in SI units).
 _FEATURE_UNITS = {
