@@ -34,7 +34,7 @@ from agents.errors import AutoopsError
 from agents.iso10816 import classify
 from agents.machine_config import Limit, MachineAsset, MachineThresholds
 from agents.machine_report import ReportBuilder, bearing_findings
-from agents.models import HealthReport, SensorKind, Status
+from agents.models import HealthReport, RulEstimate, SensorKind, Status
 from agents.sensor_faults import SensorFaultMonitor
 from agents.signal import waveform_features
 from agents.trend import TrendFit, TrendTracker, estimate_rul
@@ -223,6 +223,9 @@ class MachineAgent:
                 rul = estimate_rul(
                     fit, red_at, min_t=self.th.rising_t, horizon_h=self.th.rul_horizon_h
                 )
+                # The fit lags a curve that bends upward; what was just measured wins.
+                if self.tracker.recent_level() >= red_at:
+                    rul = RulEstimate(value=0, lower=0, upper=0, method="at the red limit now")
         # Hysteresis: an anomaly starts at anomaly_z with a clear rise and lasts until the score
         # falls to half of that or the rise is gone, so the status does not flicker at the edge.
         # It is judged on the trended indicator itself: a hot bearing during a heavy job is the

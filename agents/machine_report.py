@@ -260,12 +260,15 @@ class ReportBuilder:
         elif machine is Status.UNKNOWN:
             parts.append("no usable readings yet")
         else:
-            main = next((i for i in self.judged.values() if i.note.startswith("ISO")), None)
-            parts.append(
-                f"healthy: {main.name} {main.value:.2f} {main.unit} ({main.note})"
-                if main
-                else "healthy"
+            judged = list(self.judged.values())
+            main = next(
+                (i for i in judged if i.note.startswith("ISO")), judged[0] if judged else None
             )
+            if main is None or main.value is None:
+                parts.append("healthy")
+            else:
+                note = f" ({main.note})" if main.note else ""
+                parts.append(f"healthy: {main.name} {main.value:.2f} {main.unit}{note}")
         if instrument:
             bad = sorted({(f.sensor, f.kind.value) for f in self.check.faults})
             parts.append("check the instrument: " + ", ".join(f"{s} {k}" for s, k in bad[:3]))

@@ -202,6 +202,12 @@ class TrendTracker:
         arr = np.asarray(self.points, dtype=np.float64)
         return fit_trend(arr[:, 0], arr[:, 1], floor=floor, min_excess=min_excess)
 
+    def recent_level(self, n: int = 3) -> float:
+        """Median of the last ``n`` values (-inf when empty): the level now, without the fit."""
+        if not self.points:
+            return -math.inf
+        return float(np.median([v for _, v in list(self.points)[-n:]]))
+
     def state(self) -> dict[str, Any]:
         return {"window_h": self.window_h, "points": [list(p) for p in self.points]}
 

@@ -307,3 +307,27 @@ def test_velocity_in_inches_is_judged_on_the_same_iso_zones() -> None:
     overridden = MachineAgent(asset(thresholds={"limits": {"vel": {"amber": 6.0, "red": 9.0}}}))
     vel = overridden.assess(Reading("lathe-3", T0, {"vel": 3.6}, {})).indicator("vel")
     assert vel.amber_at == 6.0 and vel.note == "" and vel.status is Status.GREEN
+
+
+def test_a_generic_condition_indicator_is_trended_against_its_declared_limits() -> None:
+    pump = MachineAsset.model_validate(
+        {
+            "id": "pump-7",
+            "sensors": [{"name": "ci", "kind": "condition_indicator", "unit": "score"}],
+            "thresholds": {"limits": {"ci": {"amber": 10.0, "red": 20.0}}},
+            "commissioning_readings": 30,
+        }
+    )
+    agent, rng = MachineAgent(pump), np.random.default_rng(8)
+    reports = []
+    for i in range(200):  # one reading every 10 min; wear from reading 120 on
+        v = 3 + rng.normal(0, 0.3) + (0 if i < 120 else 0.004 * (i - 120) ** 2)
+        reports.append(agent.assess(Reading("pump-7", T0 + i * timedelta(minutes=10), {"ci": v})))
+    assert all(r.status is Status.GREEN for r in reports[:120])
+    assert reports[60].summary.startswith("green: healthy: ci ")
+    first_amber = next(i for i, r in enumerate(reports) if r.status is Status.AMBER)
+    first_red = next(i for i, r in enumerate(reports) if r.status is Status.RED)
+    assert 120 < first_amber < first_red
+    assert reports[first_amber].rul is not None  # a rising trend comes with a remaining life
+    last = reports[-1]
+    assert last.indicator("ci").value > 20 and last.rul is not None and last.rul.value == 0
