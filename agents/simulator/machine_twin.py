@@ -119,6 +119,10 @@ class MachineTwin:
 
     ``onset_h`` / ``life_h`` default to seeded draws (onset 150-220 h, defect life 180-260 h);
     ``life_h=math.inf`` gives a spindle that never wears (for sensor-fault scenarios).
+
+    Use: ``twin = MachineTwin(seed)``; ``twin.asset`` is the ``MachineAsset`` to build the agent
+    from; ``twin.readings()`` streams ``Reading``s until ``twin.failure_at`` (or ``until_h``).
+    Several machines of a plant: one twin each, with its own ``asset_id`` and seed.
     """
 
     def __init__(
@@ -126,6 +130,7 @@ class MachineTwin:
         seed: int,
         *,
         asset_id: str = "mill-1",
+        line: str | None = "line-1",
         step_h: float = 0.5,
         waveform_every_h: float = 2.0,
         onset_h: float | None = None,
@@ -137,7 +142,7 @@ class MachineTwin:
         self.rng = np.random.default_rng(seed)
         # Fault noise has its own stream: the machine runs the same with or without injections.
         self.fault_rng = np.random.default_rng([seed, 1])
-        self.asset = spindle_asset(asset_id)
+        self.asset = spindle_asset(asset_id, line)
         self.step_h = step_h
         # Online systems trend scalars often and capture raw waveforms less often.
         self.waveform_every = max(1, round(waveform_every_h / step_h))
