@@ -226,12 +226,17 @@ class ApprovalGated:
         workflow.upsert_search_attributes([APPROVAL_STATE.value_set(state.value)])
 
     async def notify(self, roles: tuple[str, ...], subject: str, message: str) -> None:
-        await workflow.execute_activity(
-            NOTIFY_ACTIVITY,
-            Notification(workflow_id=workflow.info().workflow_id, roles=roles, subject=subject, message=message),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(maximum_attempts=5),
-        )
+        """Tell people; a notifier that fails is logged, it never fails the workflow itself
+        (the state stays visible through the search attribute and the query)."""
+        try:
+            await workflow.execute_activity(
+                NOTIFY_ACTIVITY,
+                Notification(workflow_id=workflow.info().workflow_id, roles=roles, subject=subject, message=message),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+            )
+        except ActivityError as err:
+            workflow.logger.warning("notification to %s failed: %s (%s)", ",".join(roles), message, err.cause)
 
     def skip_approval(self, reason: str) -> None:
         self.gate.state = ApprovalState.NOT_REQUIRED
