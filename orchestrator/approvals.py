@@ -14,10 +14,32 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from agents.errors import InputError
+from orchestrator.config import PlantConfig
 from orchestrator.web.models import ActResult, ApprovalItem, Vote
-from workflows.models import WAITING_STATES, ApprovalState, ApprovalStatus, ApprovalVote
+from workflows.models import (
+    WAITING_STATES,
+    ApprovalPolicy,
+    ApprovalState,
+    ApprovalStatus,
+    ApprovalTier,
+    ApprovalVote,
+)
 
 _KINDS = {"PartOrder": "part_order", "Maintenance": "maintenance", "Reroute": "reroute"}
+
+
+def policy_from_config(
+    config: PlantConfig, *, tiers: tuple[ApprovalTier, ...] | None = None, auto_approve_limit: float = 0.0
+) -> ApprovalPolicy:
+    """The approval rules a workflow is started with: each approving role's limit from ``[roles]``.
+
+    Without ``tiers`` the default ladder applies (lead / buyer, then plant manager above 5000).
+    """
+    limits = {name: role.approval_limit for name, role in config.roles.items() if role.can_approve}
+    default = ApprovalPolicy()
+    return ApprovalPolicy(
+        auto_approve_limit=auto_approve_limit, tiers=tiers or default.tiers, role_limits=limits
+    )
 
 
 class ApprovalRefused(InputError):

@@ -32,3 +32,4 @@ async def test_missing_tls_file_names_the_field(tmp_path: pytest.TempPathFactory
     with pytest.raises(ConfigError) as failed:
         await connect(settings, address="127.0.0.1:1")
     assert "temporal.tls_ca_file" in str(failed.value)
+
