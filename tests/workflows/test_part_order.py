@@ -11,7 +11,7 @@ import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
-from policies.models import ApprovalRequirement, Autonomy, OrderParts, PartLine
+from policies.models import ApprovalRequirement, Autonomy, OrderParts, PartLine, ProposedAction
 from tests.workflows.conftest import FAST_RETRY, POLICY, Stack, unique
 from workflows.approval import APPROVAL_STATE
 from workflows.models import (
@@ -24,7 +24,7 @@ from workflows.models import (
     PartOrderStatus,
 )
 from workflows.part_order.workflow import PartOrderWorkflow
-from workflows.starters import start_part_order
+from workflows.starters import start_for_proposal, start_part_order
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -265,3 +265,23 @@ async def test_supplier_down_past_the_retries_asks_a_person_who_can_retry(stack:
     result = await result_of(handle)
     assert result.status == PartOrderStatus.RECEIVED
     assert len(stack.supplier_orders(result.po_number)) == 1
+
+
+async def test_the_same_proposal_twice_opens_one_workflow_carrying_the_decision(stack: Stack) -> None:
+    proposed = ProposedAction(
+        action=OrderParts(supplier="reference", lines=(PartLine(sku="BELT-XPZ-1250", quantity=40, unit_price=22.0),)),
+        autonomy=Autonomy.APPROVE,
+        dedup_key=unique("stock-low:BELT-XPZ-1250:"),
+        estimated_cost=880.0,
+        explanation="belt stock below reorder point",
+    )
+    first = await start_for_proposal(stack.client, proposed, site="plant1", decision_id="dec-1", approval=POLICY,
+                                     task_queue=stack.task_queue)
+    second = await start_for_proposal(stack.client, proposed, site="plant1", decision_id="dec-2", approval=POLICY,
+                                      task_queue=stack.task_queue)
+    assert first.id == second.id and first.result_run_id == second.result_run_id
+    await wait_state(first, ApprovalState.PENDING)
+    await vote(first, "bob", "buyer", approve=False, comment="order from the framework contract instead")
+    result = await result_of(first)
+    assert result.decision_id == "dec-1"  # the first decision opened it; the repeat changed nothing
+    assert result.status == PartOrderStatus.REJECTED and stack.supplier_orders(result.po_number) == []
