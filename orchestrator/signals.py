@@ -14,12 +14,15 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from agents.errors import InputError
+from agents.models import HealthReport, Status
 from orchestrator.intake import EventHandler
 from workflows.integrations.models import CallbackEvent, EventType
 from workflows.models import (
+    HealthConfirmation,
     ShipNotice,
     SupplierConfirmation,
     WorkOrderCompletion,
+    maintenance_id,
     part_order_id_for_po,
 )
 
@@ -71,3 +74,24 @@ def signal_handler(client: Client) -> EventHandler:
             raise
 
     return on_event
+
+
+async def forward_health(client: Client, site: str, report: HealthReport) -> bool:
+    """Give an asset's latest report to its maintenance workflow (the "healthy again?" check).
+
+    Green counts as healthy; amber / red / unknown do not. Returns False when no maintenance
+    workflow is running for the asset (the report then only matters to the policies).
+    """
+    handle = client.get_workflow_handle(maintenance_id(site, report.asset_id))
+    confirmation = HealthConfirmation(
+        asset_id=report.asset_id,
+        healthy=report.status == Status.GREEN and not report.sensor_faults,
+        detail=report.summary or f"status {report.status.value}, health {report.health_score:.2f}",
+    )
+    try:
+        await handle.signal("asset_health", confirmation)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from agents.models import AssetKind, HealthReport, Status
+from orchestrator.signals import forward_health
 from policies.models import ApprovalRequirement, Autonomy, PartLine, Priority, ScheduleMaintenance
-from tests.workflows.conftest import FAST_RETRY, POLICY, SECRETS, Stack, unique
+from tests.workflows.conftest import FAST_RETRY, POLICY, Stack, unique
 from tests.workflows.test_part_order import eventually
 from workflows.integrations.mes import MesClient
 from workflows.integrations.models import CallbackEvent, EventType, WindowKind
@@ -19,7 +21,6 @@ from workflows.models import (
     ApprovalState,
     ApprovalVote,
     AttentionDecision,
-    HealthConfirmation,
     MaintenanceInput,
     MaintenanceStatus,
 )
@@ -102,7 +103,11 @@ async def test_maintenance_in_the_right_window_one_work_order_closed_by_signed_c
         assert desc.status is not None and desc.status.name == "RUNNING"
 
         # The technician closes it in the CMMS; the CMMS calls back, signed; the asset is healthy.
-        stack.health[asset] = HealthConfirmation(asset_id=asset, healthy=True, detail="vibration zone A")
+        # The machine agent's next report (green) reaches the workflow as a signal.
+        report = HealthReport(report_id="mill-1:99", asset_id=asset, asset_kind=AssetKind.MACHINE, seq=99,
+                              time=datetime.now(UTC), status=Status.GREEN, health_score=0.93,
+                              summary="vibration zone A")
+        assert await forward_health(stack.client, inp.site, report) is True
         done = await http.post(f"{stack.partners.cmms_url}/work-orders/{wo['work_order_id']}/complete",
                                json={"completed_by": "tech-7", "notes": "bearings replaced"})
         assert done.status_code == 200
@@ -112,7 +117,8 @@ async def test_maintenance_in_the_right_window_one_work_order_closed_by_signed_c
     assert result.work_order_id == wo["work_order_id"]
     assert len(stack.work_orders(handle.id)) == 1
     assert len(result.child_orders) == 1 and result.child_orders[0].startswith(f"po:{inp.site}:BRG-6205-2RS:")
-    assert SECRETS["cmms"]  # the callback was verified with the shared secret, not skipped
+    assert result.reason == f"{asset} healthy again"
+    assert await forward_health(stack.client, unique("nowhere-"), report) is False  # nothing to tell
 
 
 async def test_no_window_long_enough_asks_a_person_and_orders_nothing(stack: Stack) -> None:
