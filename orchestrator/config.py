@@ -135,6 +135,8 @@ class PlantConfig(Section):
     machines: tuple[dict[str, Any], ...] = ()
     inventory: tuple[dict[str, Any], ...] = ()
     energy: tuple[dict[str, Any], ...] = ()
+    # The digital twins that drive the assets in the demo / benchmarks (agents.simulator.plant).
+    simulation: dict[str, Any] = Field(default_factory=dict)
     schedule: Schedule = Schedule()
     roles: dict[str, Role] = Field(default_factory=dict)
     users: tuple[User, ...] = ()

