@@ -35,9 +35,13 @@ def main() -> None:
         raise
     except Exception as exc:  # typer/click usage errors arrive here in non-standalone mode
         import click
+        import typer
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+        # typer >= 0.29 parses with its own vendored click, whose usage errors (missing option,
+        # bad value) are not ``click`` classes but expose the same ``show`` / ``exit_code``.
+        vendored = isinstance(exc, typer.TyperException) and hasattr(exc, "exit_code")
+        if isinstance(exc, click.exceptions.ClickException) or vendored:
+            exc.show()  # type: ignore[attr-defined]
             sys.exit(exc.exit_code)
         if isinstance(exc, click.exceptions.Abort):
             print("aborted", file=sys.stderr)
