@@ -12,13 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from agents.errors import ConfigError, InputError
+from agents.errors import AutoopsError, ConfigError, InputError
 from orchestrator.cli.app import app
+
+T = TypeVar("T")
 
 approvals_app = typer.Typer(
     name="approvals", no_args_is_help=True, help="Pending human approvals: list, approve, reject."
@@ -36,6 +40,32 @@ Config = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="print one JSON array")]
 
 WAITING = ("pending", "escalated", "attention")
+
+
+def _standalone() -> bool:
+    return Path(sys.argv[0]).name == "autoops"
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one Temporal conversation. In the ``autoops`` process, errors are printed here and the
+    process ends with ``os._exit``: the Temporal client's native threads can abort an interpreter
+    that is finalizing (temporalio/sdk-python issue 300), turning a clean exit into SIGABRT."""
+    try:
+        return asyncio.run(coro)
+    except AutoopsError as exc:
+        if not _standalone():
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        _exit(2)
+        raise  # not reached
+
+
+def _exit(code: int = 0) -> None:
+    """End the ``autoops`` process now that the output is written (see ``_run``)."""
+    if _standalone():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _config(path: Path | None) -> Any:
@@ -57,20 +87,19 @@ def list_approvals(
     address: Address = None, namespace: Namespace = None, config: Config = None, as_json: AsJson = False
 ) -> None:
     """Everything waiting for a person: pending, escalated, or needing attention after a refusal."""
-    rows = asyncio.run(_list(_config(config), address, namespace))
+    rows = _run(_list(_config(config), address, namespace))
     if as_json:
         print(json.dumps(rows))
-        return
-    if not rows:
+    elif not rows:
         typer.echo("no pending approvals")
-        return
-    for r in rows:
+    for r in rows if not as_json else ():
         votes = sum(1 for v in r["votes"] if v["approve"])
         typer.echo(
             f"{r['workflow_id']}  {r['state']}  {r['amount']:g} {r['currency']}  tier {r['tier']}  "
             f"{votes}/{r['min_approvers']} of {','.join(r['roles'])}  {r['subject']}"
             + (f"  ({r['reason']})" if r["state"] == "attention" else "")
         )
+    _exit()
 
 
 async def _list(config: Any, address: str | None, namespace: str | None) -> list[dict[str, Any]]:
@@ -133,7 +162,7 @@ def approve(
     address: Address = None, namespace: Namespace = None, config: Config = None, as_json: AsJson = False,
 ) -> None:
     """Approve a pending request (counts as one of N signatures where N-of-M applies)."""
-    status = asyncio.run(_vote(_config(config), _source(config), address, namespace,
+    status = _run(_vote(_config(config), _source(config), address, namespace,
                                workflow_id, user, role, True, comment))
     _print_vote(workflow_id, status, as_json)
 
@@ -149,7 +178,7 @@ def reject(
     """Reject a pending request; the workflow ends without acting."""
     if not comment.strip():
         raise InputError("a rejection needs a comment saying why: add --comment '...'")
-    status = asyncio.run(_vote(_config(config), _source(config), address, namespace,
+    status = _run(_vote(_config(config), _source(config), address, namespace,
                                workflow_id, user, role, False, comment))
     _print_vote(workflow_id, status, as_json)
 
@@ -157,7 +186,8 @@ def reject(
 def _print_vote(workflow_id: str, status: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(status))
-        return
-    votes = sum(1 for v in status["votes"] if v["approve"])
-    typer.echo(f"{workflow_id}: {status['state']} ({votes}/{status['min_approvers']} approvals)"
-               + (f": {status['reason']}" if status["reason"] else ""))
+    else:
+        votes = sum(1 for v in status["votes"] if v["approve"])
+        typer.echo(f"{workflow_id}: {status['state']} ({votes}/{status['min_approvers']} approvals)"
+                   + (f": {status['reason']}" if status["reason"] else ""))
+    _exit()

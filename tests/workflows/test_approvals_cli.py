@@ -37,7 +37,7 @@ roles = ["buyer"]
 
 
 async def autoops(stack: Stack, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-c", "from orchestrator.cli import main; main()", "approvals", *args,
+    cmd = [str(Path(sys.executable).parent / "autoops"), "approvals", *args,
            "--address", stack.temporal.address, "--config", str(config)]
     return await asyncio.to_thread(
         subprocess.run, cmd, capture_output=True, text=True, timeout=60,
