@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import ray
 from pydantic import BaseModel, ConfigDict, Field
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError, RayTaskError
 
 from agents.base import Reading
 from agents.errors import AgentRuntimeError, AutoopsError, ConfigError, InputError
@@ -57,7 +57,12 @@ class ActorOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_restarts: int = Field(default=-1, ge=-1)  # -1: restart for ever
-    max_task_retries: int = Field(default=3, ge=-1)  # safe: ingest is idempotent per reading
+    # -1: retry until the actor answers or is known dead (safe: ingest is idempotent per reading).
+    # A bounded count is not enough on a cluster: while a lost node is not yet declared dead (Ray's
+    # health checks take ~15 s by default) every retry fails fast with ActorUnavailableError, and a
+    # few retries (backed off from 100 ms) are used up long before the actor restarts elsewhere.
+    # The caller still waits at most ``call_timeout_s``.
+    max_task_retries: int = Field(default=-1, ge=-1)
     # Agents spend microseconds per reading; reserving a whole core each would cap a 2-core node
     # at two actors. A fraction still lets Ray account for them.
     num_cpus: float = Field(default=0.01, ge=0)
@@ -127,6 +132,12 @@ def _gather(calls: Sequence[tuple[str, Any]], method: str, timeout_s: float) -> 
             if isinstance(exc.cause, AutoopsError):
                 raise exc.cause from None
             raise
+        except ActorUnavailableError as exc:
+            raise AgentRuntimeError(
+                f"{method} on actor {name!r}: the actor is unreachable and its retries are used "
+                f"up ({type(exc).__name__}); its node may be lost and not yet declared dead: "
+                "keep ActorOptions.max_task_retries at -1 (retry until restarted)"
+            ) from exc
         except RayActorError as exc:
             raise AgentRuntimeError(
                 f"{method} on actor {name!r}: the actor died and was not restarted "
