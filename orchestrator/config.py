@@ -87,6 +87,9 @@ class Endpoints(Section):
     cmms: Endpoint | None = None
     mes: Endpoint | None = None
     callback_secret_env: str = "AUTOOPS_CALLBACK_SECRET"
+    # Knobs of the embedded reference servers ("supplier", "cmms", "mes"), see
+    # orchestrator/reference/knobs.py: latency, error rates, callback delays, auto-completion.
+    reference: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class TemporalSettings(Section):
@@ -118,10 +121,20 @@ class WebSettings(Section):
     session_secret_env: str = "AUTOOPS_SESSION_SECRET"
 
 
+class ApprovalSettings(Section):
+    """Approval rules the workflows are started with (tiers default to lead, then plant manager)."""
+
+    auto_approve_limit: float = Field(default=0.0, ge=0)
+
+
 class PolicySettings(Section):
     extra_dirs: tuple[Path, ...] = ()
     # policy id -> parameter overrides; per asset / line: policy id -> {"asset:<id>": {...}}
     parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # policies.budget.Budget: automatic actions / spend per site and day before a person must sign
+    budget: dict[str, Any] = Field(default_factory=dict)
+    # policy id -> the most autonomy its actions may have here: suggest | approve | auto
+    autonomy: dict[str, str] = Field(default_factory=dict)
 
 
 class PlantConfig(Section):
@@ -141,6 +154,7 @@ class PlantConfig(Section):
     roles: dict[str, Role] = Field(default_factory=dict)
     users: tuple[User, ...] = ()
     policies: PolicySettings = PolicySettings()
+    approvals: ApprovalSettings = ApprovalSettings()
     endpoints: Endpoints = Endpoints()
     temporal: TemporalSettings = TemporalSettings()
     ray: RaySettings = RaySettings()

@@ -120,11 +120,17 @@ async def start_services(
         else:
             from orchestrator.reference.serve import start_reference_servers
 
+            from orchestrator.reference.knobs import CmmsKnobs, Knobs, SupplierKnobs
+
             secret = callback_secret(config, state_dir)
+            knobs = endpoints.reference
             reference = start_reference_servers(
                 state_dir / "reference",
                 callback_secrets={"supplier": secret, "cmms": secret},
                 catalog=supplier_catalog(config),
+                supplier_knobs=SupplierKnobs.model_validate(knobs.get("supplier", {})),
+                cmms_knobs=CmmsKnobs.model_validate(knobs.get("cmms", {})),
+                mes_knobs=Knobs.model_validate(knobs.get("mes", {})),
             )
             supplier_url, cmms_url, mes_url = (
                 reference.supplier_url,

@@ -1,8 +1,10 @@
 """Bearing wear: an amber machine with bearing-defect evidence and a short RUL gets maintenance.
 
 The job goes into the next planned window that fits before the RUL's lower bound (minus a safety
-margin); if none fits, it asks for an unplanned stop, which the plant manager must approve. If the
-bearing kit is not in stock, it is ordered alongside: automatically below the cost limit.
+margin); if none fits, it asks for an unplanned stop, which the plant manager must approve. The
+bearing kit travels with the job: the maintenance workflow reserves it and orders what stock does
+not cover (one child part order, automatic below the cost limit). The policy proposes no order of
+its own: two owners of one need would order it twice.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from policies.base import Policy, PolicyContext, threshold
 from policies.models import (
     ApprovalRequirement,
     Autonomy,
-    OrderParts,
     PartLine,
     Priority,
     ProposedAction,
@@ -36,7 +37,6 @@ class Params(BaseModel):
     kit_qty: int = Field(default=1, ge=1)
     kit_price: float = Field(default=180.0, ge=0)  # used when the catalog has no price
     kit_supplier: str = "bearings-direct"
-    auto_order_limit: float = Field(default=500.0, ge=0)
     accept_vibration_trend: bool = True  # a rising velocity trend behind the RUL counts as evidence
     evidence_keywords: tuple[str, ...] = (
         "bearing",
@@ -112,12 +112,19 @@ def evaluate(
         "latest_start": latest_start.isoformat() if latest_start else None,
         "window_start": window.start.isoformat() if window else None,
         "kit_stock": stock,
+        "kit_needed": p.kit_qty,
+        "kit_supplier": kit.supplier if kit else p.kit_supplier,
         "thresholds": [threshold("rul_lower_h", r.rul.lower, p.rul_fire_h, "<=", "h")]
         if r.rul
         else [],
     }
     cites = (
         f"{r.asset_id} is {r.status.value} with {'; '.join(evidence) or 'an open bearing problem'}"
+    )
+    short = max(0, p.kit_qty - int(stock))
+    kit_words = (
+        f" Bearing kit {p.kit_sku}: {stock:g} in stock, {p.kit_qty} needed"
+        + (f"; the job orders {short} ({short * price:.2f})." if short else ", reserved for the job.")
     )
     if r.rul is not None:
         cites += (
@@ -135,6 +142,7 @@ def evaluate(
         text = (
             f"{cites}: replace the bearing in the planned window {window.start:%Y-%m-%d %H:%M}"
             f"-{window.end:%H:%M}" + (f" ({window.label})" if window.label else "") + "."
+            + kit_words
         )
         approval = ApprovalRequirement(
             roles=("maintenance_lead",), tier="planned", reason="maintenance in a planned window"
@@ -149,7 +157,7 @@ def evaluate(
             parts=(line,),
         )
         by = f"before {latest_start:%Y-%m-%d %H:%M}" if latest_start else "in the schedule"
-        text = f"{cites}: no planned window fits {by}; an unplanned stop is needed."
+        text = f"{cites}: no planned window fits {by}; an unplanned stop is needed." + kit_words
         approval = ApprovalRequirement(
             roles=("plant_manager",),
             tier="unplanned stop",
@@ -166,43 +174,15 @@ def evaluate(
             evidence=facts,
         )
     ]
-    if stock < p.kit_qty:
-        cost = line.quantity * line.unit_price
-        auto = cost <= p.auto_order_limit
-        order = OrderParts(
-            supplier=kit.supplier if kit else p.kit_supplier,
-            lines=(line,),
-            need_by=window.start if window else latest_start,
-        )
-        actions.append(
-            ProposedAction(
-                action=order,
-                autonomy=Autonomy.AUTO if auto else Autonomy.APPROVE,
-                approval=None
-                if auto
-                else ApprovalRequirement(
-                    roles=("buyer",),
-                    tier="parts",
-                    reason=f"{cost:.2f} above auto limit {p.auto_order_limit:.2f}",
-                ),
-                asset_id=r.asset_id,
-                dedup_key=f"po:{ctx.site}:{p.kit_sku}:{r.asset_id}",
-                estimated_cost=cost,
-                explanation=f"Bearing kit {p.kit_sku} for {r.asset_id}: {stock:g} in stock, "
-                f"{p.kit_qty} needed; order {p.kit_qty} ({cost:.2f})"
-                + (" automatically (below the limit)." if auto else ", needs a buyer's approval."),
-                evidence={**facts, "kit_needed": p.kit_qty, "order_cost": cost},
-            )
-        )
     return actions
 
 
 POLICY = Policy(
     id="bearing-wear",
-    version="1.0.0",
+    version="1.1.0",
     owner="reliability-engineering",
     description="Amber machine with bearing-defect evidence and RUL below a threshold: maintenance "
-    "in the next planned window, bearing kit ordered if stock is short.",
+    "in the next planned window, carrying the bearing kit (its workflow orders what stock lacks).",
     params=Params,
     evaluate=evaluate,
     autonomy=Autonomy.APPROVE,

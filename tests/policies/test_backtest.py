@@ -65,9 +65,10 @@ def test_bearing_wear_backtest_proposes_maintenance_once_in_a_planned_window(see
     window = datetime.fromisoformat(window_start)
     assert d.time <= window and window + timedelta(hours=d.proposed.action.duration_h) < failure
     assert "planned window" in d.explanation
-    # the kit is short: ordered once as well
-    kits = [d for d in decisions if d.proposed and d.proposed.action.kind == "order_parts"]
-    assert len(kits) == 1
+    # the kit is short: it travels with the job (whose workflow orders it), never a second order
+    assert [line.sku for line in d.proposed.action.parts] == ["BRG-KIT-6205"]
+    assert "the job orders 1" in d.explanation
+    assert not [d for d in decisions if d.proposed and d.proposed.action.kind == "order_parts"]
     # nothing was executed: every decision of a backtest is shadow (or an explicit non-action)
     assert DecisionOutcome.PROPOSED not in {d.outcome for d in decisions}
 

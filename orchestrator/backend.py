@@ -1,0 +1,239 @@
+"""The web UI's backend over the running system: Temporal (approvals, workflow history), the
+orchestrator's report history (board, evidence plots) and the decision log."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from agents.models import HealthReport
+from orchestrator.approvals import TemporalApprovals
+from orchestrator.runtime import Orchestrator
+from orchestrator.web.models import (
+    ActResult,
+    ApprovalItem,
+    AssetTile,
+    DecisionRow,
+    Series,
+    TimelineEntry,
+    WorkflowView,
+)
+
+log = logging.getLogger(__name__)
+
+_KIND_OF_PREFIX = {"po": "part order", "maint": "maintenance", "reroute": "reroute", "wo": "work order"}
+
+
+def series_for(reports: list[HealthReport]) -> Series | None:
+    """The asset's main indicator over time (the first one with thresholds), with the latest RUL."""
+    if not reports:
+        return None
+    last = reports[-1]
+    main = next((i for i in last.indicators if i.amber_at is not None or i.red_at is not None), None)
+    if main is None:
+        return None
+    times, values = [], []
+    for report in reports:
+        indicator = report.indicator(main.name)
+        if indicator is not None and indicator.value is not None:
+            times.append(report.time)
+            values.append(float(indicator.value))
+    rul = next((r.rul for r in reversed(reports) if r.rul is not None), None)
+    return Series(
+        name=main.name,
+        unit=main.unit,
+        times=tuple(times),
+        values=tuple(values),
+        amber_at=main.amber_at,
+        red_at=main.red_at,
+        rul_h=rul.value if rul and rul.unit == "h" else None,
+        rul_lower_h=rul.lower if rul and rul.unit == "h" else None,
+        rul_upper_h=rul.upper if rul and rul.unit == "h" else None,
+    )
+
+
+class PlantBackend:
+    """Implements ``orchestrator.web.backend.WebBackend``."""
+
+    def __init__(self, client: Client, orchestrator: Orchestrator, temporal_ui_url: str) -> None:
+        self.client = client
+        self.orchestrator = orchestrator
+        self.approvals = TemporalApprovals(client)
+        self.temporal_ui_url = temporal_ui_url or "http://127.0.0.1:8233"
+
+    def _enrich(self, item: ApprovalItem) -> ApprovalItem:
+        update: dict[str, Any] = {}
+        if item.decision_id:
+            try:
+                decision = self.orchestrator.store.get(item.decision_id)
+                update.update(policy_id=decision.policy_id, policy_version=decision.policy_version)
+                if decision.trace_id:
+                    update["trace_id"] = decision.trace_id
+                if not item.priority and decision.proposed is not None:
+                    priority = getattr(decision.proposed.action, "priority", None)
+                    update["priority"] = priority.value if priority is not None else ""
+            except Exception:  # noqa: BLE001  an approval without a stored decision still shows
+                pass
+        if item.asset_id:
+            update["series"] = series_for(self.orchestrator.history.of(item.asset_id))
+        return item.model_copy(update=update)
+
+    async def pending_approvals(self) -> list[ApprovalItem]:
+        return [self._enrich(i) for i in await self.approvals.pending_approvals()]
+
+    async def approval(self, approval_id: str) -> ApprovalItem | None:
+        item = await self.approvals.approval(approval_id)
+        return self._enrich(item) if item else None
+
+    async def vote(
+        self, approval_id: str, *, user: str, role: str, limit: float, approve: bool, comment: str
+    ) -> ActResult:
+        return await self.approvals.vote(
+            approval_id, user=user, role=role, limit=limit, approve=approve, comment=comment
+        )
+
+    async def board(self) -> list[AssetTile]:
+        workflows = self.orchestrator.progress.workflows
+        tiles = []
+        names = {m["id"]: m.get("name", "") for m in self.orchestrator.config.machines}
+        lines = {m["id"]: m.get("line") or "" for m in self.orchestrator.config.machines}
+        latest = self.orchestrator.history.latest()
+        for asset_id in sorted(latest):
+            report = latest[asset_id]
+            main = next((i for i in report.indicators if i.value is not None), None)
+            tiles.append(
+                AssetTile(
+                    asset_id=asset_id,
+                    name=names.get(asset_id, ""),
+                    kind=report.asset_kind.value,
+                    line=lines.get(asset_id, ""),
+                    status=report.status.value,
+                    main_indicator=main.name if main else "",
+                    main_value=f"{main.value:.3g} {main.unit}".strip() if main and main.value is not None else "",
+                    summary=report.summary,
+                    sensor_faults=tuple(f"{f.sensor} {f.kind.value}" for f in report.sensor_faults),
+                    last_report_at=report.time,
+                    open_workflows=tuple(w for w, e in workflows.items() if e.get("asset_id") == asset_id),
+                )
+            )
+        return tiles
+
+    async def workflow(self, workflow_id: str) -> WorkflowView | None:
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            description = await handle.describe()
+        except RPCError:
+            return None
+        entry = self.orchestrator.progress.workflows.get(workflow_id) or self.orchestrator.progress.closed.get(
+            workflow_id, {}
+        )
+        decision_id = entry.get("decision_id", "")
+        timeline: list[TimelineEntry] = []
+        trace_id = None
+        if decision_id:
+            try:
+                decision = self.orchestrator.store.get(decision_id)
+                trace_id = decision.trace_id
+                timeline.append(
+                    TimelineEntry(
+                        time=decision.time,
+                        kind="decision",
+                        text=f"{decision.policy_id} v{decision.policy_version}: {decision.explanation}",
+                    )
+                )
+            except Exception:  # noqa: BLE001
+                pass
+        timeline += await self._history(handle)
+        status = await self.approvals.status(workflow_id)
+        if status is not None:
+            for vote in status.votes:
+                timeline.append(
+                    TimelineEntry(
+                        time=vote.at,
+                        kind="approval",
+                        text=("approved" if vote.approve else "rejected")
+                        + (f": “{vote.comment}”" if vote.comment else ""),
+                        actor=f"{vote.user} ({vote.role})",
+                    )
+                )
+        timeline.sort(key=lambda e: e.time or datetime.min.replace(tzinfo=description.start_time.tzinfo))
+        return WorkflowView(
+            id=workflow_id,
+            kind=_KIND_OF_PREFIX.get(workflow_id.split(":", 1)[0], description.workflow_type),
+            status=description.status.name.lower() if description.status else "",
+            decision_id=decision_id,
+            trace_id=trace_id,
+            temporal_url=f"{self.temporal_ui_url}/namespaces/{self.client.namespace}/workflows/"
+            f"{quote(workflow_id, safe='')}",
+            timeline=tuple(timeline),
+        )
+
+    async def _history(self, handle: Any) -> list[TimelineEntry]:
+        entries: list[TimelineEntry] = []
+        try:
+            history = await handle.fetch_history()
+        except RPCError:
+            return entries
+        scheduled: dict[int, str] = {}
+        for event in history.events:
+            when = event.event_time.ToDatetime().replace(tzinfo=UTC)
+            kind = event.event_type
+            if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                name = event.activity_task_scheduled_event_attributes.activity_type.name
+                scheduled[event.event_id] = name
+                entries.append(TimelineEntry(time=when, kind="request", text=f"{name} scheduled"))
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                name = scheduled.get(event.activity_task_completed_event_attributes.scheduled_event_id, "activity")
+                entries.append(TimelineEntry(time=when, kind="response", text=f"{name} completed"))
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+                attrs = event.activity_task_failed_event_attributes
+                name = scheduled.get(attrs.scheduled_event_id, "activity")
+                entries.append(
+                    TimelineEntry(time=when, kind="response", text=f"{name} failed: {attrs.failure.message}")
+                )
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+                name = event.workflow_execution_signaled_event_attributes.signal_name
+                entries.append(TimelineEntry(time=when, kind="callback", text=f"signal {name}"))
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+                entries.append(TimelineEntry(time=when, kind="state", text="completed"))
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+                entries.append(TimelineEntry(time=when, kind="state", text="started"))
+        return entries
+
+    async def decisions(self, query: str = "", limit: int = 200) -> list[DecisionRow]:
+        rows = []
+        needle = query.lower().strip()
+        for decision in reversed(self.orchestrator.store.list()):
+            text = " ".join(
+                [
+                    decision.policy_id,
+                    decision.asset_id or "",
+                    decision.outcome.value,
+                    decision.explanation,
+                    decision.workflow_id or "",
+                ]
+            ).lower()
+            if needle and needle not in text:
+                continue
+            rows.append(
+                DecisionRow(
+                    decision_id=decision.decision_id,
+                    time=decision.time,
+                    policy_id=decision.policy_id,
+                    policy_version=decision.policy_version,
+                    asset_id=decision.asset_id,
+                    outcome=decision.outcome.value,
+                    explanation=decision.explanation,
+                    workflow_id=decision.workflow_id,
+                    trace_id=decision.trace_id,
+                )
+            )
+            if len(rows) >= limit:
+                break
+        return rows

@@ -1,0 +1,231 @@
+"""One orchestrator process: services, the Temporal worker, the web UI with the callback intake,
+and the loop, with a clean stop on Ctrl-C / SIGTERM.
+
+``Stack`` is what ``autoops demo`` and ``autoops run`` start; tests start it too (on free ports).
+Stopping never loses work: the loop saves its progress after every tick, Temporal keeps the
+workflows, and the next start resumes both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from orchestrator.config import PlantConfig
+from orchestrator.runtime import Orchestrator, StepResult
+from orchestrator.services import Services, callback_secret, start_services
+from workflows.common import StockLedger
+from workflows.integrations.models import CallbackEvent, EventType
+from workflows.models import PartLine
+
+log = logging.getLogger(__name__)
+
+
+class SimStockLedger(StockLedger):
+    """The workflows' stock ledger; a goods receipt also reaches the simulated stock."""
+
+    def __init__(self, *args: Any, on_receipt: Callable[[str, float], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_receipt = on_receipt
+
+    async def receive(self, ref: str, lines: tuple[PartLine, ...]) -> bool:
+        booked = await super().receive(ref, lines)
+        if booked:
+            for line in lines:
+                self._on_receipt(line.sku, line.quantity)
+        return booked
+
+
+def _instrumented(base_url: str, timeout_s: float = 10.0) -> httpx.AsyncClient:
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    client = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+    HTTPXClientInstrumentor().instrument_client(client)
+    return client
+
+
+@dataclass
+class Stack:
+    """Everything one orchestrator process runs. ``start`` -> ``run_loop`` / ``step`` -> ``stop``."""
+
+    config: PlantConfig
+    state_dir: Path
+    services: Services
+    orchestrator: Orchestrator
+    web_url: str
+    _server: uvicorn.Server
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _clients: list[httpx.AsyncClient] = field(default_factory=list)
+    _worker: Any = None
+
+    @classmethod
+    async def start(
+        cls,
+        config: PlantConfig,
+        *,
+        ray_temp_dir: str | None = None,
+        start: datetime | None = None,
+        fleet_options: Any = None,
+    ) -> Stack:
+        from orchestrator.telemetry import configure_telemetry
+
+        state_dir = config.state_dir.resolve()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        secret = callback_secret(config, state_dir)
+        configure_telemetry(service_name="autoops-orchestrator", state_dir=state_dir, secrets=[secret.get_secret_value()])
+        services = await start_services(config, state_dir, ray_temp_dir=ray_temp_dir)
+        clients: list[httpx.AsyncClient] = []
+        try:
+            from workflows.integrations.mes import MesClient
+            from workflows.worker import WorkerDeps, build_worker
+
+            mes_http = _instrumented(services.mes_url)
+            clients.append(mes_http)
+            orchestrator = await Orchestrator.create(
+                config,
+                client=services.client,
+                state_dir=state_dir,
+                mes=MesClient(mes_http),
+                start=start,
+                fleet_options=fleet_options,
+            )
+            web_base = f"http://{config.web.host}:{config.web.port}"
+            http = {name: _instrumented(url) for name, url in (
+                ("supplier", services.supplier_url), ("cmms", services.cmms_url), ("mes", services.mes_url)
+            )}
+            clients += http.values()
+            on_hand = {t["sku"]: 0 for t in config.inventory}
+            for twin in config.simulation.get("twins", ()):
+                if twin.get("twin") == "stock" and twin.get("asset") in on_hand:
+                    on_hand[twin["asset"]] = int(twin.get("initial_stock") or 0)
+            ledger = SimStockLedger(
+                on_hand, path=state_dir / "stock-ledger.json", on_receipt=orchestrator.on_goods_received
+            )
+            deps = WorkerDeps.from_http(
+                supplier=http["supplier"],
+                cmms=http["cmms"],
+                mes=http["mes"],
+                stock=ledger,
+                supplier_callback_url=f"{web_base}/callbacks/supplier",
+                cmms_callback_url=f"{web_base}/callbacks/cmms",
+            )
+            worker = build_worker(services.client, deps, task_queue=config.temporal.task_queue)
+            server = cls._web_server(config, services, orchestrator, secret)
+        except BaseException:
+            for client in clients:
+                await client.aclose()
+            services.stop()
+            raise
+        stack = cls(config, state_dir, services, orchestrator, web_base, server, [], clients, worker)
+        stack._tasks.append(asyncio.create_task(worker.run(), name="temporal-worker"))
+        stack._tasks.append(asyncio.create_task(server.serve(), name="web"))
+        for _ in range(200):  # the web server binds within a second; bounded wait
+            if server.started:
+                break
+            if stack._tasks[-1].done():
+                stack._tasks[-1].result()  # raises the bind error
+            await asyncio.sleep(0.05)
+        return stack
+
+    @staticmethod
+    def _web_server(config: PlantConfig, services: Services, orchestrator: Orchestrator, secret: Any) -> uvicorn.Server:
+        from orchestrator.backend import PlantBackend
+        from orchestrator.intake import create_intake_router
+        from orchestrator.signals import signal_handler
+        from orchestrator.web.app import create_app
+
+        app = create_app(config, PlantBackend(services.client, orchestrator, services.temporal_ui_url))
+        to_workflow = signal_handler(services.client)
+
+        async def on_event(event: CallbackEvent) -> None:
+            await to_workflow(event)
+            if event.type == EventType.WORK_ORDER_COMPLETED and event.external_ref:
+                orchestrator.on_work_order_completed(event.external_ref)
+
+        app.include_router(
+            create_intake_router(
+                secrets={"supplier": secret, "cmms": secret},
+                on_event=on_event,
+                clock=lambda: datetime.now(UTC),
+            )
+        )
+        try:
+            from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+            FastAPIInstrumentor.instrument_app(app)
+        except Exception as exc:  # noqa: BLE001  tracing must never stop the UI
+            log.warning("web UI not traced: %s", exc)
+        uv_config = uvicorn.Config(
+            app, host=config.web.host, port=config.web.port, log_level="warning", lifespan="off"
+        )
+        return uvicorn.Server(uv_config)
+
+    async def step(self) -> StepResult:
+        return await self.orchestrator.step()
+
+    async def run_loop(
+        self,
+        stop: asyncio.Event,
+        *,
+        tick_s: float,
+        max_ticks: int | None = None,
+        on_step: Callable[[StepResult], Any] | None = None,
+    ) -> None:
+        """Tick until ``stop`` is set or ``max_ticks`` ran; a failed tick is logged and retried."""
+        ticks = 0
+        while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
+            for task in self._tasks:
+                if task.done():
+                    task.result()  # a dead worker or web server ends the loop with its error
+            try:
+                result = await self.step()
+            except Exception:  # noqa: BLE001  supervisor loop: log, keep going
+                log.exception("tick failed; retrying at the next tick")
+                result = None
+            ticks += 1
+            if result is not None and on_step is not None:
+                outcome = on_step(result)
+                if asyncio.iscoroutine(outcome):
+                    await outcome
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=tick_s)
+
+    async def stop(self) -> None:
+        """Stop the loop's helpers in order; what was in flight resumes at the next start."""
+        self.orchestrator.close()
+        self._server.should_exit = True
+        if self._worker is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._worker.shutdown(), timeout=15)
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for client in self._clients:
+            await client.aclose()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.orchestrator.fleet.checkpoint)
+        self.services.stop()
+        from opentelemetry import trace
+
+        provider = trace.get_tracer_provider()
+        if hasattr(provider, "force_flush"):
+            provider.force_flush()
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """Ctrl-C and SIGTERM set ``stop``: the loop finishes its tick and everything shuts down."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)

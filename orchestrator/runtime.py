@@ -1,0 +1,487 @@
+"""The loop: readings -> agents on Ray -> reports -> policies -> decisions -> workflows.
+
+``Orchestrator`` owns one tick of the plant (``step``) and what it needs to resume after a stop:
+the simulation's position and journal, the policy engine's state and the workflows it started are
+written to the state directory after every tick (``progress.json``, atomically), the agents'
+state lives in their own checkpoints, the workflows in Temporal. A restarted orchestrator picks up
+where the last one stopped and a decision already acted on never starts a second workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import metrics, trace
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from agents.base import Reading
+from agents.inventory_config import InventoryItem
+from agents.models import AssetKind, HealthReport
+from agents.registry import AgentSpec, spec_from_table
+from agents.simulator.plant import PlantSim, SimulationSpec
+from orchestrator.config import PlantConfig
+from policies.base import CatalogItem, MachineInfo, PlannedWindow, PolicyContext
+from policies.engine import EngineConfig, PolicyEngine
+from policies.models import Autonomy, Decision, DecisionOutcome
+from policies.store import DecisionStore
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("autoops.orchestrator")
+meter = metrics.get_meter("autoops.orchestrator")
+REPORTS = meter.create_counter("autoops.reports", description="health reports received")
+DECISIONS = meter.create_counter("autoops.decisions", description="decisions by policy and outcome")
+WORKFLOWS = meter.create_counter("autoops.workflows.started", description="workflows started")
+
+#: Actions that start a workflow; the others are recorded (and notified) only.
+WORKFLOW_KINDS = ("order_parts", "schedule_maintenance", "reroute_work", "create_work_order")
+
+
+def asset_specs(config: PlantConfig, source: str = "plant configuration") -> list[AgentSpec]:
+    """Every asset of the plant as an agent spec (machines, stock items, energy systems)."""
+    specs: list[AgentSpec] = []
+    for kind, tables, name in (
+        (AssetKind.MACHINE, config.machines, "machines"),
+        (AssetKind.INVENTORY, config.inventory, "inventory"),
+        (AssetKind.ENERGY, config.energy, "energy"),
+    ):
+        for index, table in enumerate(tables):
+            specs.append(spec_from_table(kind, table, where=f"{name}[{index}]", source=source))
+    return specs
+
+
+def inventory_items(config: PlantConfig) -> dict[str, InventoryItem]:
+    return {t["sku"]: InventoryItem.model_validate(t) for t in config.inventory}
+
+
+def catalog(config: PlantConfig) -> dict[str, CatalogItem]:
+    return {
+        sku: CatalogItem(
+            sku=sku,
+            supplier=item.supplier or "default-supplier",
+            unit_price=item.unit_price,
+            lead_time_days=item.lead_time_h / 24.0,
+            order_cost=item.order_cost,
+            min_order_qty=max(1, int(item.min_order_qty)),
+            description=item.description,
+        )
+        for sku, item in inventory_items(config).items()
+    }
+
+
+def _atomic_write(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, default=str))
+    os.replace(tmp, path)
+
+
+@dataclass
+class Progress:
+    """What must survive a stop, beside the agents' checkpoints and Temporal's history."""
+
+    sim_start: datetime
+    ticks: int = 0
+    journal: list[dict[str, Any]] = field(default_factory=list)
+    engine: dict[str, Any] = field(default_factory=dict)
+    # workflow id -> {"dedup_key", "decision_id", "kind", "asset_id", "started_at"}
+    workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    closed: dict[str, dict[str, Any]] = field(default_factory=dict)  # same, once finished
+
+    @classmethod
+    def load(cls, path: Path, default_start: datetime) -> Progress:
+        if not path.exists():
+            return cls(sim_start=default_start)
+        data = json.loads(path.read_text())
+        return cls(
+            sim_start=datetime.fromisoformat(data["sim_start"]),
+            ticks=int(data["ticks"]),
+            journal=list(data["journal"]),
+            engine=dict(data["engine"]),
+            workflows=dict(data["workflows"]),
+            closed=dict(data.get("closed", {})),
+        )
+
+    def save(self, path: Path) -> None:
+        _atomic_write(
+            path,
+            {
+                "sim_start": self.sim_start.isoformat(),
+                "ticks": self.ticks,
+                "journal": self.journal,
+                "engine": self.engine,
+                "workflows": self.workflows,
+                "closed": self.closed,
+            },
+        )
+
+
+@dataclass
+class StepResult:
+    readings: int
+    reports: list[HealthReport]
+    decisions: list[Decision]
+    started: list[str]  # workflow ids
+
+
+class History:
+    """The last reports of each asset, for the board and the approvals' evidence plots."""
+
+    def __init__(self, size: int = 400) -> None:
+        self._by_asset: dict[str, deque[HealthReport]] = defaultdict(lambda: deque(maxlen=size))
+
+    def add(self, reports: Sequence[HealthReport]) -> None:
+        for report in reports:
+            self._by_asset[report.asset_id].append(report)
+
+    def latest(self) -> dict[str, HealthReport]:
+        return {asset: reports[-1] for asset, reports in self._by_asset.items() if reports}
+
+    def of(self, asset_id: str) -> list[HealthReport]:
+        return list(self._by_asset.get(asset_id, ()))
+
+
+class Orchestrator:
+    """One site's loop. Build with ``create``; call ``step`` per tick; ``close`` at the end."""
+
+    def __init__(
+        self,
+        config: PlantConfig,
+        *,
+        client: Client,
+        fleet: Any,
+        engine: PolicyEngine,
+        store: DecisionStore,
+        progress: Progress,
+        state_dir: Path,
+        sim: PlantSim | None,
+        mes: Any = None,
+        task_queue: str | None = None,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.fleet = fleet
+        self.engine = engine
+        self.store = store
+        self.progress = progress
+        self.state_dir = state_dir
+        self.sim = sim
+        self.mes = mes
+        self.task_queue = task_queue or config.temporal.task_queue
+        self.history = History()
+        self.catalog = catalog(config)
+        self._windows: tuple[PlannedWindow, ...] = ()
+        self._windows_until: datetime | None = None
+        self._queued: dict[str, int] = {}
+        from orchestrator.approvals import policy_from_config
+
+        self.approval_policy = policy_from_config(
+            config, auto_approve_limit=config.approvals.auto_approve_limit
+        )
+
+    # ---- construction ------------------------------------------------------------------------
+    @classmethod
+    async def create(
+        cls,
+        config: PlantConfig,
+        *,
+        client: Client,
+        state_dir: Path,
+        mes: Any = None,
+        start: datetime | None = None,
+        fleet_options: Any = None,
+    ) -> Orchestrator:
+        """Resume from the state directory (or start fresh) and bring up the agent fleet."""
+        from agents.runtime.adapter import AgentFleet
+        from policies.loader import load_all
+
+        state_dir = state_dir.resolve()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        default_start = (start or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
+        progress = Progress.load(state_dir / "progress.json", default_start)
+        sim = None
+        if config.simulation:
+            spec = SimulationSpec.model_validate(config.simulation)
+            sim = PlantSim(spec, inventory_items(config), start=progress.sim_start)
+            if progress.ticks:
+                log.info("resuming the simulation at tick %d", progress.ticks)
+                sim.replay(progress.ticks, progress.journal)
+        fleet = await asyncio.to_thread(
+            AgentFleet.start,
+            asset_specs(config),
+            shard_size=config.ray.shard_size,
+            namespace=config.ray.namespace,
+            checkpoint_dir=state_dir / "checkpoints",
+            options=fleet_options,
+        )
+        policies = [pf.loaded for pf in load_all(config.policies.extra_dirs)]
+        engine = PolicyEngine(
+            policies,
+            EngineConfig.model_validate(
+                {
+                    "parameters": config.policies.parameters,
+                    "budget": config.policies.budget,
+                    "autonomy": config.policies.autonomy,
+                }
+            ),
+        )
+        if progress.engine:
+            engine.restore(progress.engine)
+        store = DecisionStore(state=state_dir)
+        return cls(
+            config,
+            client=client,
+            fleet=fleet,
+            engine=engine,
+            store=store,
+            progress=progress,
+            state_dir=state_dir,
+            sim=sim,
+            mes=mes,
+        )
+
+    def close(self) -> None:
+        self.save()
+        self.store.close()
+
+    def save(self) -> None:
+        if self.sim is not None:
+            self.progress.ticks = self.sim.ticks
+            self.progress.journal = list(self.sim.journal)
+        self.progress.engine = self.engine.snapshot()
+        self.progress.save(self.state_dir / "progress.json")
+
+    # ---- the world outside the loop -------------------------------------------------------
+    @property
+    def now(self) -> datetime:
+        if self.sim is not None:
+            return self.sim.now
+        return datetime.now(UTC)
+
+    async def _planned_windows(self, now: datetime) -> tuple[PlannedWindow, ...]:
+        """Planned stops from the MES, fetched a week ahead and refreshed once a day."""
+        if self.mes is None:
+            return ()
+        if self._windows_until is None or now + timedelta(days=6) > self._windows_until:
+            from workflows.integrations.models import WindowKind
+
+            until = now + timedelta(days=7)
+            try:
+                windows = (await self.mes.get_schedule(now, until)).windows
+            except Exception as exc:  # noqa: BLE001  the MES down must not stop the loop
+                log.warning("MES schedule unavailable (%s); keeping the last one", exc)
+                return self._windows
+            self._windows = tuple(
+                PlannedWindow(start=w.start, end=w.end, asset_id=w.asset_id, label=w.label)
+                for w in windows
+                if w.kind in (WindowKind.BREAK, WindowKind.MAINTENANCE)
+            )
+            self._windows_until = until
+        return tuple(w for w in self._windows if w.end > now)
+
+    async def _queued_jobs(self, asset_id: str) -> int:
+        if self.mes is None:
+            return 0
+        if asset_id not in self._queued:
+            try:
+                self._queued[asset_id] = len(await self.mes.list_queued_jobs(asset_id))
+            except Exception as exc:  # noqa: BLE001
+                log.warning("MES queue of %s unavailable (%s)", asset_id, exc)
+                return 0
+        return self._queued[asset_id]
+
+    async def context(self, now: datetime) -> PolicyContext:
+        machines: dict[str, MachineInfo] = {}
+        for table in self.config.machines:
+            caps = tuple(table.get("capabilities", ()))
+            alternatives = tuple(
+                other["id"]
+                for other in self.config.machines
+                if other["id"] != table["id"] and set(caps) & set(other.get("capabilities", ()))
+            )
+            machines[table["id"]] = MachineInfo(
+                asset_id=table["id"],
+                bottleneck=bool(table.get("bottleneck", False)),
+                queued_jobs=await self._queued_jobs(table["id"]),
+                capabilities=caps,
+                alternatives=alternatives,
+                line=table.get("line") or "",
+            )
+        stock: dict[str, float] = {}
+        for asset, report in self.history.latest().items():
+            if report.asset_kind is AssetKind.INVENTORY:
+                on_hand = report.indicator("stock")
+                if on_hand is not None and on_hand.value is not None:
+                    stock[asset] = on_hand.value
+        return PolicyContext(
+            now=now,
+            site=self.config.site,
+            planned_windows=await self._planned_windows(now),
+            stock=stock,
+            catalog=self.catalog,
+            machines=machines,
+            open_keys=frozenset(w["dedup_key"] for w in self.progress.workflows.values()),
+            expected_assets={s.asset_id: s.kind for s in asset_specs(self.config)},
+        )
+
+    # ---- one tick ----------------------------------------------------------------------------
+    async def step(self, readings: Sequence[Reading] | None = None) -> StepResult:
+        """Sense -> decide -> act for one tick (readings from the simulation unless given)."""
+        if readings is None:
+            readings = self.sim.tick() if self.sim is not None else []
+        reports = await asyncio.to_thread(self.fleet.ingest, list(readings)) if readings else []
+        REPORTS.add(len(reports))
+        self.history.add(reports)
+        await self._refresh_workflows()
+        await self._forward_health(reports)
+        now = self.now
+        ctx = await self.context(now)
+        decisions = self.engine.process(reports, ctx)
+        self.store.append(decisions)
+        by_id = {r.report_id: r for r in self.history_reports(reports)}
+        started: list[str] = []
+        for decision in decisions:
+            DECISIONS.add(1, {"policy.id": decision.policy_id, "decision.outcome": decision.outcome.value})
+            workflow_id = await self._act(decision, by_id)
+            if workflow_id:
+                started.append(workflow_id)
+        self.save()
+        return StepResult(len(readings), list(reports), decisions, started)
+
+    def history_reports(self, reports: Sequence[HealthReport]) -> list[HealthReport]:
+        latest = list(self.history.latest().values())
+        return list(reports) + latest
+
+    async def _act(self, decision: Decision, reports: dict[str, HealthReport]) -> str | None:
+        """Record a decision's trace and start its workflow, if it has one."""
+        proposed = decision.proposed
+        report = next((reports[r] for r in decision.inputs if r in reports), None)
+        attrs: dict[str, Any] = {"asset.id": decision.asset_id or ""}
+        if report is not None:
+            attrs.update(
+                {
+                    "report.id": report.report_id,
+                    "asset.status": report.status.value,
+                    "asset.health_score": report.health_score,
+                    "report.time": report.time.isoformat(),
+                }
+            )
+            attrs.update(
+                {
+                    f"indicator.{i.name}": i.value
+                    for i in report.indicators[:6]
+                    if i.value is not None
+                }
+            )
+        with tracer.start_as_current_span("agent.assessment", attributes=attrs):
+            with tracer.start_as_current_span(
+                "policy.evaluate",
+                attributes={
+                    "policy.id": decision.policy_id,
+                    "policy.version": decision.policy_version,
+                    "decision.id": decision.decision_id,
+                    "decision.outcome": decision.outcome.value,
+                },
+            ) as span:
+                trace_id = f"{span.get_span_context().trace_id:032x}"
+                workflow_id = None
+                if (
+                    decision.outcome is DecisionOutcome.PROPOSED
+                    and proposed is not None
+                    and proposed.autonomy is not Autonomy.SUGGEST
+                    and proposed.action.kind in WORKFLOW_KINDS
+                ):
+                    workflow_id = await self._start(decision)
+                    if workflow_id:
+                        span.set_attribute("workflow.id", workflow_id)
+                self.store.link(
+                    decision.decision_id, now=self.now, trace_id=trace_id, workflow_id=workflow_id
+                )
+                return workflow_id
+
+    async def _start(self, decision: Decision) -> str | None:
+        from workflows.starters import start_for_proposal
+
+        proposed = decision.proposed
+        assert proposed is not None
+        try:
+            handle = await start_for_proposal(
+                self.client,
+                proposed,
+                site=self.config.site,
+                decision_id=decision.decision_id,
+                approval=self.approval_policy,
+                requested_by=f"policy:{decision.policy_id}",
+                task_queue=self.task_queue,
+            )
+        except Exception as exc:  # noqa: BLE001  one failed start must not stop the loop
+            log.error("decision %s: could not start its workflow: %s", decision.decision_id, exc)
+            return None
+        WORKFLOWS.add(1, {"workflow.kind": proposed.action.kind})
+        self.progress.workflows.setdefault(
+            handle.id,
+            {
+                "dedup_key": proposed.dedup_key,
+                "decision_id": decision.decision_id,
+                "kind": proposed.action.kind,
+                "asset_id": proposed.asset_id or decision.asset_id,
+                "started_at": self.now.isoformat(),
+            },
+        )
+        log.info("decision %s (%s) started %s", decision.decision_id, decision.policy_id, handle.id)
+        return handle.id
+
+    async def _refresh_workflows(self) -> None:
+        """Forget workflows that have closed, so their problems may open new ones later."""
+        for workflow_id in list(self.progress.workflows):
+            try:
+                description = await self.client.get_workflow_handle(workflow_id).describe()
+            except RPCError as exc:
+                log.warning("cannot describe %s: %s", workflow_id, exc)
+                continue
+            if description.status is not WorkflowExecutionStatus.RUNNING:
+                entry = self.progress.workflows.pop(workflow_id)
+                entry["status"] = description.status.name.lower() if description.status else "unknown"
+                entry["closed_at"] = self.now.isoformat()
+                self.progress.closed[workflow_id] = entry
+
+    async def _forward_health(self, reports: Sequence[HealthReport]) -> None:
+        from orchestrator.signals import forward_health
+
+        open_maintenance = {
+            w["asset_id"] for w in self.progress.workflows.values() if w["kind"] == "schedule_maintenance"
+        }
+        latest: dict[str, HealthReport] = {}
+        for report in reports:
+            if report.asset_id in open_maintenance:
+                latest[report.asset_id] = report
+        for report in latest.values():
+            try:
+                await forward_health(self.client, self.config.site, report)
+            except RPCError as exc:
+                log.warning("cannot forward health of %s: %s", report.asset_id, exc)
+
+    # ---- events from the outside world -------------------------------------------------------
+    def on_work_order_completed(self, workflow_id: str) -> None:
+        """The CMMS says the work is done: in the simulation, the spindle got its new bearing."""
+        entry = self.progress.workflows.get(workflow_id)
+        if entry and self.sim is not None and entry.get("asset_id"):
+            try:
+                self.sim.repair(entry["asset_id"])
+            except Exception as exc:  # noqa: BLE001  an asset without a twin is not repaired
+                log.info("no twin to repair for %s: %s", entry["asset_id"], exc)
+
+    def on_goods_received(self, sku: str, qty: float) -> None:
+        if self.sim is not None:
+            try:
+                self.sim.receive(sku, qty)
+            except Exception as exc:  # noqa: BLE001
+                log.info("no stock twin for %s: %s", sku, exc)
