@@ -122,6 +122,8 @@ def _moved(outcome: dict[str, Any]) -> dict[str, str]:
     """Actor name -> asset, for the actors that were on the second node."""
     second = outcome["nodes"]["second"]
     on_second = {n for n, node in outcome["placement_before"].items() if node == second}
+    # Guard: with nothing on the second node the checks below would pass without testing anything.
+    assert on_second, f"no actor was placed on the second node: {outcome['placement_before']}"
     return {n: a for a, n in outcome["route"].items() if n in on_second}
 
 
