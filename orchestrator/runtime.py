@@ -433,6 +433,7 @@ class Orchestrator:
                 "decision_id": decision.decision_id,
                 "kind": proposed.action.kind,
                 "asset_id": proposed.asset_id or decision.asset_id,
+                "instrument_check": bool(getattr(proposed.action, "instrument_check", False)),
                 "started_at": self.now.isoformat(),
             },
         )
@@ -471,13 +472,19 @@ class Orchestrator:
 
     # ---- events from the outside world -------------------------------------------------------
     def on_work_order_completed(self, workflow_id: str) -> None:
-        """The CMMS says the work is done: in the simulation, the spindle got its new bearing."""
+        """The CMMS says the work is done. In the simulation: a maintenance job replaced the
+        bearing, an instrument check replaced the sensor."""
         entry = self.progress.workflows.get(workflow_id)
-        if entry and self.sim is not None and entry.get("asset_id"):
-            try:
-                self.sim.repair(entry["asset_id"])
-            except Exception as exc:  # noqa: BLE001  an asset without a twin is not repaired
-                log.info("no twin to repair for %s: %s", entry["asset_id"], exc)
+        if not entry or self.sim is None or not entry.get("asset_id"):
+            return
+        asset = entry["asset_id"]
+        try:
+            if entry["kind"] == "schedule_maintenance":
+                self.sim.repair(asset)
+            elif entry["kind"] == "create_work_order" and entry.get("instrument_check"):
+                self.sim.fix_instruments(asset)
+        except Exception as exc:  # noqa: BLE001  an asset without a twin is not repaired
+            log.info("no twin to repair for %s: %s", asset, exc)
 
     def on_goods_received(self, sku: str, qty: float) -> None:
         if self.sim is not None:

@@ -118,9 +118,8 @@ async def start_services(
                 endpoints.mes.url,
             )
         else:
-            from orchestrator.reference.serve import start_reference_servers
-
             from orchestrator.reference.knobs import CmmsKnobs, Knobs, SupplierKnobs
+            from orchestrator.reference.serve import start_reference_servers
 
             secret = callback_secret(config, state_dir)
             knobs = endpoints.reference

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from policies.models import (
     ApprovalRequirement,
     Autonomy,
+    CreateWorkOrder,
     OrderParts,
     PartLine,
     RerouteWork,
@@ -457,3 +458,48 @@ class MoveOrder(Frozen):
 class ConstraintChange(Frozen):
     asset_id: str
     reason: str = ""
+
+
+# --------------------------------------------------------------------------- work order
+
+
+class WorkOrderStatus(StrEnum):
+    OPENING = "opening"
+    OPEN = "open"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    ABANDONED = "abandoned"
+
+
+class WorkOrderInput(Frozen):
+    """A CMMS work order for hands at the machine (instrument check, P1 vibration work order)."""
+
+    site: str
+    action: CreateWorkOrder
+    autonomy: Autonomy = Autonomy.AUTO
+    approval: ApprovalPolicy = ApprovalPolicy()
+    requirement: ApprovalRequirement | None = None
+    estimated_cost: float = 0.0
+    currency: str = "EUR"
+    requested_by: str = "autoops"
+    decision_id: str = ""
+    explanation: str = ""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    completion_timeout_s: float = Field(default=7 * 86400.0, gt=0)
+    retry: PartnerRetry = PartnerRetry()
+
+
+class WorkOrderResult(Frozen):
+    status: WorkOrderStatus
+    work_order_id: str = ""
+    decision_id: str = ""
+    approval: ApprovalStatus
+    reason: str = ""
+    notes: str = ""
+
+
+def work_order_id(site: str, dedup_key: str) -> str:
+    """``wo:<site>:<asset>:<problem>``: the policy's dedup key already names asset and problem."""
+    rest = dedup_key.removeprefix("wo:").removeprefix(f"{site}:")
+    return ":".join(["wo", _key(site), *(_key(part) for part in rest.split(":") if part)])

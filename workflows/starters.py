@@ -14,7 +14,13 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 
 from agents.errors import PolicyError
-from policies.models import OrderParts, ProposedAction, RerouteWork, ScheduleMaintenance
+from policies.models import (
+    CreateWorkOrder,
+    OrderParts,
+    ProposedAction,
+    RerouteWork,
+    ScheduleMaintenance,
+)
 from workflows.maintenance.workflow import MaintenanceWorkflow
 from workflows.models import (
     TASK_QUEUE,
@@ -22,12 +28,15 @@ from workflows.models import (
     MaintenanceInput,
     PartOrderInput,
     RerouteInput,
+    WorkOrderInput,
     maintenance_id,
     part_order_id,
     reroute_id,
+    work_order_id,
 )
 from workflows.part_order.workflow import PartOrderWorkflow
 from workflows.reroute.workflow import RerouteWorkflow
+from workflows.work_order.workflow import WorkOrderWorkflow
 
 
 def problem_number(dedup_key: str) -> str:
@@ -89,6 +98,21 @@ async def start_reroute(
     )
 
 
+async def start_work_order(
+    client: Client, inp: WorkOrderInput, *, dedup_key: str, task_queue: str = TASK_QUEUE
+) -> WorkflowHandle[WorkOrderWorkflow, Any]:
+    action = inp.action
+    return await client.start_workflow(
+        WorkOrderWorkflow.run,
+        inp,
+        id=work_order_id(inp.site, dedup_key),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"{action.priority.value} work order on {action.asset_id}: {action.title}",
+        static_details=_details(inp.explanation, inp.decision_id, inp.evidence),
+    )
+
+
 async def start_for_proposal(
     client: Client,
     proposed: ProposedAction,
@@ -121,7 +145,20 @@ async def start_for_proposal(
                 requirement=proposed.approval, estimated_cost=proposed.estimated_cost,
                 currency=proposed.currency, requested_by=requested_by, decision_id=decision_id,
                 explanation=proposed.explanation, evidence=proposed.evidence,
+                supplier=str(proposed.evidence.get("kit_supplier", "")),
             ),
+            task_queue=task_queue,
+        )
+    if isinstance(action, CreateWorkOrder):
+        return await start_work_order(
+            client,
+            WorkOrderInput(
+                site=site, action=action, autonomy=proposed.autonomy, approval=approval,
+                requirement=proposed.approval, estimated_cost=proposed.estimated_cost,
+                currency=proposed.currency, requested_by=requested_by, decision_id=decision_id,
+                explanation=proposed.explanation, evidence=proposed.evidence,
+            ),
+            dedup_key=proposed.dedup_key,
             task_queue=task_queue,
         )
     if isinstance(action, RerouteWork):
@@ -130,5 +167,5 @@ async def start_for_proposal(
         )
     raise PolicyError(
         f"decision {decision_id}: action kind {action.kind!r} has no workflow; "
-        "only order_parts, schedule_maintenance and reroute_work start workflows"
+        "only order_parts, schedule_maintenance, create_work_order and reroute_work start workflows"
     )

@@ -25,8 +25,9 @@ from workflows.part_order.activities import PartOrderActivities
 from workflows.part_order.workflow import PartOrderWorkflow
 from workflows.reroute.activities import RerouteActivities
 from workflows.reroute.workflow import RerouteWorkflow
+from workflows.work_order.workflow import WorkOrderWorkflow
 
-WORKFLOWS = (PartOrderWorkflow, MaintenanceWorkflow, RerouteWorkflow)
+WORKFLOWS = (PartOrderWorkflow, MaintenanceWorkflow, RerouteWorkflow, WorkOrderWorkflow)
 
 
 @dataclass

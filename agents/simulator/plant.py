@@ -97,6 +97,7 @@ class _Stream:
     pending: Reading | None = None
     twin: Any = None
     done: bool = False
+    wears: bool = False  # a spindle whose bearing is wearing (until a repair)
 
 
 @dataclass
@@ -118,33 +119,41 @@ class PlantSim:
 
     # ---- building ---------------------------------------------------------------------------
     def _build(
-        self, spec: TwinSpec, start: datetime, *, wear: bool, seed_offset: int = 0
+        self,
+        spec: TwinSpec,
+        start: datetime,
+        *,
+        wear: bool,
+        seed_offset: int = 0,
+        faults: bool = True,
     ) -> _Stream:
         seed = spec.seed + seed_offset
         if spec.twin == "spindle":
             from agents.simulator.machine_twin import Injection, MachineTwin
 
-            faults = tuple(
+            elapsed_h = (start - self.start).total_seconds() / 3600
+            injections = tuple(
                 Injection(
                     sensor=f.sensor,
                     kind=f.kind,
-                    start_h=f.start_h - (start - self.start).total_seconds() / 3600,
+                    start_h=f.start_h - elapsed_h,
                     duration_h=f.duration_h,
                     magnitude=f.magnitude,
                 )
-                for f in spec.faults
+                for f in (spec.faults if faults else ())
             )
             never = spec.life_h is None or not wear
             machine = MachineTwin(
                 seed,
                 asset_id=spec.asset,
-                onset_h=spec.onset_h if not never else 0.0,
+                # The wear clock keeps running across a rebuild that only fixes instruments.
+                onset_h=(spec.onset_h or 0.0) - elapsed_h if not never else 0.0,
                 life_h=spec.life_h if not never else math.inf,
-                faults=faults,
+                faults=injections,
                 start=start,
             )
             until = None if not never else 10 * 365 * 24.0
-            return _Stream(spec, machine.readings(until_h=until), twin=machine)
+            return _Stream(spec, machine.readings(until_h=until), twin=machine, wears=not never)
         if spec.twin == "furnace":
             furnace = FurnaceTwin(seed, spec.asset, start=start, setpoint_c=spec.setpoint_c)
             return _Stream(spec, furnace.readings(), twin=furnace)
@@ -222,6 +231,10 @@ class PlantSim:
         """The bearing was replaced: the spindle runs healthy from the next tick on."""
         self._record({"event": "repair", "asset": asset_id, "tick": self.ticks + 1})
 
+    def fix_instruments(self, asset_id: str) -> None:
+        """The faulty sensors were replaced: their injected faults end; the wear goes on."""
+        self._record({"event": "fix_instruments", "asset": asset_id, "tick": self.ticks + 1})
+
     def receive(self, sku: str, qty: float) -> None:
         """A goods receipt: the stock twin books it at the next tick."""
         self._record({"event": "receive", "asset": sku, "qty": float(qty), "tick": self.ticks + 1})
@@ -239,6 +252,10 @@ class PlantSim:
             if event["event"] == "repair" and stream.spec.twin == "spindle":
                 fresh = self._build(stream.spec, self.now, wear=False, seed_offset=1000 + tick)
                 self._streams[event["asset"]] = fresh
+            elif event["event"] == "fix_instruments" and stream.spec.twin == "spindle":
+                self._streams[event["asset"]] = self._build(
+                    stream.spec, self.now, wear=stream.wears, seed_offset=2000 + tick, faults=False
+                )
             elif event["event"] == "receive" and stream.spec.twin == "stock":
                 stream.twin.receive(event["qty"])
 

@@ -75,3 +75,28 @@ def test_receipt_and_replay_reproduce_the_run() -> None:
     assert run(again, 5) == tail
     with pytest.raises(ConfigError, match="no twin for asset 'nope'"):
         again.receive("nope", 1)
+
+
+def test_fixing_instruments_ends_the_fault_but_not_the_wear() -> None:
+    spec = SimulationSpec.model_validate(
+        {
+            "twins": [
+                {
+                    "asset": "lathe-1",
+                    "twin": "spindle",
+                    "seed": 7,
+                    "onset_h": 20.0,
+                    "life_h": 60.0,
+                    "faults": [{"sensor": "bearing_temp", "kind": "flatline", "start_h": 2.0}],
+                }
+            ]
+        }
+    )
+    sim = PlantSim(spec, {}, start=START)
+    flat = [v["bearing_temp"] for _, _, v in run(sim, 10)][-6:]
+    assert max(flat) - min(flat) < 0.01  # the dead sensor
+    sim.fix_instruments("lathe-1")
+    temps = [v["bearing_temp"] for _, _, v in run(sim, 10)]
+    assert max(temps) - min(temps) > 0.1  # alive again
+    run(sim, 80)
+    assert sim.failed() == ["lathe-1"]  # the bearing still wore out at 80 h
