@@ -99,8 +99,12 @@ class MaintenanceWorkflow(ApprovalGated):
             if check.missing and not await self._order_missing(inp, check, subject, roles):
                 return self._result(inp, MaintenanceStatus.ABANDONED, "parts could not be ordered")
 
-        if inp.autonomy == Autonomy.AUTO:
-            self.skip_approval("policy allows this maintenance without a person")
+        # Same rule as part orders: "auto" only within the auto-approve limit; above it a person signs.
+        if inp.autonomy == Autonomy.AUTO and inp.estimated_cost <= inp.approval.auto_approve_limit:
+            self.skip_approval(
+                f"policy allows this maintenance without a person "
+                f"({inp.estimated_cost:g} {inp.currency} within the auto limit)"
+            )
         else:
             assert self.window is not None
             status = await self.await_approval(
