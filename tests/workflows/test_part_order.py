@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -12,8 +13,10 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from policies.models import ApprovalRequirement, Autonomy, OrderParts, PartLine, ProposedAction
-from tests.workflows.conftest import FAST_RETRY, POLICY, Stack, unique
+from tests.workflows.conftest import FAST_RETRY, POLICY, SECRETS, Stack, unique
 from workflows.approval import APPROVAL_STATE
+from workflows.integrations.models import CallbackEvent, EventType
+from workflows.integrations.signing import signature_headers
 from workflows.models import (
     ApprovalState,
     ApprovalStatus,
@@ -285,3 +288,41 @@ async def test_the_same_proposal_twice_opens_one_workflow_carrying_the_decision(
     result = await result_of(first)
     assert result.decision_id == "dec-1"  # the first decision opened it; the repeat changed nothing
     assert result.status == PartOrderStatus.REJECTED and stack.supplier_orders(result.po_number) == []
+
+
+async def test_supplier_decline_asks_a_buyer_then_a_new_confirmation_continues(stack: Stack) -> None:
+    knobs = stack.partners.supplier.app.state.knobs
+    knobs.update({"confirm_delay_s": None})  # the supplier stays silent; this test speaks for it
+    try:
+        handle = await start_part_order(
+            stack.client, order_input("FILTER-HYD-10U", 2, 65.0, autonomy=Autonomy.AUTO),
+            n=unique(), task_queue=stack.task_queue,
+        )
+        po = await handle.query(PartOrderWorkflow.current_po_number)
+
+        async def ordered() -> bool:
+            return bool(stack.supplier_orders(po))
+
+        await eventually(ordered)
+    finally:
+        knobs.update({"confirm_delay_s": 0.1})
+
+    async def supplier_says(kind: EventType, payload: dict[str, object]) -> int:
+        event = CallbackEvent(event_id=unique("ev-"), type=kind, source="supplier", occurred_at=datetime.now(UTC),
+                              po_number=po, payload=payload)
+        body = event.model_dump_json().encode()
+        async with httpx.AsyncClient(base_url=stack.intake_url) as http:
+            headers = signature_headers(SECRETS["supplier"], body, datetime.now(UTC))
+            return (await http.post("/callbacks/supplier", content=body, headers=headers)).status_code
+
+    assert await supplier_says(EventType.ORDER_CONFIRMED, {"accepted": False, "comment": "out of stock until May"}) == 202
+    status = await wait_state(handle, ApprovalState.ATTENTION)
+    assert status.reason == f"supplier declined {po}: out of stock until May"
+    await handle.execute_update(
+        PartOrderWorkflow.resolve, AttentionDecision(user="bob", retry=True, comment="agreed a substitute by phone")
+    )
+    assert await supplier_says(EventType.ORDER_CONFIRMED, {"supplier_order_id": "SO-X"}) == 202
+    assert await supplier_says(EventType.ORDER_SHIPPED, {"supplier_order_id": "SO-X", "carrier": "DHL"}) == 202
+    result = await result_of(handle)
+    assert result.status == PartOrderStatus.RECEIVED and result.shipment_id == "SO-X"
+    assert len(stack.supplier_orders(po)) == 1

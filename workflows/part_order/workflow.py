@@ -122,13 +122,16 @@ class PartOrderWorkflow(ApprovalGated):
 
         self.status = PartOrderStatus.AWAITING_CONFIRMATION
         workflow.set_current_details(f"{self.po_number} sent as {placed.supplier_order_id}; waiting for confirmation")
-        if placed.status not in ("confirmed", "shipped"):
+        confirmed_on_order = placed.status in ("confirmed", "shipped")
+        while not confirmed_on_order:
             await self._await_callback(lambda: self.confirmation is not None, inp, "confirmation", buyer_roles, subject)
-        if self.confirmation is not None and not self.confirmation.accepted:
+            if self.confirmation is None or self.confirmation.accepted:
+                break
+            # Declined: a buyer settles it with the supplier, then waits for a new confirmation.
             reason = f"supplier declined {self.po_number}: {self.confirmation.comment or 'no reason given'}"
-            retry = await self.await_attention(subject, reason, buyer_roles)
-            if not retry:
+            if not await self.await_attention(subject, reason, buyer_roles):
                 return self._result(inp, PartOrderStatus.ABANDONED, placed.supplier_order_id)
+            self.confirmation = None
 
         self.status = PartOrderStatus.AWAITING_SHIPMENT
         workflow.set_current_details(f"{self.po_number} confirmed; waiting for the ship notice")
