@@ -92,16 +92,47 @@ async def start_dev_server(
     namespace: str = "default",
     headless: bool = False,
     ready_timeout_s: float = 30.0,
+    attempts: int = 3,
 ) -> DevServer:
-    """Start ``temporal server start-dev`` on loopback with its SQLite file in ``state_dir``."""
+    """Start ``temporal server start-dev`` on loopback with its SQLite file in ``state_dir``.
+
+    Ports not given are picked free; the server also opens an HTTP API and a metrics port, which
+    another process may grab between our pick and its bind, so a start that fails on "address
+    already in use" is tried again with fresh ports (``attempts`` times).
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
+    log_file = state_dir / "temporal-server.log"
+    for attempt in range(1, attempts + 1):
+        try:
+            return await _start_once(state_dir, port, ui_port, namespace, headless, ready_timeout_s)
+        except _PortTaken:
+            if attempt == attempts:
+                raise IntegrationError(
+                    f"Temporal dev server could not bind its ports after {attempts} attempts "
+                    f"(address already in use); see {log_file}"
+                ) from None
+            log.warning("Temporal dev server start %d hit a taken port; retrying with fresh ports", attempt)
+    raise AssertionError("unreachable")
+
+
+class _PortTaken(Exception):
+    pass
+
+
+async def _start_once(
+    state_dir: Path, port: int | None, ui_port: int | None, namespace: str, headless: bool,
+    ready_timeout_s: float,
+) -> DevServer:
     port = port or free_port()
     db_file = state_dir / "temporal.sqlite"
     log_file = state_dir / "temporal-server.log"
+    mark = log_file.stat().st_size if log_file.exists() else 0
     args = [
         str(temporal_cli_path()), "server", "start-dev",
         "--ip", "127.0.0.1",
         "--port", str(port),
+        "--http-port", str(free_port()),
+        "--metrics-port", str(free_port()),
         "--db-filename", str(db_file),
         "--namespace", namespace,
         "--log-level", "warn",
@@ -128,6 +159,10 @@ async def start_dev_server(
     deadline = loop.time() + ready_timeout_s
     while True:
         if process.poll() is not None:
+            with log_file.open("rb") as fh:
+                fh.seek(mark)
+                if b"address already in use" in fh.read():
+                    raise _PortTaken()
             raise IntegrationError(
                 f"Temporal dev server exited with code {process.returncode}; see {log_file}"
             )
