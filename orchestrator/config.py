@@ -125,6 +125,9 @@ class ApprovalSettings(Section):
     """Approval rules the workflows are started with (tiers default to lead, then plant manager)."""
 
     auto_approve_limit: float = Field(default=0.0, ge=0)
+    # Cost tiers, lowest first: {name, above, roles, min_approvers, deadline_s} (workflows.models.ApprovalTier).
+    # Empty: the default ladder (maintenance lead / buyer, then the plant manager above 5000).
+    tiers: tuple[dict[str, Any], ...] = ()
 
 
 class PolicySettings(Section):

@@ -182,9 +182,12 @@ class Orchestrator:
         self._windows_until: datetime | None = None
         self._queued: dict[str, int] = {}
         from orchestrator.approvals import policy_from_config
+        from workflows.models import ApprovalTier
 
         self.approval_policy = policy_from_config(
-            config, auto_approve_limit=config.approvals.auto_approve_limit
+            config,
+            auto_approve_limit=config.approvals.auto_approve_limit,
+            tiers=tuple(ApprovalTier.model_validate(t) for t in config.approvals.tiers) or None,
         )
 
     # ---- construction ------------------------------------------------------------------------
@@ -452,7 +455,13 @@ class Orchestrator:
                 entry = self.progress.workflows.pop(workflow_id)
                 entry["status"] = description.status.name.lower() if description.status else "unknown"
                 entry["closed_at"] = self.now.isoformat()
-                self.progress.closed[workflow_id] = entry
+                entry["workflow_id"] = workflow_id
+                # A business key may be reused by a later problem: keep every run's record.
+                key, n = workflow_id, 1
+                while key in self.progress.closed:
+                    n += 1
+                    key = f"{workflow_id}#{n}"
+                self.progress.closed[key] = entry
 
     async def _forward_health(self, reports: Sequence[HealthReport]) -> None:
         from orchestrator.signals import forward_health

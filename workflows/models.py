@@ -353,7 +353,7 @@ class RepairDone(Frozen):
 
 def _key(part: str) -> str:
     # Temporal ids allow almost anything; keep ours readable and free of the separator.
-    return part.strip().replace(":", "_").replace(" ", "_").replace("/", "_")
+    return part.strip().replace(":", "_").replace(" ", "_").replace("/", "_").replace("~", "_")
 
 
 def part_order_id(site: str, sku: str, n: int | str) -> str:
@@ -368,15 +368,17 @@ def reroute_id(site: str, asset_id: str) -> str:
     return f"reroute:{_key(site)}:{_key(asset_id)}"
 
 
-def po_number_for(workflow_id: str) -> str:
-    """The PO number of a part-order workflow: a pure function of its id, so every retry, replay
-    and restarted worker sends the same number (the supplier's idempotency key)."""
-    return "PO-" + workflow_id.removeprefix("po:")
+def po_number_for(workflow_id: str, run_id: str = "") -> str:
+    """The PO number of a part-order run: a pure function of its workflow id and run id, so every
+    retry, replay and restarted worker sends the same number (the supplier's idempotency key),
+    while a later order for the same problem key (a new run after the first closed) gets its own."""
+    number = "PO-" + workflow_id.removeprefix("po:")
+    return f"{number}~{run_id[:8]}" if run_id else number
 
 
 def part_order_id_for_po(po_number: str) -> str:
     """The workflow id behind a PO number (inverse of ``po_number_for``): callbacks carry only the PO."""
-    return "po:" + po_number.removeprefix("PO-")
+    return "po:" + po_number.removeprefix("PO-").split("~", 1)[0]
 
 
 # --------------------------------------------------------------------------- activity payloads

@@ -250,7 +250,8 @@ class PlantSim:
                 continue
             stream = self._streams[event["asset"]]
             if event["event"] == "repair" and stream.spec.twin == "spindle":
-                fresh = self._build(stream.spec, self.now, wear=False, seed_offset=1000 + tick)
+                # Same machine, new bearing: the healthy vibration level stays the machine's own.
+                fresh = self._build(stream.spec, self.now, wear=False)
                 self._streams[event["asset"]] = fresh
             elif event["event"] == "fix_instruments" and stream.spec.twin == "spindle":
                 self._streams[event["asset"]] = self._build(

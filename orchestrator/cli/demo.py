@@ -1,26 +1,81 @@
-"""``autoops demo``: until the full stack exists, runs the simulator's plant-day scenarios."""
+"""``autoops demo`` (the sample plant on embedded defaults) and ``autoops run`` (a plant file)."""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import logging
+import sys
+from pathlib import Path
 
 import typer
 
 from orchestrator.cli.app import app
 
 
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Temporal's worker logs every polling hiccup at WARNING; keep the demo's terminal readable.
+    logging.getLogger("temporalio").setLevel(logging.ERROR if not verbose else logging.INFO)
+
+
 @app.command()
 def demo(
-    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    headless: bool = typer.Option(False, "--headless", help="no people: a scripted approver signs off"),
+    until_done: bool = typer.Option(
+        False, "--until-done", help="stop when the scenario's expected outcomes happened (exit 0) or time ran out (exit 1)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON object"),
+    fresh: bool = typer.Option(False, "--fresh", help="forget the previous run's state and start the day anew"),
+    tick: float = typer.Option(None, help="seconds of wall time per simulated hour (default 1.0, headless 0.2)"),
+    config: Path = typer.Option(None, help="plant file (default: the sample plant Precision Components)"),
+    state_dir: Path = typer.Option(None, help="state directory (default: the plant file's, .autoops)"),
+    timeout: float = typer.Option(600.0, help="--until-done: give up after this many seconds"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Run the demo scenarios and print what the agents saw."""
-    from agents.simulator.scenarios import MODULES, run_scenario
+    """Run the whole system on the sample plant and print where to look."""
+    from orchestrator.demo import print_summary, run_demo
 
-    results = {name: run_scenario(name, seed=1) for name in MODULES}
-    if as_json:
-        print(json.dumps(results, default=str))
-        return
-    for name, summary in results.items():
-        typer.echo(f"== {name}")
-        for key, value in summary.items():
-            typer.echo(f"   {key}: {value}")
+    _logging(verbose)
+    code, summary = asyncio.run(
+        run_demo(
+            config_path=config,
+            headless=headless,
+            until_done=until_done,
+            tick_s=tick,
+            fresh=fresh,
+            state_dir=state_dir,
+            timeout_s=timeout,
+        )
+    )
+    if summary is not None:
+        print_summary(summary, as_json)
+    sys.exit(code)
+
+
+@app.command()
+def run(
+    config: Path = typer.Option(..., help="plant file (TOML); [temporal] / [ray] addresses reach clusters"),
+    tick: float = typer.Option(1.0, help="seconds between ticks of the loop"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Run the orchestrator for a plant file until Ctrl-C / SIGTERM (resumes where it stopped)."""
+    from orchestrator.config import load_config
+    from orchestrator.process import Stack, install_stop_signals
+
+    _logging(verbose)
+    plant = load_config(config)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        install_stop_signals(stop)
+        stack = await Stack.start(plant)
+        print(f"autoops running for {plant.site}: web UI {stack.web_url}/ ; Ctrl-C to stop", flush=True)
+        try:
+            await stack.run_loop(stop, tick_s=tick)
+        finally:
+            await stack.stop()
+
+    asyncio.run(main())

@@ -126,11 +126,14 @@ async def test_stock_ledger_is_idempotent_and_persistent(tmp_path: Path) -> None
     assert StockLedger(path=path).on_hand == {"BRG": 2, "SEAL": 0}
 
 
-def test_po_number_is_a_pure_function_of_the_workflow_id() -> None:
-    wid = part_order_id("plant 1", "BRG:6205/2RS", 7)
-    assert wid == "po:plant_1:BRG_6205_2RS:7"
-    assert po_number_for(wid) == "PO-plant_1:BRG_6205_2RS:7"
-    assert part_order_id_for_po(po_number_for(wid)) == wid
+def test_po_number_is_a_pure_function_of_the_workflow_and_run_ids() -> None:
+    wid = part_order_id("plant 1", "BRG:6205/2RS~x", 7)
+    assert wid == "po:plant_1:BRG_6205_2RS_x:7"
+    first = po_number_for(wid, "0198ab12-aaaa")
+    assert first == "PO-plant_1:BRG_6205_2RS_x:7~0198ab12" == po_number_for(wid, "0198ab12-aaaa")
+    # a later run for the same problem key orders under a new number, to the same workflow id
+    later = po_number_for(wid, "0198ffff-bbbb")
+    assert later != first and part_order_id_for_po(first) == part_order_id_for_po(later) == wid
 
 
 def test_workflow_modules_import_no_httpx_numpy_or_ray() -> None:

@@ -74,7 +74,8 @@ class PartOrderWorkflow(ApprovalGated):
     async def run(self, inp: PartOrderInput) -> PartOrderResult:
         # Before anything else: the PO number, a pure function of the workflow id, is the
         # supplier's idempotency key, so no retry or restarted worker can order twice.
-        self.po_number = po_number_for(workflow.info().workflow_id)
+        info = workflow.info()
+        self.po_number = po_number_for(info.workflow_id, info.run_id)
         order = inp.order
         total = order.total
         subject = f"{self.po_number} ({order.supplier}, {total:g} {order.currency})"

@@ -1,0 +1,356 @@
+"""``autoops demo``: the sample plant's day, on embedded defaults.
+
+Interactive (``make demo``): everything starts, the URLs and demo users are printed, the plant
+plays its time-compressed day and the approvals wait for people in the web UI, until Ctrl-C.
+
+Headless (``--headless --until-done --json``): a scripted approver signs in through the same web
+API a person uses and approves what its role allows; the run ends when the scenario's expected
+outcomes happened (exit 0) or a time limit passed (exit 1), with a JSON summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import shutil
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from orchestrator.config import PlantConfig, load_config
+from orchestrator.process import Stack, install_stop_signals
+from orchestrator.runtime import StepResult
+
+log = logging.getLogger(__name__)
+DEMO_PLANT = Path(__file__).parent / "plants" / "precision_components.toml"
+#: Demo users sign in with "<name>-demo" (the sample plant's hashes); only for the demo plant.
+DEMO_PASSWORD = "{name}-demo"
+
+
+@dataclass
+class Timeline:
+    """When things happened: simulated hour and seconds of wall time since the start."""
+
+    t0: float = field(default_factory=time.monotonic)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    first_status: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def add(self, what: str, sim_h: float, **details: Any) -> None:
+        self.events.append(
+            {"what": what, "sim_h": round(sim_h, 1), "wall_s": round(time.monotonic() - self.t0, 2), **details}
+        )
+
+
+class ScriptedApprover:
+    """Approves pending items through the web API, each with the first demo user allowed to."""
+
+    def __init__(self, web_url: str, config: PlantConfig, timeline: Timeline, sim_hours: Any) -> None:
+        self.web_url = web_url
+        self.config = config
+        self.timeline = timeline
+        self.sim_hours = sim_hours
+        self.sessions: dict[str, tuple[httpx.AsyncClient, str]] = {}
+        self.acted: set[tuple[str, str]] = set()
+        self.refusals: list[str] = []
+
+    async def _session(self, name: str) -> tuple[httpx.AsyncClient, str]:
+        if name not in self.sessions:
+            client = httpx.AsyncClient(base_url=self.web_url, timeout=30)
+            page = await client.get("/login")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert csrf is not None, "the sign-in page has no CSRF token"
+            response = await client.post(
+                "/login",
+                data={"username": name, "password": DEMO_PASSWORD.format(name=name), "csrf_token": csrf.group(1)},
+            )
+            if response.status_code != 303:
+                raise RuntimeError(f"demo user {name} cannot sign in (HTTP {response.status_code})")
+            me = (await client.get("/api/me")).json()
+            self.sessions[name] = (client, me["csrf_token"])
+        return self.sessions[name]
+
+    def _candidates(self, item: dict[str, Any]) -> list[str]:
+        out = []
+        for user in self.config.users:
+            roles = [r for r in user.roles if r in item["roles"] and self.config.roles[r].can_approve]
+            if not roles or user.name == item["requested_by"]:
+                continue
+            if any(v["user"] == user.name for v in item["votes"]):
+                continue
+            if max(self.config.roles[r].approval_limit for r in roles) < item["amount"]:
+                continue
+            out.append(user.name)
+        return out
+
+    async def run(self, stop: asyncio.Event) -> None:
+        viewer = self.config.users[0].name
+        while not stop.is_set():
+            try:
+                client, _ = await self._session(viewer)
+                items = (await client.get("/api/approvals")).json()
+                for item in items:
+                    for name in self._candidates(item):
+                        if (item["id"], name) in self.acted:
+                            continue
+                        self.acted.add((item["id"], name))
+                        session, csrf = await self._session(name)
+                        response = await session.post(
+                            f"/api/approvals/{item['id']}/approve",
+                            json={"comment": "scripted approver (demo): evidence reviewed"},
+                            headers={"X-CSRF-Token": csrf},
+                        )
+                        result = response.json()
+                        if response.status_code == 200:
+                            self.timeline.add("approved", self.sim_hours(), workflow=item["id"], by=name,
+                                              amount=item["amount"], state=result.get("state"))
+                        else:
+                            self.refusals.append(f"{item['id']} by {name}: {result.get('message')}")
+                        break
+            except Exception as exc:  # noqa: BLE001  supervisor loop: the next poll retries
+                log.warning("scripted approver: %s", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+            except TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        for client, _ in self.sessions.values():
+            await client.aclose()
+
+
+async def _ledgers(stack: Stack) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        orders = (await client.get(f"{stack.services.supplier_url}/orders")).json()
+        work_orders = (await client.get(f"{stack.services.cmms_url}/work-orders")).json()
+    return orders.get("orders", orders), work_orders.get("work_orders", work_orders)
+
+
+async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover | None) -> dict[str, Any]:
+    """The scenario's outcome: decisions, workflows and their states, partner ledgers, duplicates."""
+    orch = stack.orchestrator
+    decisions = orch.store.list()
+    by_policy: dict[str, Counter[str]] = defaultdict(Counter)
+    for d in decisions:
+        by_policy[d.policy_id][d.outcome.value] += 1
+    workflows = []
+    for key, entry in sorted(orch.progress.closed.items()):
+        workflows.append(
+            {"id": entry.get("workflow_id", key), "type": entry["kind"], "status": entry.get("status", "unknown"),
+             "decision_id": entry.get("decision_id"), "asset_id": entry.get("asset_id")}
+        )
+    for workflow_id, entry in sorted(orch.progress.workflows.items()):
+        description = await stack.services.client.get_workflow_handle(workflow_id).describe()
+        workflows.append(
+            {
+                "id": workflow_id,
+                "type": entry["kind"],
+                "status": description.status.name.lower() if description.status else "unknown",
+                "decision_id": entry.get("decision_id"),
+                "asset_id": entry.get("asset_id"),
+            }
+        )
+    # Child part orders (started by maintenance workflows) are workflows too.
+    ours = {w["id"] for w in workflows}
+    async for wf in stack.services.client.list_workflows("WorkflowType = 'PartOrder'"):
+        if wf.id not in ours:
+            workflows.append(
+                {"id": wf.id, "type": "order_parts", "status": wf.status.name.lower() if wf.status else "",
+                 "decision_id": None, "asset_id": None, "child": True}
+            )
+    orders, work_orders = await _ledgers(stack)
+    po_counts = Counter(o["po_number"] for o in orders)
+    wo_counts = Counter(w["external_ref"] for w in work_orders)
+    # Two workflows open at once for one problem would be a duplicate (a later run after the
+    # first closed is a new problem, e.g. the next bearing).
+    key_counts = Counter(e["dedup_key"] for e in orch.progress.workflows.values())
+    duplicates = {
+        "supplier_orders": sum(n - 1 for n in po_counts.values() if n > 1),
+        "work_orders": sum(n - 1 for n in wo_counts.values() if n > 1),
+        "workflows_per_problem": sum(n - 1 for n in key_counts.values() if n > 1),
+    }
+    by_type: dict[str, Counter[str]] = defaultdict(Counter)
+    for w in workflows:
+        by_type[w["type"]][w["status"]] += 1
+    return {
+        "site": orch.config.site,
+        "sim_hours": orch.sim.hours if orch.sim else None,
+        "failed_assets": orch.sim.failed() if orch.sim else [],
+        "decisions_by_policy": {p: dict(c) for p, c in sorted(by_policy.items())},
+        "workflows_by_type": {t: dict(c) for t, c in sorted(by_type.items())},
+        "workflows": workflows,
+        "supplier_orders": [
+            {"po_number": o["po_number"], "status": o.get("status"),
+             "lines": [[line["sku"], line["quantity"]] for line in o.get("lines", [])]}
+            for o in orders
+        ],
+        "cmms_work_orders": [
+            {"id": w.get("work_order_id"), "asset_id": w.get("asset_id"), "priority": w.get("priority"),
+             "external_ref": w["external_ref"], "status": w.get("status")}
+            for w in work_orders
+        ],
+        "duplicates": sum(duplicates.values()),
+        "duplicates_detail": duplicates,
+        "approval_refusals": approver.refusals if approver else [],
+        "timeline": timeline.events,
+    }
+
+
+def expected_outcomes(summary: dict[str, Any], site: str) -> dict[str, bool]:
+    """The plant day's expected outcomes; the headless demo exits 0 only if all are true."""
+    def completed(prefix: str) -> bool:
+        return any(w["id"].startswith(prefix) and w["status"] == "completed" for w in summary["workflows"])
+
+    policies = summary["decisions_by_policy"]
+    refs = Counter(w["external_ref"] for w in summary["cmms_work_orders"])
+    return {
+        "material_shortage_ordered_after_approval": completed(f"po:{site}:BAR-42CRMO4-40:")
+        and any(e["what"] == "approved" and e["workflow"].startswith(f"po:{site}:BAR") for e in summary["timeline"]),
+        "bearing_wear_maintained_in_window": completed(f"maint:{site}:mill-1")
+        and refs.get(f"maint:{site}:mill-1") == 1,
+        "bearing_kit_ordered": completed(f"po:{site}:BK-6205:"),
+        "work_rerouted_off_the_bottleneck": completed(f"reroute:{site}:mill-1"),
+        "compressor_flagged_with_payback": policies.get("compressor-drift", {}).get("proposed", 0) >= 1,
+        "flatlined_sensor_instrument_check": completed(f"wo:{site}:lathe-1:instrument:"),
+        "no_machine_failed": not summary["failed_assets"],
+        "zero_duplicates": summary["duplicates"] == 0,
+    }
+
+
+def _print_banner(stack: Stack, config: PlantConfig) -> None:
+    services = stack.services
+    print("autoops is ready — Precision Components' day is playing, time-compressed.", flush=True)
+    print(f"  web UI (approvals, asset board):  {stack.web_url}/", flush=True)
+    print(f"  Temporal Web UI:                   {services.temporal_ui_url or '(external cluster)'}", flush=True)
+    print("  Ray dashboard:                     not started (install ray[default] to get one)", flush=True)
+    print(f"  traces:                            {stack.state_dir / 'traces.jsonl'}  (autoops trace ID)", flush=True)
+    print(f"  state:                             {stack.state_dir}", flush=True)
+    print("  demo users (password: <name>-demo):", flush=True)
+    for user in config.users:
+        limit = config.approval_limit(user)
+        print(f"    {user.name:6s} {', '.join(user.roles):22s} approves up to {limit:,.0f} {config.currency}", flush=True)
+    print("Press Ctrl-C to stop; `make demo` again resumes where it stopped.", flush=True)
+
+
+def _track(stack: Stack, timeline: Timeline) -> Any:
+    seen_status: dict[str, str] = {}
+
+    def on_step(result: StepResult) -> None:
+        hours = stack.orchestrator.sim.hours if stack.orchestrator.sim else 0.0
+        for report in result.reports:
+            if seen_status.get(report.asset_id) != report.status.value:
+                if report.status.value in ("amber", "red") and (report.asset_id, report.status.value) not in timeline.first_status:
+                    timeline.first_status[(report.asset_id, report.status.value)] = hours
+                    timeline.add(f"first {report.status.value}", hours, asset=report.asset_id, summary=report.summary[:160])
+                seen_status[report.asset_id] = report.status.value
+        for decision in result.decisions:
+            if decision.outcome.value == "proposed":
+                timeline.add("decision", hours, policy=decision.policy_id, asset=decision.asset_id,
+                             decision_id=decision.decision_id, explanation=decision.explanation[:200])
+        for workflow_id in result.started:
+            timeline.add("workflow started", hours, workflow=workflow_id)
+
+    return on_step
+
+
+async def _open_workflows(stack: Stack) -> int:
+    running = 0
+    async for _ in stack.services.client.list_workflows("ExecutionStatus = 'Running'"):
+        running += 1
+    return running
+
+
+async def run_demo(
+    *,
+    config_path: Path | None = None,
+    headless: bool = False,
+    until_done: bool = False,
+    tick_s: float | None = None,
+    max_sim_hours: float = 320.0,
+    timeout_s: float = 600.0,
+    fresh: bool = False,
+    state_dir: Path | None = None,
+) -> tuple[int, dict[str, Any] | None]:
+    """Run the demo; returns (exit code, summary or None)."""
+    config = load_config(config_path or DEMO_PLANT)
+    if state_dir is not None:
+        config = config.model_copy(update={"state_dir": state_dir})
+    if fresh and config.state_dir.exists():
+        shutil.rmtree(config.state_dir)
+    tick = tick_s if tick_s is not None else (0.2 if headless else 1.0)
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    timeline = Timeline()
+    stack = await Stack.start(config)
+    approver = None
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        if headless:
+            approver = ScriptedApprover(
+                stack.web_url, config, timeline,
+                lambda: stack.orchestrator.sim.hours if stack.orchestrator.sim else 0.0,
+            )
+            tasks.append(asyncio.create_task(approver.run(stop)))
+        else:
+            _print_banner(stack, config)
+        loop_stop = asyncio.Event()
+
+        async def watch() -> None:
+            await stop.wait()
+            loop_stop.set()
+
+        tasks.append(asyncio.create_task(watch()))
+        on_step = _track(stack, timeline)
+        if not until_done:
+            await stack.run_loop(loop_stop, tick_s=tick, on_step=on_step)
+            return 0, None
+        deadline = time.monotonic() + timeout_s
+        summary: dict[str, Any] = {}
+        outcomes: dict[str, bool] = {}
+
+        async def done_check(result: StepResult) -> None:
+            on_step(result)
+            hours = stack.orchestrator.sim.hours if stack.orchestrator.sim else 0.0
+            if time.monotonic() > deadline:
+                loop_stop.set()
+            elif hours >= max_sim_hours and await _open_workflows(stack) == 0:
+                loop_stop.set()
+            elif int(hours) % 5 == 0 and hours >= 150:
+                nonlocal summary, outcomes
+                summary = await summarize(stack, timeline, approver)
+                outcomes = expected_outcomes(summary, config.site)
+                # Done when the day's outcomes happened; later problems (the next bar order) are
+                # left running in Temporal and resume at the next start.
+                if all(outcomes.values()):
+                    loop_stop.set()
+
+        await stack.run_loop(loop_stop, tick_s=tick, on_step=done_check)
+        summary = await summarize(stack, timeline, approver)
+        outcomes = expected_outcomes(summary, config.site)
+        summary["expected_outcomes"] = outcomes
+        summary["ok"] = all(outcomes.values())
+        summary["wall_s"] = round(time.monotonic() - timeline.t0, 1)
+        return (0 if summary["ok"] else 1), summary
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if approver is not None:
+            await approver.close()
+        await stack.stop()
+
+
+def print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, default=str))
+        return
+    for key in ("ok", "sim_hours", "wall_s", "duplicates", "decisions_by_policy", "workflows_by_type"):
+        print(f"{key}: {summary.get(key)}")
+    for name, ok in summary.get("expected_outcomes", {}).items():
+        print(f"  [{'x' if ok else ' '}] {name}")
