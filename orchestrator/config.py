@@ -216,6 +216,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "AUTOOPS_TEMPORAL_ADDRESS": ("temporal", "address"),
     "AUTOOPS_TEMPORAL_NAMESPACE": ("temporal", "namespace"),
     "AUTOOPS_TEMPORAL_TASK_QUEUE": ("temporal", "task_queue"),
+    "AUTOOPS_TEMPORAL_PORT": ("temporal", "port"),  # embedded dev server only
+    "AUTOOPS_TEMPORAL_UI_PORT": ("temporal", "ui_port"),
     "AUTOOPS_RAY_ADDRESS": ("ray", "address"),
     "AUTOOPS_WEB_HOST": ("web", "host"),
     "AUTOOPS_WEB_PORT": ("web", "port"),

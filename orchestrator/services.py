@@ -89,6 +89,28 @@ def supplier_catalog(config: PlantConfig) -> tuple[object, ...]:
     return own + tuple(c for c in DEFAULT_CATALOG if c.sku not in skus)
 
 
+def _end_orphaned_dev_server(pid_file: Path) -> None:
+    """A previous orchestrator killed hard leaves its Temporal dev server running on our SQLite
+    file and port; end it (only if it is that server) before starting a new one."""
+    import signal
+    import time
+
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, ValueError):
+        return
+    if "start-dev" not in cmdline or str(pid_file.parent) not in cmdline:
+        return
+    log.warning("ending the Temporal dev server (pid %d) left by a previous run", pid)
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):  # bounded: 10 s
+        if not Path(f"/proc/{pid}").exists():
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
 async def start_services(
     config: PlantConfig, state_dir: Path, *, ray_temp_dir: str | None = None
 ) -> Services:
@@ -99,12 +121,15 @@ async def start_services(
     ray_started = False
     try:
         if config.temporal.address is None:
+            pid_file = state_dir / "temporal" / "server.pid"
+            _end_orphaned_dev_server(pid_file)
             dev = await start_dev_server(
                 state_dir / "temporal",
                 port=config.temporal.port,
                 ui_port=config.temporal.ui_port,
                 namespace=config.temporal.namespace,
             )
+            pid_file.write_text(str(dev.process.pid))
             address, ui_url = dev.address, dev.ui_url
         else:
             address, ui_url = config.temporal.address, ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -52,7 +53,15 @@ def demo(
     )
     if summary is not None:
         print_summary(summary, as_json)
-    sys.exit(code)
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """End the process once everything is stopped and written: the Temporal client's native
+    threads can abort an interpreter that is finalizing (temporalio/sdk-python issue 300)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @app.command()
@@ -79,3 +88,4 @@ def run(
             await stack.stop()
 
     asyncio.run(main())
+    _exit(0)
