@@ -118,7 +118,6 @@ class RaySettings(Section):
 class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, gt=0, lt=65536)
-    session_secret_env: str = "AUTOOPS_SESSION_SECRET"
 
 
 class ApprovalSettings(Section):
