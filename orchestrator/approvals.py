@@ -4,12 +4,23 @@ Pending approvals are found through the ``ApprovalState`` search attribute and r
 workflow's ``approval`` query; votes go in as the ``decide`` Update, whose validator is the
 authority (role, limits, separation of duties, one vote per person). A refusal comes back as an
 ``ApprovalRefused`` with the validator's words.
+
+Each vote is its own trace: a root span ``approval.vote`` (approver, role, outcome, workflow id),
+LINKED to the span the workflow was started from (read from the start event's tracing header, so
+a vote from the CLI in another process links as well as one from the web UI) and to the web
+request it came in with. The workflow's ``HandleUpdate:decide`` span links back to it.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from opentelemetry import metrics, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, SpanContext
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -26,6 +37,16 @@ from workflows.models import (
 )
 
 _KINDS = {"PartOrder": "part_order", "Maintenance": "maintenance", "Reroute": "reroute"}
+#: The header the Temporal TracingInterceptor carries the caller's trace context in.
+_TRACE_HEADER = "_tracer-data"
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("autoops.approvals")
+APPROVAL_WAIT = metrics.get_meter("autoops.approvals").create_histogram(
+    "autoops.approval.wait",
+    unit="s",
+    description="time from an approval opening to the vote that settled it",
+)
 
 
 def policy_from_config(
@@ -61,8 +82,9 @@ def _query() -> str:
 class TemporalApprovals:
     """The approval half of the web backend, and the CLI's engine."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, *, clock: Callable[[], datetime] | None = None) -> None:
         self._client = client
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     async def pending(self) -> list[Pending]:
         found = []
@@ -84,6 +106,55 @@ class TemporalApprovals:
 
     async def cast(self, workflow_id: str, vote: ApprovalVote) -> ApprovalStatus:
         """Send the vote; raise ``ApprovalRefused`` with the validator's reason when refused."""
+        links = []
+        started = await self.started_from(workflow_id)
+        if started is not None:
+            links.append(Link(started, {"link.reason": "workflow.start"}))
+        request = trace.get_current_span().get_span_context()
+        if request.is_valid:
+            links.append(Link(request, {"link.reason": "request"}))
+        attributes = {
+            "workflow.id": workflow_id,
+            "approval.approver": vote.user,
+            "approval.role": vote.role,
+            "approval.outcome": "approve" if vote.approve else "reject",
+        }
+        # A new root (empty context): the vote is its own trace, linked to the workflow's.
+        with tracer.start_as_current_span(
+            "approval.vote", context=Context(), links=links, attributes=attributes
+        ) as span:
+            status = await self._send(workflow_id, vote)
+            span.set_attribute("approval.state", status.state.value)
+            if status.context.decision_id:
+                span.set_attribute("decision.id", status.context.decision_id)
+            if status.state not in WAITING_STATES and status.opened_at is not None:
+                waited = (self._clock() - status.opened_at).total_seconds()
+                span.set_attribute("approval.wait_s", round(waited, 3))
+                APPROVAL_WAIT.record(
+                    max(0.0, waited),
+                    {"approval.kind": status.context.kind or "", "approval.state": status.state.value},
+                )
+            return status
+
+    async def started_from(self, workflow_id: str) -> SpanContext | None:
+        """The span context the workflow was started in (its start event's tracing header)."""
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+        from temporalio.converter import PayloadConverter
+
+        try:
+            async for event in self._client.get_workflow_handle(workflow_id).fetch_history_events():
+                fields = event.workflow_execution_started_event_attributes.header.fields
+                if _TRACE_HEADER not in fields:
+                    return None
+                carrier = PayloadConverter.default.from_payloads([fields[_TRACE_HEADER]])[0]
+                context = TraceContextTextMapPropagator().extract(carrier)
+                span_context = trace.get_current_span(context).get_span_context()
+                return span_context if span_context.is_valid else None
+        except Exception as exc:  # noqa: BLE001  a missing link must never block a vote
+            log.info("no trace context for %s: %s", workflow_id, exc)
+        return None
+
+    async def _send(self, workflow_id: str, vote: ApprovalVote) -> ApprovalStatus:
         handle = self._client.get_workflow_handle(workflow_id)
         try:
             return await handle.execute_update("decide", vote, result_type=ApprovalStatus)

@@ -46,11 +46,17 @@ class SimStockLedger(StockLedger):
         return booked
 
 
-def _instrumented(base_url: str, timeout_s: float = 10.0) -> httpx.AsyncClient:
+def _instrumented(base_url: str, timeout_s: float = 10.0, *, peer: str = "") -> httpx.AsyncClient:
+    """A traced client: each request is a CLIENT span (``peer.service`` names the partner) whose
+    ``traceparent`` header lets the partner's server span join the trace."""
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
+    async def name_peer(span: Any, request: Any) -> None:
+        if peer and span.is_recording():
+            span.set_attribute("peer.service", peer)
+
     client = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
-    HTTPXClientInstrumentor().instrument_client(client)
+    HTTPXClientInstrumentor().instrument_client(client, request_hook=name_peer)
     return client
 
 
@@ -89,7 +95,7 @@ class Stack:
             from workflows.integrations.mes import MesClient
             from workflows.worker import WorkerDeps, build_worker
 
-            mes_http = _instrumented(services.mes_url)
+            mes_http = _instrumented(services.mes_url, peer="mes")
             clients.append(mes_http)
             orchestrator = await Orchestrator.create(
                 config,
@@ -100,7 +106,7 @@ class Stack:
                 fleet_options=fleet_options,
             )
             web_base = f"http://{config.web.host}:{config.web.port}"
-            http = {name: _instrumented(url) for name, url in (
+            http = {name: _instrumented(url, peer=name) for name, url in (
                 ("supplier", services.supplier_url), ("cmms", services.cmms_url), ("mes", services.mes_url)
             )}
             clients += http.values()
@@ -162,7 +168,8 @@ class Stack:
         try:
             from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-            FastAPIInstrumentor.instrument_app(app)
+            # ASGI send/receive spans add nothing a person reads in a trace.
+            FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
         except Exception as exc:  # noqa: BLE001  tracing must never stop the UI
             log.warning("web UI not traced: %s", exc)
         uv_config = uvicorn.Config(
@@ -216,11 +223,13 @@ class Stack:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.orchestrator.fleet.checkpoint)
         self.services.stop()
-        from opentelemetry import trace
+        from opentelemetry import metrics, trace
 
-        provider = trace.get_tracer_provider()
-        if hasattr(provider, "force_flush"):
-            provider.force_flush()
+        # Flush before the process may end without atexit hooks (the CLI ends with os._exit):
+        # the last spans and the last metric interval must still reach the file / collector.
+        for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+            if hasattr(provider, "force_flush"):
+                provider.force_flush()
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

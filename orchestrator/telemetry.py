@@ -7,8 +7,15 @@ Configuration comes from the standard ``OTEL_*`` variables, which the SDK reads 
 
 Spans always go to ``<state dir>/traces.jsonl`` (read by ``autoops trace``) unless
 ``AUTOOPS_TRACE_FILE=off``; they also go to OTLP when an endpoint is set. Every exporter is wrapped
-by ``RedactingExporter``, which removes configured secret values and secret-looking attributes,
-so a secret that slipped into a span never leaves the process.
+by ``RedactingExporter``, which removes configured secret values (plus the values of environment
+variables whose names say "secret", "token", "password", "api key") and secret-looking
+attributes, so a secret that slipped into a span never leaves the process.
+
+The reference partner servers run in this process (threads) in the demo. One TracerProvider has
+one ``service.name``, so each of them gets its own provider (``component_tracer_provider``):
+resource ``service.name=autoops-reference-<name>`` and ``autoops.component=reference-<name>``,
+feeding the same span processors, so a backend shows them as separate services of one trace.
+Conventions: ``docs/telemetry.md``.
 """
 
 from __future__ import annotations
@@ -18,21 +25,24 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 log = logging.getLogger(__name__)
 
 TRACE_FILE = "traces.jsonl"
 REDACTED = "[redacted]"
+#: Span / resource attribute naming the part of autoops (or the reference partner) that made a span.
+COMPONENT = "autoops.component"
 _SECRET_KEY = re.compile(
     r"(pass(word)?|secret|token|api[_-]?key|authorization|cookie|signature)", re.I
 )
@@ -196,6 +206,8 @@ class Telemetry:
     meter_provider: MeterProvider
     trace_file: Path | None
     exporters: list[str] = field(default_factory=list)
+    processors: list[SpanProcessor] = field(default_factory=list)
+    components: dict[str, TracerProvider] = field(default_factory=dict)
 
     def flush(self) -> None:
         self.tracer_provider.force_flush()
@@ -227,33 +239,84 @@ def configure_telemetry(
             attributes[SERVICE_NAME] = service_name
         resource = Resource.create(attributes)
         tracer_provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
-        secret_values = tuple(secrets)
+        secret_values = tuple(secrets) + secrets_from_env()
         names: list[str] = []
+        processors: list[SpanProcessor] = []
         trace_file: Path | None = None
         if os.environ.get("AUTOOPS_TRACE_FILE", "").lower() != "off":
             trace_file = Path(state_dir) / TRACE_FILE
             exporter: SpanExporter = JsonLinesExporter(trace_file)
-            tracer_provider.add_span_processor(
+            processors.append(
                 BatchSpanProcessor(
                     RedactingExporter(exporter, secret_values), schedule_delay_millis=500
                 )
             )
             names.append(f"file:{trace_file}")
         if _otlp_endpoint_set("TRACES"):
-            tracer_provider.add_span_processor(
+            processors.append(
                 BatchSpanProcessor(RedactingExporter(_otlp_span_exporter(), secret_values))
             )
             names.append(f"otlp:{_otlp_protocol('TRACES')}")
         for extra in extra_exporters:
-            tracer_provider.add_span_processor(
+            processors.append(
                 BatchSpanProcessor(
                     RedactingExporter(extra, secret_values), schedule_delay_millis=200
                 )
             )
             names.append(type(extra).__name__)
+        for processor in processors:
+            tracer_provider.add_span_processor(processor)
         readers = [_otlp_metric_reader()] if _otlp_endpoint_set("METRICS") else []
         meter_provider = MeterProvider(resource=resource, metric_readers=readers)
         trace.set_tracer_provider(tracer_provider)
         metrics.set_meter_provider(meter_provider)
-        _configured = Telemetry(tracer_provider, meter_provider, trace_file, names)
+        _configured = Telemetry(tracer_provider, meter_provider, trace_file, names, processors)
         return _configured
+
+
+def secrets_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Values of environment variables whose names say they hold a secret (callback HMAC secret,
+    Temporal API key, tokens, passwords): redacted wherever they would appear in a span."""
+    env = os.environ if environ is None else environ
+    return tuple(value for name, value in env.items() if value and _SECRET_KEY.search(name))
+
+
+def component_tracer_provider(component: str) -> TracerProvider | None:
+    """A provider for an in-process component with its own ``service.name`` (``autoops-<component>``)
+    and the process's exporters; None when telemetry is not configured (nothing is exported)."""
+    telemetry = _configured
+    if telemetry is None:
+        return None
+    with _lock:
+        provider = telemetry.components.get(component)
+        if provider is None:
+            resource = telemetry.tracer_provider.resource.merge(
+                Resource({SERVICE_NAME: f"autoops-{component}", COMPONENT: component})
+            )
+            # The processors belong to the main provider, which flushes and shuts them down.
+            provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+            for processor in telemetry.processors:
+                provider.add_span_processor(processor)
+            telemetry.components[component] = provider
+        return provider
+
+
+def instrument_partner_app(app: Any, component: str) -> None:
+    """Trace an in-process partner server (a reference supplier / CMMS / MES FastAPI app).
+
+    Its server spans continue the caller's trace from the ``traceparent`` header and carry
+    ``autoops.component``; call before the app serves its first request (the ASGI middleware
+    stack is built then). Without configured telemetry this does nothing.
+    """
+    provider = component_tracer_provider(component)
+    if provider is None:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    def mark(span: trace.Span, scope: dict[str, Any]) -> None:
+        if span.is_recording():
+            span.set_attribute(COMPONENT, component)
+
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=provider, server_request_hook=mark, exclude_spans=["receive", "send"]
+    )

@@ -33,7 +33,11 @@ SHOWN_ATTRIBUTES = (
     "temporalWorkflowID",
     "temporalActivityID",
     "approval.approver",
+    "approval.role",
     "approval.outcome",
+    "approval.state",
+    "autoops.component",
+    "peer.service",
     "http.request.method",
     "http.method",
     "url.full",
@@ -80,8 +84,21 @@ def traces_for(spans: list[Span], key: str) -> list[str]:
     return found + linked
 
 
-def render_tree(spans: list[Span], trace_id: str) -> list[str]:
-    """Lines of one trace as an indented tree with durations and key attributes."""
+def roots(spans: list[Span], trace_id: str) -> list[Span]:
+    """The spans of one trace without a parent in it, earliest first."""
+    mine = [s for s in spans if s["trace_id"] == trace_id]
+    ids = {s["span_id"] for s in mine}
+    return sorted(
+        (s for s in mine if s.get("parent_span_id") not in ids), key=lambda s: s["start_ns"] or 0
+    )
+
+
+def render_tree(spans: list[Span], trace_id: str, *, collapse: bool = False) -> list[str]:
+    """Lines of one trace as an indented tree with durations and key attributes.
+
+    ``collapse``: a run of childless sibling spans of one name (a workflow's many health
+    signals) becomes one line with its count, so the causal chain stays readable.
+    """
     mine = sorted((s for s in spans if s["trace_id"] == trace_id), key=lambda s: s["start_ns"] or 0)
     if not mine:
         return [f"trace {trace_id}: no spans"]
@@ -93,19 +110,34 @@ def render_tree(spans: list[Span], trace_id: str) -> list[str]:
     t0 = mine[0]["start_ns"] or 0
     lines = [f"trace {trace_id}"]
 
-    def walk(span: Span, depth: int) -> None:
+    def line(span: Span, depth: int, repeat: int = 1) -> str:
         start_ms = ((span["start_ns"] or 0) - t0) / 1e6
         dur_ms = ((span["end_ns"] or 0) - (span["start_ns"] or 0)) / 1e6
         attrs = span.get("attributes", {})
         shown = " ".join(f"{k}={attrs[k]}" for k in SHOWN_ATTRIBUTES if k in attrs)
         links = "".join(f" -> linked trace {link['trace_id']}" for link in span.get("links", []))
-        lines.append(
+        if repeat > 1:
+            links = f" (x{repeat}, linked traces not listed)"
+        return (
             f"{'  ' * (depth + 1)}{span['name']} [{span.get('service') or '?'}] "
             f"+{start_ms:.1f}ms {dur_ms:.1f}ms {shown}{links}".rstrip()
         )
-        for child in children.get(span["span_id"], []):
-            walk(child, depth + 1)
 
-    for root in children[None]:
-        walk(root, 0)
+    def walk(siblings: list[Span], depth: int) -> None:
+        i = 0
+        while i < len(siblings):
+            span = siblings[i]
+            run = 1
+            if collapse and not children.get(span["span_id"]):
+                while (
+                    i + run < len(siblings)
+                    and siblings[i + run]["name"] == span["name"]
+                    and not children.get(siblings[i + run]["span_id"])
+                ):
+                    run += 1
+            lines.append(line(span, depth, run))
+            walk(children.get(span["span_id"], []), depth + 1)
+            i += run
+
+    walk(children[None], 0)
     return lines

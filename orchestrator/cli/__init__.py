@@ -18,6 +18,7 @@ from orchestrator.cli import (  # noqa: F401  (importing a module registers its 
     prognostics,
     replay,
     sense,
+    trace,
 )
 from orchestrator.cli.app import app
 

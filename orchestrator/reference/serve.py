@@ -145,6 +145,12 @@ def start_reference_servers(
         ),
         create_mes_app(state_dir, plan=plan, knobs=mes_knobs, clock=clock),
     ]
+    from orchestrator.telemetry import instrument_partner_app
+
+    # Each server's spans continue the caller's trace (traceparent) under its own service name;
+    # a no-op unless the process configured telemetry.
+    for name, app in zip(("supplier", "cmms", "mes"), apps, strict=True):
+        instrument_partner_app(app, f"reference-{name}")
     started: list[RunningServer] = []
     try:
         for app in apps:

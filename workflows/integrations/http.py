@@ -25,9 +25,11 @@ import json
 from typing import Any, TypeVar
 
 import httpx
+from opentelemetry import metrics
 from pydantic import BaseModel, ValidationError
 
 from agents.errors import (
+    AutoopsError,
     IntegrationError,
     MalformedResponseError,
     PartnerContractError,
@@ -41,6 +43,12 @@ M = TypeVar("M", bound=BaseModel)
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 _MAX_REASON = 300  # a partner's HTML error page must not flood a person's inbox
+
+#: Every error this boundary raises, by partner, operation and error class (OpenTelemetry API:
+#: a no-op until the process configures a meter provider).
+EXTERNAL_ERRORS = metrics.get_meter("autoops.integrations").create_counter(
+    "autoops.external.errors", description="partner calls that ended in an error, by kind"
+)
 
 
 class PartnerHttp:
@@ -70,6 +78,30 @@ class PartnerHttp:
         none_on_404: bool = False,
     ) -> tuple[M | None, int]:
         """Send the request; return ``(model, status)``, or ``(None, 404)`` when ``none_on_404``."""
+        try:
+            return await self._call(
+                method, path, operation=operation, response_model=response_model,
+                json_body=json_body, params=params, headers=headers, none_on_404=none_on_404,
+            )
+        except AutoopsError as exc:
+            EXTERNAL_ERRORS.add(
+                1,
+                {"peer.service": self.partner, "operation": operation, "error.type": type(exc).__name__},
+            )
+            raise
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        response_model: type[M],
+        json_body: Any,
+        params: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        none_on_404: bool,
+    ) -> tuple[M | None, int]:
         where = f"{self.partner} {operation} ({method} {path})"
         try:
             response = await self._client.request(
