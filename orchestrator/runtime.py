@@ -181,6 +181,7 @@ class Orchestrator:
         self._windows: tuple[PlannedWindow, ...] = ()
         self._windows_until: datetime | None = None
         self._queued: dict[str, int] = {}
+        self._forwarded: dict[str, bool] = {}  # asset -> last health told to its maintenance
         from orchestrator.approvals import policy_from_config
         from workflows.models import ApprovalTier
 
@@ -474,8 +475,13 @@ class Orchestrator:
             if report.asset_id in open_maintenance:
                 latest[report.asset_id] = report
         for report in latest.values():
+            healthy = report.status.value == "green" and not report.sensor_faults
+            # Only changes matter to the workflow: one signal per change, not one per tick.
+            if self._forwarded.get(report.asset_id) == healthy:
+                continue
             try:
                 await forward_health(self.client, self.config.site, report)
+                self._forwarded[report.asset_id] = healthy
             except RPCError as exc:
                 log.warning("cannot forward health of %s: %s", report.asset_id, exc)
 
