@@ -37,6 +37,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_vibration.py
+	$(BIN)/python benchmarks/bench_loop.py  # starts (and stops) Temporal, Ray and the reference servers
 
 clean:
 	rm -rf $(VENV) .autoops .pytest_cache

@@ -124,6 +124,7 @@ class Start:
     tick_sent: float  # the tick's readings handed to the fleet
     report_arrived: float | None  # the decision's report came back from Ray
     crossed_arrived: float | None  # the asset's first amber/red report of this episode came back
+    began: float  # start_workflow called
     returned: float  # start_workflow returned
 
 
@@ -207,6 +208,7 @@ class Probe:
                         self.tick_sent,
                         max(inputs) if inputs else None,
                         self.episode.get(asset),
+                        t0,
                         returned,
                     )
                 )
@@ -224,6 +226,32 @@ def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
         "p50_ms": round(float(np.percentile(ms, 50)), 1),
         "p99_ms": round(float(np.percentile(ms, 99)), 1),
         "max_ms": round(float(ms.max()), 1),
+    }
+
+
+def bare_agents(config: PlantConfig, count: int, *, waveforms: bool, seed: int) -> dict[str, Any]:
+    """The same machine agent assessing ``count`` readings of a wearing twin in this process,
+    without Ray: the floor under the fleet's ingest."""
+    from itertools import islice
+
+    from agents.registry import build_agent
+    from agents.simulator.machine_twin import MachineTwin
+    from orchestrator.runtime import asset_specs
+
+    spec = asset_specs(config)[0]
+    twin = MachineTwin(seed, asset_id=spec.asset_id, onset_h=60.0, life_h=count / 2.0, start=START)
+    readings = list(islice(twin.readings(), count))
+    if not waveforms:
+        readings = [Reading(asset_id=r.asset_id, time=r.time, values=r.values) for r in readings]
+    agent = build_agent(spec)
+    t0 = time.perf_counter()
+    for reading in readings:
+        agent.assess(reading)
+    elapsed = time.perf_counter() - t0
+    return {
+        "readings": len(readings),
+        "per_s": round(len(readings) / elapsed, 1),
+        "us_per_reading": round(1e6 * elapsed / len(readings), 1),
     }
 
 
@@ -252,6 +280,7 @@ async def bare_starts(client: Any, count: int, concurrency: int) -> dict[str, fl
 
 # ---- the run --------------------------------------------------------------------------------
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from agents.runtime.actor import CheckpointPolicy
     from agents.runtime.adapter import ActorOptions
     from orchestrator.runtime import Orchestrator
     from orchestrator.services import start_services
@@ -268,6 +297,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             seed=args.seed,
             state_dir=state_dir,
         )
+        agents_alone = bare_agents(config, 2000, waveforms=args.waveforms, seed=args.seed)
         t_setup = time.perf_counter()
         services = await start_services(config, state_dir, ray_temp_dir=str(Path(tmp) / "ray"))
         orch = None
@@ -278,7 +308,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 state_dir=state_dir,
                 mes=None,
                 start=START,
-                fleet_options=ActorOptions(call_timeout_s=120.0),
+                # The orchestrator's defaults except how often agents checkpoint (default: after
+                # every batch), which --checkpoint-every varies to show its share of the ingest.
+                fleet_options=ActorOptions(
+                    checkpoint=CheckpointPolicy(every_readings=args.checkpoint_every)
+                ),
             )
             setup_s = time.perf_counter() - t_setup
             probe = Probe()
@@ -330,6 +364,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "readings_per_s": round(readings_n / loop_s, 1),
         "reports_per_s": round(reports_n / loop_s, 1),
         "ticks_per_s": round(args.ticks / loop_s, 2),
+        "ingest_readings_per_s": round(readings_n / probe.phases["ingest (Ray)"], 1),
+        "agent_alone": agents_alone,
         "phases_s": {
             k: round(v, 2) for k, v in sorted(probe.phases.items(), key=lambda kv: -kv[1])
         },
@@ -345,6 +381,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 [s.returned - s.crossed_arrived for s in starts if s.crossed_arrived is not None]
             ),
         },
+        "loop_start_workflow": percentiles([s.returned - s.began for s in starts]),
         "bare_start_workflow": [bare_one, bare_many],
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
@@ -367,6 +404,11 @@ def print_table(r: dict[str, Any]) -> None:
     print(
         f"  {'ticks/s':<36s}{r['ticks_per_s']:>10,.2f}   (simulation itself: {r['simulation_s']} s, not counted)"
     )
+    alone = r["agent_alone"]
+    print(
+        f"  {'readings/s through ingest (Ray)':<36s}{r['ingest_readings_per_s']:>10,.1f}   (one agent in "
+        f"this process, no Ray: {alone['per_s']:,.0f}/s, {alone['us_per_reading']:,.0f} us/reading)"
+    )
     print("where the loop's time went (s):")
     for name, seconds in r["phases_s"].items():
         print(f"  {name:<36s}{seconds:>10,.2f}  {100 * seconds / r['loop_s']:5.1f} %")
@@ -378,7 +420,13 @@ def print_table(r: dict[str, Any]) -> None:
             for k in ("p50_ms", "p99_ms", "max_ms")
         ]
         print(f"  {name.replace('_', ' '):<36s}{p['n']:>5d}{''.join(cells)}")
-    print("bare client.start_workflow on the same server, same run:")
+    loop = r["loop_start_workflow"]
+    print("start_workflow in the loop vs bare client.start_workflow on the same server, same run:")
+    if loop["n"]:
+        print(
+            f"  {loop['n']:>5d} starts in the loop, one at a time: {1000 / loop['p50_ms']:>8,.1f} /s at "
+            f"the median;  latency p50 {loop['p50_ms']} ms, p99 {loop['p99_ms']} ms"
+        )
     for b in r["bare_start_workflow"]:
         print(
             f"  {b['count']:>5d} starts, concurrency {b['concurrency']:>3d}: {b['per_s']:>8,.1f} /s   "
@@ -399,6 +447,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--waveforms", action="store_true", help="send the 4096-sample waveforms (every 2 h)"
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=1,
+        help="agents save after this many new readings (1 = after every batch, the default)",
     )
     parser.add_argument("--bare-starts", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=50)
