@@ -53,3 +53,35 @@ def test_trace_file_tree_follows_links(tmp_path: Path) -> None:
     assert lines[1].lstrip().startswith("policy.evaluate")
     assert lines[2].startswith("    workflow.start") and "workflow.id=po:s:k:1" in lines[2]
     assert any("approval.approver=ana" in line for line in render_tree(spans, ids[1]))
+
+
+def test_secrets_from_the_environment_are_the_values_of_secret_named_variables() -> None:
+    from orchestrator.telemetry import secrets_from_env
+
+    env = {
+        "AUTOOPS_CALLBACK_SECRET": "hmac-value-123",
+        "TEMPORAL_API_KEY": "key-value-456",
+        "DB_PASSWORD": "pw-value-789",
+        "PATH": "/usr/bin",
+        "AUTOOPS_STATE_DIR": "/var/lib/autoops",
+        "EMPTY_TOKEN": "",
+    }
+    assert set(secrets_from_env(env)) == {"hmac-value-123", "key-value-456", "pw-value-789"}
+
+
+def test_collapsed_tree_counts_repeated_leaf_siblings(tmp_path: Path) -> None:
+    path = tmp_path / "traces.jsonl"
+    tracer = _provider(JsonLinesExporter(path)).get_tracer("t")
+    with tracer.start_as_current_span("RunWorkflow:Maintenance") as root:
+        for _ in range(4):
+            with tracer.start_as_current_span("HandleSignal:asset_health"):
+                pass
+        with tracer.start_as_current_span("RunActivity:create_work_order"):
+            pass
+    spans = load_spans(path)
+    trace_id = f"{root.get_span_context().trace_id:032x}"
+    full = render_tree(spans, trace_id)
+    short = render_tree(spans, trace_id, collapse=True)
+    assert len(full) == 7 and len(short) == 4
+    assert "HandleSignal:asset_health" in short[2] and "(x4" in short[2]
+    assert short[3].strip().startswith("RunActivity:create_work_order")
