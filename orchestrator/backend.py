@@ -28,6 +28,12 @@ from orchestrator.web.models import (
 log = logging.getLogger(__name__)
 
 _KIND_OF_PREFIX = {"po": "part order", "maint": "maintenance", "reroute": "reroute", "wo": "work order"}
+_SEVERITY = {"red": 0, "amber": 1, "unknown": 2, "green": 3}
+
+
+def _reading(value: float) -> str:
+    """A reading as a person reads it off a tile: 1,237 not 1.24e+03; three significant digits below."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def series_for(reports: list[HealthReport]) -> Series | None:
@@ -115,13 +121,15 @@ class PlantBackend:
                     line=lines.get(asset_id, ""),
                     status=report.status.value,
                     main_indicator=main.name if main else "",
-                    main_value=f"{main.value:.3g} {main.unit}".strip() if main and main.value is not None else "",
+                    main_value=f"{_reading(main.value)} {main.unit}".strip() if main and main.value is not None else "",
                     summary=report.summary,
                     sensor_faults=tuple(f"{f.sensor} {f.kind.value}" for f in report.sensor_faults),
                     last_report_at=report.time,
                     open_workflows=tuple(w for w, e in workflows.items() if e.get("asset_id") == asset_id),
                 )
             )
+        # Problems first: a tablet on the shop floor shows red and amber assets above the fold.
+        tiles.sort(key=lambda t: (_SEVERITY.get(t.status, 3), t.kind != "machine", t.asset_id))
         return tiles
 
     async def workflow(self, workflow_id: str) -> WorkflowView | None:
@@ -162,7 +170,14 @@ class PlantBackend:
                         actor=f"{vote.user} ({vote.role})",
                     )
                 )
-        timeline.sort(key=lambda e: e.time or datetime.min.replace(tzinfo=description.start_time.tzinfo))
+        # The decision comes first: it started the workflow, and its time is the plant's (simulated
+        # in the demo) clock, which need not agree with the wall clock of Temporal's events.
+        timeline.sort(
+            key=lambda e: (
+                e.kind != "decision",
+                e.time or datetime.min.replace(tzinfo=description.start_time.tzinfo),
+            )
+        )
         return WorkflowView(
             id=workflow_id,
             kind=_KIND_OF_PREFIX.get(workflow_id.split(":", 1)[0], description.workflow_type),

@@ -15,6 +15,13 @@
         if (!pending.has(li.dataset.id)) li.remove(); else shown += 1;
       }
       if (count) count.textContent = shown + " pending" + (pending.size > shown ? " (" + (pending.size - shown) + " new: reload)" : "");
+      if (shown === 0 && !document.getElementById("empty")) {
+        const empty = document.createElement("p");
+        empty.id = "empty";
+        empty.className = "muted";
+        empty.textContent = "Nothing waits for approval.";
+        inbox.before(empty);
+      }
     } catch (err) {
       // A failed poll is retried at the next tick; the page stays usable.
     }
