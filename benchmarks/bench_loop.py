@@ -133,6 +133,7 @@ class Probe:
     """Timers wrapped around the orchestrator's parts; records arrivals and starts."""
 
     phases: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    rpcs: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # Temporal calls
     arrived: dict[str, float] = field(default_factory=dict)  # report id -> arrival
     episode: dict[str, float] = field(default_factory=dict)  # asset -> first crossing arrival
     crossings: int = 0
@@ -181,6 +182,23 @@ class Probe:
             return reports
 
         orch.fleet.ingest = timed_ingest
+        # The loop imports forward_health at each call: patching the module attribute counts it.
+        import orchestrator.signals as signals
+
+        forward = signals.forward_health
+
+        async def counted_forward(*args: Any, **kwargs: Any) -> bool:
+            self.rpcs["signal asset_health"] += 1
+            return await forward(*args, **kwargs)
+
+        signals.forward_health = counted_forward  # type: ignore[assignment]
+        refresh = orch._refresh_workflows
+
+        async def counted_refresh() -> None:
+            self.rpcs["describe"] += len(orch.progress.workflows)
+            await refresh()
+
+        orch._refresh_workflows = counted_refresh
         for name, attr in (
             ("refresh open workflows", "_refresh_workflows"),
             ("forward health", "_forward_health"),
@@ -197,6 +215,7 @@ class Probe:
             workflow_id = await start(decision)
             returned = time.perf_counter()
             self.phases["start_workflow"] += returned - t0
+            self.rpcs["start_workflow"] += 1
             if workflow_id:
                 inputs = [self.arrived[r] for r in decision.inputs if r in self.arrived]
                 asset = decision.asset_id or ""
@@ -369,6 +388,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "phases_s": {
             k: round(v, 2) for k, v in sorted(probe.phases.items(), key=lambda kv: -kv[1])
         },
+        "temporal_rpcs": dict(probe.rpcs),
         "crossings": probe.crossings,
         "workflows_started": len(starts),
         "workflows_by_policy": dict(by_policy),
@@ -412,6 +432,8 @@ def print_table(r: dict[str, Any]) -> None:
     print("where the loop's time went (s):")
     for name, seconds in r["phases_s"].items():
         print(f"  {name:<36s}{seconds:>10,.2f}  {100 * seconds / r['loop_s']:5.1f} %")
+    rpcs = ", ".join(f"{n} {name}" for name, n in r["temporal_rpcs"].items())
+    print(f"  Temporal calls made by the loop: {rpcs or 'none'}")
     print(f"latency to start_workflow returned ({r['crossings']} amber/red crossings):")
     print(f"  {'from':<36s}{'n':>5s}{'p50 ms':>10s}{'p99 ms':>10s}{'max ms':>10s}")
     for name, p in r["latency"].items():
