@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -33,6 +33,10 @@ from orchestrator.web.plot import svg_plot
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
 URGENCY = {"P1": 0, "P2": 1, "P3": 2, "P4": 3, "": 4}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
 
 
 def _sorted_inbox(items: list[ApprovalItem]) -> list[ApprovalItem]:
@@ -74,8 +78,22 @@ def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool 
         title="autoops",
         description="Approvals, asset board, workflows and decisions of the autoops orchestrator.",
         version="0.1.0",
+        # The schema stays at /openapi.json; FastAPI's /docs and /redoc pages would load their
+        # JavaScript from a CDN at run time, which a plant network neither has nor should trust.
+        docs_url=None,
+        redoc_url=None,
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        # Only this server's own files run: no inline or third-party script, and no other site
+        # may frame the approve buttons (clickjacking).
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
     app.state.auth = auth
 
     def page(

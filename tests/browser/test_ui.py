@@ -42,6 +42,8 @@ async def sign_in(
     )
     context.requested = []  # type: ignore[attr-defined]
     context.on("request", lambda r: context.requested.append(r.url))  # type: ignore[attr-defined]
+    context.console = []  # type: ignore[attr-defined]
+    context.on("console", lambda m: context.console.append(f"{m.type}: {m.text}"))  # type: ignore[attr-defined]
     context.set_default_timeout(UI_TIMEOUT_MS)
     page = await context.new_page()
     await page.goto("/login")
@@ -346,6 +348,36 @@ async def test_asset_board_is_readable_on_a_tablet(
         assert await page.evaluate("window.__sameDocument === true"), "the board was reloaded"
         requested = context.requested  # type: ignore[attr-defined]
         assert all(u.startswith(live.url) for u in requested), requested
+    finally:
+        await context.close()
+
+
+async def test_pages_run_only_their_own_script(live: Live, browser: Browser) -> None:
+    item = await part_order(live)
+    context, page = await sign_in(browser, live, "carla")
+    try:
+        for path in ("/approvals", "/board", "/decisions", f"/workflows/{item.id}", "/login"):
+            response = await page.goto(path)
+            assert response is not None and response.ok, path
+            csp = response.headers.get("content-security-policy", "")
+            assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp, (path, csp)
+            assert await page.locator("script:not([src])").count() == 0, f"inline script on {path}"
+        # Injected inline script does not run: the policy blocks it.
+        try:
+            await page.add_script_tag(content="window.__injected = true")
+        except Exception:  # noqa: BLE001  Playwright reports the blocked script as an error
+            pass
+        assert await page.evaluate("window.__injected === undefined")
+        requested = context.requested  # type: ignore[attr-defined]
+        assert all(u.startswith(live.url) for u in requested), requested
+        scripts = {u.removeprefix(live.url) for u in requested if u.endswith(".js")}
+        assert scripts == {"/static/inbox.js", "/static/board.js"}, scripts
+        # The pages themselves break no rule of the policy and log no error.
+        errors = [m for m in context.console if m.startswith("error")]  # type: ignore[attr-defined]
+        assert all("__injected" in m or "inline script" in m for m in errors), errors
+        # The API is described by its schema; no docs page that pulls JavaScript from a CDN.
+        assert (await page.request.get("/openapi.json")).ok
+        assert (await page.request.get("/docs")).status == 404
     finally:
         await context.close()
 
