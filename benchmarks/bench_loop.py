@@ -358,10 +358,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             bare_one = await bare_starts(services.client, args.bare_starts // 4, 1)
             bare_many = await bare_starts(services.client, args.bare_starts, args.concurrency)
         finally:
-            if orch is not None:
-                orch.fleet.stop()
-                orch.close()
-            services.stop()
+            try:
+                if orch is not None:
+                    orch.fleet.stop()
+                    orch.close()
+            finally:  # Temporal and Ray stop even if the fleet's last checkpoint failed
+                services.stop()
     starts = probe.starts
     by_policy: dict[str, int] = defaultdict(int)
     for s in starts:
