@@ -192,10 +192,17 @@ async def test_post_without_csrf_token_is_refused(
             f"/api/approvals/{quote(item.id, safe='')}/approve", data={"comment": "ok"}
         )
         assert api.status == 403
+        # Through the page itself: a rejection without a comment is refused, and she is told why.
+        await card(page, item.id).get_by_role("button", name="Reject").click()
+        await expect(page.locator("#result.bad")).to_contain_text("a rejection needs a comment")
         still = next(i for i in await live.pending() if i.id == item.id)
-        assert still.votes == (), "a vote without a CSRF token reached the workflow"
+        assert still.votes == (), "a refused vote reached the workflow"
         refused = [m for m in audit_lines(caplog) if "CSRF" in m and "user=carla" in m]
         assert len(refused) == 3, audit_lines(caplog)
+        assert any(
+            m.startswith("vote refused: user=carla") and "needs a comment" in m
+            for m in audit_lines(caplog)
+        )
     finally:
         await context.close()
         await other.close()
