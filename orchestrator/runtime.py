@@ -182,6 +182,8 @@ class Orchestrator:
         self._windows_until: datetime | None = None
         self._queued: dict[str, int] = {}
         self._forwarded: dict[str, bool] = {}  # asset -> last health told to its maintenance
+        self._expected = {spec.asset_id: spec.kind for spec in asset_specs(config)}
+        self._steps = 0
         from orchestrator.approvals import policy_from_config
         from workflows.models import ApprovalTier
 
@@ -297,9 +299,9 @@ class Orchestrator:
         if asset_id not in self._queued:
             try:
                 self._queued[asset_id] = len(await self.mes.list_queued_jobs(asset_id))
-            except Exception as exc:  # noqa: BLE001
-                log.warning("MES queue of %s unavailable (%s)", asset_id, exc)
-                return 0
+            except Exception as exc:  # noqa: BLE001  an unknown machine counts as no queue
+                log.warning("MES queue of %s unavailable (%s); counted as empty", asset_id, exc)
+                self._queued[asset_id] = 0
         return self._queued[asset_id]
 
     async def context(self, now: datetime) -> PolicyContext:
@@ -333,7 +335,7 @@ class Orchestrator:
             catalog=self.catalog,
             machines=machines,
             open_keys=frozenset(w["dedup_key"] for w in self.progress.workflows.values()),
-            expected_assets={s.asset_id: s.kind for s in asset_specs(self.config)},
+            expected_assets=self._expected,
         )
 
     # ---- one tick ----------------------------------------------------------------------------
@@ -444,8 +446,14 @@ class Orchestrator:
         log.info("decision %s (%s) started %s", decision.decision_id, decision.policy_id, handle.id)
         return handle.id
 
-    async def _refresh_workflows(self) -> None:
-        """Forget workflows that have closed, so their problems may open new ones later."""
+    async def _refresh_workflows(self, every: int = 5) -> None:
+        """Forget workflows that have closed, so their problems may open new ones later.
+
+        Checked every few ticks, not every tick: a closed workflow only matters when the same
+        problem comes back, and each check is one call per open workflow."""
+        self._steps += 1
+        if self._steps % every:
+            return
         for workflow_id in list(self.progress.workflows):
             try:
                 description = await self.client.get_workflow_handle(workflow_id).describe()
