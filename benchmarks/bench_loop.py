@@ -255,7 +255,7 @@ def bare_agents(config: PlantConfig, count: int, *, waveforms: bool, seed: int) 
 
     from agents.registry import build_agent
     from agents.simulator.machine_twin import MachineTwin
-    from orchestrator.runtime import asset_specs
+    from orchestrator.assets import asset_specs
 
     spec = asset_specs(config)[0]
     twin = MachineTwin(seed, asset_id=spec.asset_id, onset_h=60.0, life_h=count / 2.0, start=START)

@@ -10,12 +10,9 @@ where the last one stopped and a decision already acted on never starts a second
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
-from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,12 +22,12 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from agents.base import Reading
-from agents.inventory_config import InventoryItem
 from agents.models import AssetKind, HealthReport
-from agents.registry import AgentSpec, spec_from_table
 from agents.simulator.plant import PlantSim, SimulationSpec
+from orchestrator.assets import asset_specs, catalog, inventory_items
 from orchestrator.config import PlantConfig
-from policies.base import CatalogItem, MachineInfo, PlannedWindow, PolicyContext
+from orchestrator.progress import History, Progress
+from policies.base import MachineInfo, PlannedWindow, PolicyContext
 from policies.engine import EngineConfig, PolicyEngine
 from policies.models import Autonomy, Decision, DecisionOutcome
 from policies.store import DecisionStore
@@ -46,84 +43,6 @@ WORKFLOWS = meter.create_counter("autoops.workflows.started", description="workf
 WORKFLOW_KINDS = ("order_parts", "schedule_maintenance", "reroute_work", "create_work_order")
 
 
-def asset_specs(config: PlantConfig, source: str = "plant configuration") -> list[AgentSpec]:
-    """Every asset of the plant as an agent spec (machines, stock items, energy systems)."""
-    specs: list[AgentSpec] = []
-    for kind, tables, name in (
-        (AssetKind.MACHINE, config.machines, "machines"),
-        (AssetKind.INVENTORY, config.inventory, "inventory"),
-        (AssetKind.ENERGY, config.energy, "energy"),
-    ):
-        for index, table in enumerate(tables):
-            specs.append(spec_from_table(kind, table, where=f"{name}[{index}]", source=source))
-    return specs
-
-
-def inventory_items(config: PlantConfig) -> dict[str, InventoryItem]:
-    return {t["sku"]: InventoryItem.model_validate(t) for t in config.inventory}
-
-
-def catalog(config: PlantConfig) -> dict[str, CatalogItem]:
-    return {
-        sku: CatalogItem(
-            sku=sku,
-            supplier=item.supplier or "default-supplier",
-            unit_price=item.unit_price,
-            lead_time_days=item.lead_time_h / 24.0,
-            order_cost=item.order_cost,
-            min_order_qty=max(1, int(item.min_order_qty)),
-            description=item.description,
-        )
-        for sku, item in inventory_items(config).items()
-    }
-
-
-def _atomic_write(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=str))
-    os.replace(tmp, path)
-
-
-@dataclass
-class Progress:
-    """What must survive a stop, beside the agents' checkpoints and Temporal's history."""
-
-    sim_start: datetime
-    ticks: int = 0
-    journal: list[dict[str, Any]] = field(default_factory=list)
-    engine: dict[str, Any] = field(default_factory=dict)
-    # workflow id -> {"dedup_key", "decision_id", "kind", "asset_id", "started_at"}
-    workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    closed: dict[str, dict[str, Any]] = field(default_factory=dict)  # same, once finished
-
-    @classmethod
-    def load(cls, path: Path, default_start: datetime) -> Progress:
-        if not path.exists():
-            return cls(sim_start=default_start)
-        data = json.loads(path.read_text())
-        return cls(
-            sim_start=datetime.fromisoformat(data["sim_start"]),
-            ticks=int(data["ticks"]),
-            journal=list(data["journal"]),
-            engine=dict(data["engine"]),
-            workflows=dict(data["workflows"]),
-            closed=dict(data.get("closed", {})),
-        )
-
-    def save(self, path: Path) -> None:
-        _atomic_write(
-            path,
-            {
-                "sim_start": self.sim_start.isoformat(),
-                "ticks": self.ticks,
-                "journal": self.journal,
-                "engine": self.engine,
-                "workflows": self.workflows,
-                "closed": self.closed,
-            },
-        )
-
-
 @dataclass
 class StepResult:
     readings: int
@@ -131,22 +50,6 @@ class StepResult:
     decisions: list[Decision]
     started: list[str]  # workflow ids
 
-
-class History:
-    """The last reports of each asset, for the board and the approvals' evidence plots."""
-
-    def __init__(self, size: int = 400) -> None:
-        self._by_asset: dict[str, deque[HealthReport]] = defaultdict(lambda: deque(maxlen=size))
-
-    def add(self, reports: Sequence[HealthReport]) -> None:
-        for report in reports:
-            self._by_asset[report.asset_id].append(report)
-
-    def latest(self) -> dict[str, HealthReport]:
-        return {asset: reports[-1] for asset, reports in self._by_asset.items() if reports}
-
-    def of(self, asset_id: str) -> list[HealthReport]:
-        return list(self._by_asset.get(asset_id, ()))
 
 
 class Orchestrator:

@@ -1,0 +1,77 @@
+"""What the loop keeps between ticks and across restarts: its progress file and report history."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agents.models import HealthReport
+
+
+def _atomic_write(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, default=str))
+    os.replace(tmp, path)
+
+
+@dataclass
+class Progress:
+    """What must survive a stop, beside the agents' checkpoints and Temporal's history."""
+
+    sim_start: datetime
+    ticks: int = 0
+    journal: list[dict[str, Any]] = field(default_factory=list)
+    engine: dict[str, Any] = field(default_factory=dict)
+    # workflow id -> {"dedup_key", "decision_id", "kind", "asset_id", "started_at"}
+    workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    closed: dict[str, dict[str, Any]] = field(default_factory=dict)  # same, once finished
+
+    @classmethod
+    def load(cls, path: Path, default_start: datetime) -> Progress:
+        if not path.exists():
+            return cls(sim_start=default_start)
+        data = json.loads(path.read_text())
+        return cls(
+            sim_start=datetime.fromisoformat(data["sim_start"]),
+            ticks=int(data["ticks"]),
+            journal=list(data["journal"]),
+            engine=dict(data["engine"]),
+            workflows=dict(data["workflows"]),
+            closed=dict(data.get("closed", {})),
+        )
+
+    def save(self, path: Path) -> None:
+        _atomic_write(
+            path,
+            {
+                "sim_start": self.sim_start.isoformat(),
+                "ticks": self.ticks,
+                "journal": self.journal,
+                "engine": self.engine,
+                "workflows": self.workflows,
+                "closed": self.closed,
+            },
+        )
+
+
+class History:
+    """The last reports of each asset, for the board and the approvals' evidence plots."""
+
+    def __init__(self, size: int = 400) -> None:
+        self._by_asset: dict[str, deque[HealthReport]] = defaultdict(lambda: deque(maxlen=size))
+
+    def add(self, reports: Sequence[HealthReport]) -> None:
+        for report in reports:
+            self._by_asset[report.asset_id].append(report)
+
+    def latest(self) -> dict[str, HealthReport]:
+        return {asset: reports[-1] for asset, reports in self._by_asset.items() if reports}
+
+    def of(self, asset_id: str) -> list[HealthReport]:
+        return list(self._by_asset.get(asset_id, ()))
