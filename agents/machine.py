@@ -105,6 +105,12 @@ class MachineAgent:
         self.anomalous = False
         # Latest waveform features per sensor, shown between captures.
         self.last_wave: dict[str, tuple[datetime, dict[str, float]]] = {}
+        # Maintenance (``maintenance_done``): when it was, the baseline being re-learned for the
+        # new part (the old one keeps judging until it is ready) and whether the next usable
+        # reading sets the status afresh.
+        self.maintained_at: datetime | None = None
+        self.relearn: Baseline | None = None
+        self.rejudge = False
 
     @property
     def asset_id(self) -> str:
@@ -152,6 +158,53 @@ class MachineAgent:
                 problems.append(f"{s.name}: features not computed ({exc})")
         return features, diagnoses, problems
 
+    # -- maintenance ------------------------------------------------------------------------------
+    def maintenance_done(self, time: datetime, *, recommission: bool = True) -> bool:
+        """The machine was serviced (e.g. its bearing replaced) at ``time``; judge it afresh.
+
+        Everything learned from the worn part goes: the trend window (so its RUL), the status
+        persistence, held levels, confirmed defects and anomaly medians. The next usable reading
+        sets the status like a new machine's first one. With ``recommission`` the baseline is
+        learned again over the commissioning window from ``time``; the old baseline keeps judging
+        until then, so the machine is never unjudged. Readings stamped at or before ``time`` are
+        the old part's and feed neither. Returns False, changing nothing, for a message already
+        applied (same or older time): a retried message must not restart commissioning.
+        """
+        if self.maintained_at is not None and time <= self.maintained_at:
+            return False
+        self.maintained_at = time
+        self.tracker = TrendTracker(self.th.trend_window_h)
+        self.raw.clear()
+        self.rejudge = True
+        self.held, self.defects, self.recent, self.last_wave = {}, {}, {}, {}
+        self.anomalous = False
+        if recommission:
+            fresh = Baseline(
+                readings=self.asset.commissioning_readings, hours=self.asset.commissioning_hours
+            )
+            fresh.start = time  # the window runs from the job, not from the first reading after
+            if self.baseline.ready:
+                self.relearn = fresh
+            else:
+                # Still commissioning: what was learned so far describes the old part.
+                self.baseline, self.relearn = fresh, None
+        return True
+
+    def _maintenance_note(self, time: datetime, fit: TrendFit | None, closed: bool) -> str | None:
+        if self.maintained_at is None or time <= self.maintained_at:
+            return None
+        at = self.maintained_at.isoformat()
+        if closed:
+            return f"baseline re-learned after maintenance at {at}"
+        learning = self.relearn or (None if self.baseline.ready else self.baseline)
+        if learning is not None:
+            judged = "previous baseline meanwhile" if self.relearn else "limits only meanwhile"
+            return (
+                f"re-commissioning after maintenance at {at}: learning the new baseline "
+                f"({learning.count} reading(s) so far), judged against the {judged}"
+            )
+        return f"trend restarted after maintenance at {at}" if fit is None else None
+
     # -- assessment -------------------------------------------------------------------------------
     def assess(self, reading: Reading) -> HealthReport:
         """Assess one reading; bad values become sensor faults, never exceptions."""
@@ -196,8 +249,14 @@ class MachineAgent:
         anomaly: float | None = None
         top: tuple[str, float] | None = None
         main_z: float | None = None
+        after_job = self.maintained_at is None or reading.time > self.maintained_at
+        closed = False
+        if self.relearn is not None and after_job and self.relearn.add(reading.time, features):
+            # The new part's baseline is ready: it judges from this reading on.
+            self.baseline, self.relearn, self.recent, closed = self.relearn, None, {}, True
         if not self.baseline.ready:
-            self.baseline.add(reading.time, features)
+            if after_job:  # an old part's reading is no part of the new part's commissioning
+                self.baseline.add(reading.time, features)
         else:
             # Score the median of the last few values: one odd reading is not an anomaly.
             for key, value in features.items():
@@ -212,8 +271,9 @@ class MachineAgent:
             main_z = z.get(self.main) if self.main is not None else None
         fit: TrendFit | None = None
         rul = None
-        if self.main is not None and self.main in features and not check.out_of_order:
-            self.tracker.add(self._hours(reading.time), features[self.main])
+        main_now = features.get(self.main) if self.main is not None else None
+        if main_now is not None and not check.out_of_order and after_job:
+            self.tracker.add(self._hours(reading.time), main_now)
         if self.baseline.ready and self.main is not None:
             floor = self.baseline.median.get(self.main)
             spread = self.baseline.scale.get(self.main, 0.0)
@@ -239,10 +299,14 @@ class MachineAgent:
             anomaly, top, self.th.anomaly_z, fit, self.main, main_z if self.anomalous else None
         )
         b.rul(rul, self.th.amber_rul_h, self.th.red_rul_h)
+        note = self._maintenance_note(reading.time, fit, closed)
+        if note is not None:
+            b.findings.append(note)
+            b.context.append(note)
 
         raw = b.level()
         self.raw.append(raw.rank)
-        self._settle(bool(features) or bool(self.held))
+        self._settle(bool(features) or bool(self.held), after_job)
         instrument = check.instrument_streak >= self.th.persistence
         status = Status.worst(self.status, Status.AMBER if instrument else Status.GREEN)
         if self.status is Status.UNKNOWN and not instrument:
@@ -256,12 +320,17 @@ class MachineAgent:
             baseline_ready=self.baseline.ready,
         )
 
-    def _settle(self, have_data: bool) -> None:
+    def _settle(self, have_data: bool, after_job: bool = True) -> None:
         """Raise the status after ``persistence`` readings agree, lower it after ``clear_after``."""
         if not have_data and self.status is Status.UNKNOWN:
             return
         ranks = {s.rank: s for s in Status}
         raw = list(self.raw)
+        if self.rejudge and have_data and after_job:
+            # After maintenance the old evidence is void: the first usable reading decides.
+            self.rejudge = False
+            self.status = ranks[max(min(raw), Status.GREEN.rank)]
+            return
         if self.status is Status.UNKNOWN:
             # First usable data: start from the mildest level seen so far.
             self.status = ranks[max(min(raw), Status.GREEN.rank)]
@@ -293,6 +362,9 @@ class MachineAgent:
             "monitor": self.monitor.state(),
             "baseline": self.baseline.state(),
             "tracker": self.tracker.state(),
+            "maintained_at": self.maintained_at.isoformat() if self.maintained_at else None,
+            "relearn": self.relearn.state() if self.relearn is not None else None,
+            "rejudge": self.rejudge,
         }
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
@@ -321,6 +393,14 @@ class MachineAgent:
         self.monitor.load(snapshot["monitor"])
         self.baseline.load(snapshot["baseline"])
         self.tracker.load(snapshot["tracker"])
+        # Snapshots from before maintenance messages existed have none of these keys.
+        at = snapshot.get("maintained_at")
+        self.maintained_at = datetime.fromisoformat(at) if at else None
+        self.relearn = None
+        if snapshot.get("relearn") is not None:
+            self.relearn = Baseline(readings=None, hours=None)
+            self.relearn.load(snapshot["relearn"])
+        self.rejudge = bool(snapshot.get("rejudge", False))
 
 
 __all__ = ["Limit", "MachineAgent", "MachineAsset", "MachineThresholds"]

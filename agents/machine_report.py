@@ -57,6 +57,7 @@ class ReportBuilder:
         self.findings: list[str] = []
         self.reasons: dict[Status, list[str]] = {Status.AMBER: [], Status.RED: []}
         self.notes: list[str] = []
+        self.context: list[str] = []  # what the machine is going through (re-commissioning)
         self.scores: list[float] = [1.0]
         self.last_wave: Mapping[str, tuple[datetime, Mapping[str, float]]] = {}
 
@@ -274,6 +275,7 @@ class ReportBuilder:
             parts.append("check the instrument: " + ", ".join(f"{s} {k}" for s, k in bad[:3]))
         if not baseline_ready:
             parts.append("learning baseline")
+        parts.extend(self.context)
         parts.extend(self.notes[:1])
         return f"{status.value}: " + "; ".join(parts)
 

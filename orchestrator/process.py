@@ -156,7 +156,7 @@ class Stack:
         async def on_event(event: CallbackEvent) -> None:
             await to_workflow(event)
             if event.type == EventType.WORK_ORDER_COMPLETED and event.external_ref:
-                orchestrator.on_work_order_completed(event.external_ref)
+                await orchestrator.on_work_order_completed(event.external_ref)
 
         app.include_router(
             create_intake_router(

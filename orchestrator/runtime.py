@@ -22,6 +22,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from agents.base import Reading
+from agents.errors import AutoopsError
 from agents.models import AssetKind, HealthReport
 from agents.simulator.plant import PlantSim, SimulationSpec
 from orchestrator.assets import asset_specs, catalog, inventory_items
@@ -397,20 +398,28 @@ class Orchestrator:
                 log.warning("cannot forward health of %s: %s", report.asset_id, exc)
 
     # ---- events from the outside world -------------------------------------------------------
-    def on_work_order_completed(self, workflow_id: str) -> None:
+    async def on_work_order_completed(self, workflow_id: str) -> None:
         """The CMMS says the work is done. In the simulation: a maintenance job replaced the
-        bearing, an instrument check replaced the sensor."""
+        bearing, an instrument check replaced the sensor. After a maintenance job the asset's
+        agent re-commissions its condition monitoring (the worn part's trend no longer applies)."""
         entry = self.progress.workflows.get(workflow_id)
-        if not entry or self.sim is None or not entry.get("asset_id"):
+        if not entry or not entry.get("asset_id"):
             return
         asset = entry["asset_id"]
-        try:
-            if entry["kind"] == "schedule_maintenance":
-                self.sim.repair(asset)
-            elif entry["kind"] == "create_work_order" and entry.get("instrument_check"):
-                self.sim.fix_instruments(asset)
-        except Exception as exc:  # noqa: BLE001  an asset without a twin is not repaired
-            log.info("no twin to repair for %s: %s", asset, exc)
+        if self.sim is not None:
+            try:
+                if entry["kind"] == "schedule_maintenance":
+                    self.sim.repair(asset)
+                elif entry["kind"] == "create_work_order" and entry.get("instrument_check"):
+                    self.sim.fix_instruments(asset)
+            except Exception as exc:  # noqa: BLE001  an asset without a twin is not repaired
+                log.info("no twin to repair for %s: %s", asset, exc)
+        if entry["kind"] == "schedule_maintenance":
+            try:
+                # A Ray call waits; off the event loop, like ingest, so the web stays responsive.
+                await asyncio.to_thread(self.fleet.maintenance_done, asset, self.now)
+            except AutoopsError as exc:  # the CMMS callback must not fail on an unhosted asset
+                log.warning("maintenance of %s not passed to its agent: %s", asset, exc)
 
     def on_goods_received(self, sku: str, qty: float) -> None:
         if self.sim is not None:

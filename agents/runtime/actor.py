@@ -268,6 +268,29 @@ class AssetActor:
             self._save_actor_record(last_batch=())
         return out
 
+    def maintenance_done(self, asset_id: str, time: datetime) -> bool:
+        """Tell ``asset_id``'s agent that maintenance was done at ``time`` (see
+        ``MachineAgent.maintenance_done``); its state is saved at once, as the message is rare and
+        must survive a restart. Returns whether the agent changed: False for an agent without
+        the method (inventory, energy) and for a message it already applied (a retry)."""
+        hosted = self._hosted.get(asset_id)
+        if hosted is None:
+            raise InputError(
+                f"actor {self.name!r} hosts {sorted(self._hosted)}, not {asset_id!r}; "
+                "route the message through the AgentFleet, which knows which actor hosts it"
+            )
+        if time.utcoffset() is None:
+            raise InputError(
+                f"actor {self.name!r}: maintenance of {asset_id!r} at {time.isoformat()} has no "
+                "timezone; stamp it in UTC (or with an offset)"
+            )
+        handler = getattr(hosted.agent, "maintenance_done", None)
+        if not callable(handler) or not handler(time):
+            return False
+        hosted.dirty = True
+        self._save_agent(asset_id, hosted)
+        return True
+
     def reports_since(self, cursor: int = 0, limit: int | None = None) -> ReportPage:
         """Reports published at or after ``cursor``; pass the returned cursor next time."""
         return self._outbox.since(cursor, limit)
@@ -284,25 +307,27 @@ class AssetActor:
         self._save_actor_record(last_batch=last_batch)
         saved = 0
         for asset_id, hosted in self._hosted.items():
-            if not hosted.dirty:
-                continue
-            self._store.save(
-                f"agent:{asset_id}",
-                {
-                    "format": CHECKPOINT_FORMAT,
-                    "asset_id": asset_id,
-                    "kind": hosted.spec.kind.value,
-                    "snapshot": hosted.agent.snapshot(),
-                    "last_time": hosted.last_time.isoformat() if hosted.last_time else None,
-                    "latest": [r.model_dump(mode="json") for r in hosted.latest.values()],
-                },
-            )
-            hosted.dirty = False
-            saved += 1
+            if hosted.dirty:
+                self._save_agent(asset_id, hosted)
+                saved += 1
         self._checkpoints += 1
         self._since_save = 0
         self._saved_at = self._clock()
         return saved
+
+    def _save_agent(self, asset_id: str, hosted: _Hosted) -> None:
+        self._store.save(
+            f"agent:{asset_id}",
+            {
+                "format": CHECKPOINT_FORMAT,
+                "asset_id": asset_id,
+                "kind": hosted.spec.kind.value,
+                "snapshot": hosted.agent.snapshot(),
+                "last_time": hosted.last_time.isoformat() if hosted.last_time else None,
+                "latest": [r.model_dump(mode="json") for r in hosted.latest.values()],
+            },
+        )
+        hosted.dirty = False
 
     def stats(self) -> HostStats:
         return HostStats(

@@ -31,6 +31,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -298,6 +299,19 @@ class AgentFleet:
         calls = [(n, self._handles[n].ingest.remote(batch)) for n, batch in batches.items()]
         results: list[list[HealthReport]] = _gather(calls, "ingest", self.options.call_timeout_s)
         return [report for result in results for report in result]
+
+    def maintenance_done(self, asset_id: str, time: datetime) -> bool:
+        """Tell ``asset_id``'s agent that maintenance was done at ``time`` (a bearing replaced):
+        it re-commissions its condition monitoring (``MachineAgent.maintenance_done``). Saved by
+        the actor before it answers; safe to retry (the same message twice changes nothing).
+        Returns whether the agent changed (False also for agents that ignore the message)."""
+        name = self.actor_name(asset_id)
+        changed: list[bool] = _gather(
+            [(name, self._handles[name].maintenance_done.remote(asset_id, time))],
+            "maintenance_done",
+            self.options.call_timeout_s,
+        )
+        return changed[0]
 
     def reports_since(
         self, cursor: Mapping[str, int] | None = None, *, limit_per_actor: int | None = None
