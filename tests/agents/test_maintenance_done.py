@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,11 @@ from agents.models import HealthReport, Status
 from agents.runtime.actor import AssetActor
 from agents.runtime.checkpoint import FileCheckpointStore
 from agents.simulator.machine_twin import MachineTwin
+from orchestrator.config import PlantConfig, parse_config
 from tests.agents.test_runtime import mill, sku, vibration
 
 SEED = 7
+SAMPLE_PLANT = Path(__file__).parents[2] / "orchestrator" / "plants" / "precision_components.toml"
 
 
 def worn_agent() -> tuple[MachineAgent, HealthReport]:
@@ -155,3 +158,35 @@ def test_message_reaches_the_actor_and_survives_its_restart(
             fleet.maintenance_done("mill-7", at)
     finally:
         fleet.stop()
+
+
+def _one_mill_plant(namespace: str) -> PlantConfig:
+    """The sample plant cut down to mill 1 and its twin: one actor, no Temporal needed here."""
+    data = tomllib.loads(SAMPLE_PLANT.read_text())
+    data["machines"] = [m for m in data["machines"] if m["id"] == "mill-1"]
+    data.pop("inventory", None)
+    data.pop("energy", None)
+    data["simulation"]["twins"] = [t for t in data["simulation"]["twins"] if t["asset"] == "mill-1"]
+    data["ray"]["namespace"] = namespace
+    return parse_config(data)
+
+
+@pytest.mark.integration
+async def test_completed_maintenance_work_order_reaches_the_machine_agent(
+    ray_session: None, tmp_path: Path
+) -> None:
+    from orchestrator.runtime import Orchestrator
+
+    config = _one_mill_plant(f"test-{uuid.uuid4().hex[:8]}")
+    # The Temporal client is only used to start workflows; this path starts none.
+    orch = await Orchestrator.create(config, client=None, state_dir=tmp_path)  # type: ignore[arg-type]
+    try:
+        orch.progress.workflows["wf-1"] = {"kind": "schedule_maintenance", "asset_id": "mill-1"}
+        await orch.on_work_order_completed("wf-1")
+        assert orch.sim is not None and orch.sim.journal[-1]["event"] == "repair"
+        # The agent already has the message for this time: telling it again changes nothing.
+        assert orch.fleet.maintenance_done("mill-1", orch.now) is False
+        assert orch.fleet.maintenance_done("mill-1", orch.now + timedelta(hours=1)) is True
+    finally:
+        orch.fleet.stop()
+        orch.close()
