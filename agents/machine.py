@@ -327,9 +327,10 @@ class MachineAgent:
         ranks = {s.rank: s for s in Status}
         raw = list(self.raw)
         if self.rejudge and have_data and after_job:
-            # After maintenance the old evidence is void: the first usable reading decides.
+            # After maintenance the old evidence is void: the new part's first usable reading
+            # decides (not an older reading of the worn part that arrived late).
             self.rejudge = False
-            self.status = ranks[max(min(raw), Status.GREEN.rank)]
+            self.status = ranks[max(raw[-1], Status.GREEN.rank)]
             return
         if self.status is Status.UNKNOWN:
             # First usable data: start from the mildest level seen so far.
