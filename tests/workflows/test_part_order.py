@@ -292,7 +292,9 @@ async def test_the_same_proposal_twice_opens_one_workflow_carrying_the_decision(
 
 async def test_supplier_decline_asks_a_buyer_then_a_new_confirmation_continues(stack: Stack) -> None:
     knobs = stack.partners.supplier.app.state.knobs
-    knobs.update({"confirm_delay_s": None})  # the supplier stays silent; this test speaks for it
+    # The supplier stays silent for the whole test, which speaks for it: a repeated (idempotent)
+    # order after the retry must not let the reference supplier's own callbacks race ours.
+    knobs.update({"confirm_delay_s": None})
     try:
         handle = await start_part_order(
             stack.client, order_input("FILTER-HYD-10U", 2, 65.0, autonomy=Autonomy.AUTO),
@@ -304,25 +306,26 @@ async def test_supplier_decline_asks_a_buyer_then_a_new_confirmation_continues(s
             return bool(stack.supplier_orders(po))
 
         await eventually(ordered)
+
+        async def supplier_says(kind: EventType, payload: dict[str, object]) -> int:
+            event = CallbackEvent(event_id=unique("ev-"), type=kind, source="supplier",
+                                  occurred_at=datetime.now(UTC), po_number=po, payload=payload)
+            body = event.model_dump_json().encode()
+            async with httpx.AsyncClient(base_url=stack.intake_url) as http:
+                headers = signature_headers(SECRETS["supplier"], body, datetime.now(UTC))
+                return (await http.post("/callbacks/supplier", content=body, headers=headers)).status_code
+
+        declined = {"accepted": False, "comment": "out of stock until May"}
+        assert await supplier_says(EventType.ORDER_CONFIRMED, declined) == 202
+        status = await wait_state(handle, ApprovalState.ATTENTION)
+        assert status.reason == f"supplier declined {po}: out of stock until May"
+        await handle.execute_update(
+            PartOrderWorkflow.resolve, AttentionDecision(user="bob", retry=True, comment="agreed a substitute by phone")
+        )
+        assert await supplier_says(EventType.ORDER_CONFIRMED, {"supplier_order_id": "SO-X"}) == 202
+        assert await supplier_says(EventType.ORDER_SHIPPED, {"supplier_order_id": "SO-X", "carrier": "DHL"}) == 202
+        result = await result_of(handle)
+        assert result.status == PartOrderStatus.RECEIVED and result.shipment_id == "SO-X"
+        assert len(stack.supplier_orders(po)) == 1
     finally:
         knobs.update({"confirm_delay_s": 0.1})
-
-    async def supplier_says(kind: EventType, payload: dict[str, object]) -> int:
-        event = CallbackEvent(event_id=unique("ev-"), type=kind, source="supplier", occurred_at=datetime.now(UTC),
-                              po_number=po, payload=payload)
-        body = event.model_dump_json().encode()
-        async with httpx.AsyncClient(base_url=stack.intake_url) as http:
-            headers = signature_headers(SECRETS["supplier"], body, datetime.now(UTC))
-            return (await http.post("/callbacks/supplier", content=body, headers=headers)).status_code
-
-    assert await supplier_says(EventType.ORDER_CONFIRMED, {"accepted": False, "comment": "out of stock until May"}) == 202
-    status = await wait_state(handle, ApprovalState.ATTENTION)
-    assert status.reason == f"supplier declined {po}: out of stock until May"
-    await handle.execute_update(
-        PartOrderWorkflow.resolve, AttentionDecision(user="bob", retry=True, comment="agreed a substitute by phone")
-    )
-    assert await supplier_says(EventType.ORDER_CONFIRMED, {"supplier_order_id": "SO-X"}) == 202
-    assert await supplier_says(EventType.ORDER_SHIPPED, {"supplier_order_id": "SO-X", "carrier": "DHL"}) == 202
-    result = await result_of(handle)
-    assert result.status == PartOrderStatus.RECEIVED and result.shipment_id == "SO-X"
-    assert len(stack.supplier_orders(po)) == 1
