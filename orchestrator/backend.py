@@ -71,7 +71,9 @@ class PlantBackend:
         self.client = client
         self.orchestrator = orchestrator
         self.approvals = TemporalApprovals(client)
-        self.temporal_ui_url = temporal_ui_url or "http://127.0.0.1:8233"
+        # "" with an external cluster whose UI the plant file does not name: no link rather
+        # than one to an embedded server this process never started.
+        self.temporal_ui_url = temporal_ui_url
 
     def _enrich(self, item: ApprovalItem) -> ApprovalItem:
         update: dict[str, Any] = {}
@@ -185,7 +187,9 @@ class PlantBackend:
             decision_id=decision_id,
             trace_id=trace_id,
             temporal_url=f"{self.temporal_ui_url}/namespaces/{self.client.namespace}/workflows/"
-            f"{quote(workflow_id, safe='')}",
+            f"{quote(workflow_id, safe='')}"
+            if self.temporal_ui_url
+            else "",
             timeline=tuple(timeline),
         )
 

@@ -102,6 +102,8 @@ class TemporalSettings(Section):
     tls_key_file: Path | None = None
     api_key_env: str | None = None
     ui_port: int = Field(default=8233, gt=0, lt=65536)
+    # Web UI of an external cluster, linked from autoops' web UI; empty = no link.
+    ui_url: str = ""
     port: int = Field(default=7233, gt=0, lt=65536)
 
     def api_key(self) -> SecretStr | None:
@@ -217,6 +219,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "AUTOOPS_TEMPORAL_TASK_QUEUE": ("temporal", "task_queue"),
     "AUTOOPS_TEMPORAL_PORT": ("temporal", "port"),  # embedded dev server only
     "AUTOOPS_TEMPORAL_UI_PORT": ("temporal", "ui_port"),
+    "AUTOOPS_TEMPORAL_UI_URL": ("temporal", "ui_url"),
     "AUTOOPS_RAY_ADDRESS": ("ray", "address"),
     "AUTOOPS_WEB_HOST": ("web", "host"),
     "AUTOOPS_WEB_PORT": ("web", "port"),

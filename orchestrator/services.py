@@ -31,8 +31,9 @@ def callback_secret(config: PlantConfig, state_dir: Path) -> SecretStr:
         from agents.errors import ConfigError
 
         raise ConfigError(
-            f"external partners are configured but environment variable {var} (the callback "
-            "HMAC secret) is not set"
+            f"[endpoints]: external partners are configured but environment variable {var} (the "
+            "callback HMAC secret) is not set; set it to the secret the supplier and CMMS sign "
+            "their callbacks with (or name another variable in [endpoints] callback_secret_env)"
         )
     path = state_dir / "callback.secret"
     if not path.exists():
@@ -132,7 +133,7 @@ async def start_services(
             pid_file.write_text(str(dev.process.pid))
             address, ui_url = dev.address, dev.ui_url
         else:
-            address, ui_url = config.temporal.address, ""
+            address, ui_url = config.temporal.address, config.temporal.ui_url.rstrip("/")
         client = await connect(config.temporal, address=address)
 
         endpoints = config.endpoints
