@@ -82,6 +82,13 @@ def run(
         install_stop_signals(stop)
         stack = await Stack.start(plant)
         print(f"autoops running for {plant.site}: web UI {stack.web_url}/ ; Ctrl-C to stop", flush=True)
+        # Where it runs, so an operator sees at once that the plant file's clusters were used.
+        ray_at = plant.ray.address or "local (started here)"
+        temporal_at = stack.services.temporal_address
+        if plant.temporal.address is None:
+            temporal_at += " (embedded dev server)"
+        print(f"  Temporal {temporal_at}, namespace {plant.temporal.namespace}, task queue "
+              f"{plant.temporal.task_queue}; Ray {ray_at}", flush=True)
         try:
             await stack.run_loop(stop, tick_s=tick)
         finally:

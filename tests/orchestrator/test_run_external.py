@@ -241,6 +241,8 @@ async def test_run_against_external_services(
     try:
         url = run.wait_for_line(r"web UI (http://\S+?)/? ", timeout_s=60).group(1)
         assert url == f"http://127.0.0.1:{web_port}"
+        where = run.wait_for_line(r"Temporal (\S+), .*; Ray (\S+)", timeout_s=5)
+        assert where.groups() == (temporal.address, head.address)
         with httpx.Client(base_url=url, timeout=10) as web:
             login = web.get("/login")
             assert login.status_code == 200 and "password" in login.text.lower()
@@ -281,6 +283,7 @@ async def test_run_against_external_services(
     progress = json.loads((state / "progress.json").read_text())
     assert progress["ticks"] >= 60
     assert any(i.startswith("po:") for i in {**progress["workflows"], **progress.get("closed", {})})
+    assert any((state / "checkpoints").rglob("*")), "the agents on the head saved no checkpoint"
 
     # What the orchestrator did not start, it left running.
     assert temporal.process.poll() is None, "the external Temporal server was stopped"
