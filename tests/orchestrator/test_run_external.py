@@ -5,6 +5,7 @@ orchestrator stops."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -50,30 +51,35 @@ RAY_ENV = {
 # ---- the services a plant's operators run, started here by the test --------------------------
 @dataclass
 class RayHead:
-    address: str
+    address: str  # the GCS address, as a driver on a node of the cluster joins it
     temp_dir: Path
+    pgid: int  # `ray start` ran in its own session: its daemons keep that process group
 
     def processes(self) -> list[int]:
-        """Pids of every process of this head (its temp dir is on each one's command line)."""
+        """Pids of this head: its process group, and anything with its temp dir on the command line
+        (Ray's agents rename themselves, so the group is the surer of the two)."""
         marker = str(self.temp_dir).encode()
         pids = []
         for proc in Path("/proc").iterdir():
-            if proc.name.isdigit() and proc.name != str(os.getpid()):
-                try:
-                    if marker in (proc / "cmdline").read_bytes():
-                        pids.append(int(proc.name))
-                except OSError:
-                    continue
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue  # dead already, waiting for its parent to reap it
+                if os.getpgid(int(proc.name)) == self.pgid or marker in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except (OSError, ProcessLookupError, IndexError):
+                continue
         return pids
 
     def kill(self) -> None:
         # Never `ray stop`: it ends every Ray on the machine, this test session's included.
         for _ in range(3):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pgid, signal.SIGKILL)
             for pid in self.processes():
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             time.sleep(0.3)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
@@ -81,27 +87,33 @@ class RayHead:
 def _start_ray_head() -> RayHead:
     temp_dir = Path(tempfile.mkdtemp(prefix="aoh-", dir="/tmp"))  # short: Ray's socket paths
     port = free_port()
-    head = RayHead(address=f"127.0.0.1:{port}", temp_dir=temp_dir)
     args = [
         str(BIN / "ray"), "start", "--head",
         "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=1",
         "--object-store-memory=100000000",
         f"--temp-dir={temp_dir}", "--include-dashboard=false", "--disable-usage-stats",
-        # Every fixed default port could be taken by another Ray on this machine: pick free ones.
+        # Every fixed default port could be taken by another Ray on this machine: pick free ones
+        # (the minimal dashboard still runs, on 8265 unless told otherwise).
+        f"--dashboard-port={free_port()}",
         f"--ray-client-server-port={free_port()}", f"--node-manager-port={free_port()}",
         f"--object-manager-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
         f"--dashboard-agent-grpc-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
         f"--metrics-export-port={free_port()}",
     ]
     env = {**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, **RAY_ENV}
+    process = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    head = RayHead(f"127.0.0.1:{port}", temp_dir, pgid=process.pid)
     try:
-        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        _, err = process.communicate(timeout=60)
     except BaseException:
         head.kill()
         raise
-    if done.returncode != 0:
+    if process.returncode != 0:
         head.kill()
-        raise AssertionError(f"ray start failed ({done.returncode}): {done.stderr[-2000:]}")
+        raise AssertionError(f"ray start failed ({process.returncode}): {err[-2000:]}")
     return head
 
 
@@ -219,7 +231,11 @@ def external(tmp_path: Path) -> Iterator[tuple[DevServer, RayHead, ReferenceStac
             temporal.stop()
         head.kill()
     # Reached only when the test did not fail (a failure must not be hidden by this one).
-    assert head.processes() == [], "the Ray head's processes outlived the test"
+    for _ in range(20):  # bounded: SIGKILLed processes take a moment to go
+        if not (left := head.processes()):
+            break
+        time.sleep(0.25)
+    assert left == [], f"the Ray head's processes outlived the test: {left}"
 
 
 async def _workflow_ids(address: str) -> set[str]:
