@@ -112,6 +112,34 @@ def _end_orphaned_dev_server(pid_file: Path) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+def _join_ray(config: PlantConfig, temp_dir: str | None, attempts: int = 3) -> bool:
+    """Start local Ray or join the cluster. Through Ray Client (``ray://``) the head starts a server
+    per driver, which now and then dies at birth on a busy head ("Starting Ray client server
+    failed"); the next attempt gets a new one, so a plant's orchestrator does not fail its start."""
+    import ray
+
+    from agents.runtime.adapter import connect_ray
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return connect_ray(
+                config.ray.address,
+                num_cpus=config.ray.num_cpus,
+                namespace=config.ray.namespace,
+                temp_dir=temp_dir,
+                log_to_driver=False,
+            )
+        except ConnectionError as exc:
+            client = (config.ray.address or "").startswith("ray://")
+            if not client or attempt == attempts:
+                raise
+            # Only the last line: the message carries the head's traceback, not ours to print.
+            reason = next((x for x in reversed(str(exc).splitlines()) if x.strip()), "")
+            log.warning("joining Ray at %s failed (%s); retrying", config.ray.address, reason)
+            ray.shutdown()
+    raise AssertionError("unreachable")
+
+
 async def start_services(
     config: PlantConfig, state_dir: Path, *, ray_temp_dir: str | None = None
 ) -> Services:
@@ -163,15 +191,7 @@ async def start_services(
                 reference.mes_url,
             )
 
-        from agents.runtime.adapter import connect_ray
-
-        ray_started = connect_ray(
-            config.ray.address,
-            num_cpus=config.ray.num_cpus,
-            namespace=config.ray.namespace,
-            temp_dir=ray_temp_dir,
-            log_to_driver=False,
-        )
+        ray_started = _join_ray(config, ray_temp_dir)
     except BaseException:
         if reference is not None:
             reference.stop()

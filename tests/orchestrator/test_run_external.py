@@ -52,6 +52,7 @@ RAY_ENV = {
 @dataclass
 class RayHead:
     address: str  # the GCS address, as a driver on a node of the cluster joins it
+    client_address: str  # ray://, the Ray Client server, as a driver anywhere joins it
     temp_dir: Path
     pgid: int  # `ray start` ran in its own session: its daemons keep that process group
 
@@ -86,7 +87,7 @@ class RayHead:
 
 def _start_ray_head() -> RayHead:
     temp_dir = Path(tempfile.mkdtemp(prefix="aoh-", dir="/tmp"))  # short: Ray's socket paths
-    port = free_port()
+    port, client_port = free_port(), free_port()
     args = [
         str(BIN / "ray"), "start", "--head",
         "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=1",
@@ -95,7 +96,7 @@ def _start_ray_head() -> RayHead:
         # Every fixed default port could be taken by another Ray on this machine: pick free ones
         # (the minimal dashboard still runs, on 8265 unless told otherwise).
         f"--dashboard-port={free_port()}",
-        f"--ray-client-server-port={free_port()}", f"--node-manager-port={free_port()}",
+        f"--ray-client-server-port={client_port}", f"--node-manager-port={free_port()}",
         f"--object-manager-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
         f"--dashboard-agent-grpc-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
         f"--metrics-export-port={free_port()}",
@@ -105,7 +106,7 @@ def _start_ray_head() -> RayHead:
         args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )
-    head = RayHead(f"127.0.0.1:{port}", temp_dir, pgid=process.pid)
+    head = RayHead(f"127.0.0.1:{port}", f"ray://127.0.0.1:{client_port}", temp_dir, process.pid)
     try:
         _, err = process.communicate(timeout=60)
     except BaseException:
@@ -243,14 +244,18 @@ async def _workflow_ids(address: str) -> set[str]:
     return {wf.id async for wf in client.list_workflows()}
 
 
+@pytest.mark.parametrize("ray_via", ["gcs", "ray-client"])
 async def test_run_against_external_services(
-    tmp_path: Path, external: tuple[DevServer, RayHead, ReferenceStack]
+    tmp_path: Path, external: tuple[DevServer, RayHead, ReferenceStack], ray_via: str
 ) -> None:
+    """gcs: the orchestrator on a node of the cluster; ray-client: from outside it (ray://, as
+    deploy/compose.yaml and the Kubernetes manifests run it)."""
     temporal, head, reference = external
+    ray_address = head.address if ray_via == "gcs" else head.client_address
     state = tmp_path / "state"
     web_port = free_port()
     plant = _plant_file(
-        tmp_path / "plant.toml", state_dir=state, temporal=temporal.address, ray=head.address,
+        tmp_path / "plant.toml", state_dir=state, temporal=temporal.address, ray=ray_address,
         reference=reference, web_port=web_port,
     )
     run = _start_run(plant, _env(AUTOOPS_CALLBACK_SECRET=SECRET))
@@ -258,7 +263,7 @@ async def test_run_against_external_services(
         url = run.wait_for_line(r"web UI (http://\S+?)/? ", timeout_s=60).group(1)
         assert url == f"http://127.0.0.1:{web_port}"
         where = run.wait_for_line(r"Temporal (\S+), .*; Ray (\S+)", timeout_s=5)
-        assert where.groups() == (temporal.address, head.address)
+        assert where.groups() == (temporal.address, ray_address)
         with httpx.Client(base_url=url, timeout=10) as web:
             login = web.get("/login")
             assert login.status_code == 200 and "password" in login.text.lower()
