@@ -256,7 +256,8 @@ class Orchestrator:
         ctx = await self.context(now)
         decisions = self.engine.process(reports, ctx)
         self.store.append(decisions)
-        by_id = {r.report_id: r for r in self.history_reports(reports)}
+        # A decision cites report ids: this tick's, or an asset's latest from an earlier tick.
+        by_id = {r.report_id: r for r in (*self.history.latest().values(), *reports)}
         started: list[str] = []
         for decision in decisions:
             DECISIONS.add(1, {"policy.id": decision.policy_id, "decision.outcome": decision.outcome.value})
@@ -265,10 +266,6 @@ class Orchestrator:
                 started.append(workflow_id)
         self.save()
         return StepResult(len(readings), list(reports), decisions, started)
-
-    def history_reports(self, reports: Sequence[HealthReport]) -> list[HealthReport]:
-        latest = list(self.history.latest().values())
-        return list(reports) + latest
 
     async def _act(self, decision: Decision, reports: dict[str, HealthReport]) -> str | None:
         """Record a decision's trace and start its workflow, if it has one."""
