@@ -11,6 +11,7 @@ A deadline never approves: it widens who may sign (next tier), notifies, and kee
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         PartnerRetry,
         RecordedVote,
+        WorkOrderCompletion,
     )
 
 APPROVAL_STATE = SearchAttributeKey.for_keyword(APPROVAL_STATE_ATTRIBUTE)
@@ -342,3 +344,38 @@ async def call_partner(
                 reason = f"{activity} gave up after {retry.max_attempts} attempts, last error: {detail}"
             if not await gated.await_attention(subject, reason, roles):
                 return False, None
+
+
+async def await_work_order_completion(
+    gated: ApprovalGated,
+    completion: Callable[[], WorkOrderCompletion | None],
+    work_order_id: str,
+    *,
+    timeout_s: float,
+    retry: PartnerRetry,
+    subject: str,
+    roles: tuple[str, ...],
+) -> WorkOrderCompletion:
+    """Wait for the CMMS's completion callback (``completion`` reads what the signal stored).
+
+    Every ``timeout_s`` without it, the CMMS's own record is read: a completed work order whose
+    callback went missing still completes; otherwise people are told it is still open.
+    """
+    while True:
+        try:
+            await workflow.wait_condition(lambda: completion() is not None, timeout=timedelta(seconds=timeout_s))
+            done = completion()
+            assert done is not None
+            return done
+        except TimeoutError:
+            pass
+        ok, state = await call_partner(
+            gated, "get_work_order_status", work_order_id, str, retry=retry, subject=subject, roles=roles
+        )
+        if ok and state == "completed" and completion() is None:
+            return WorkOrderCompletion(
+                external_ref=workflow.info().workflow_id,
+                work_order_id=work_order_id,
+                notes="from the CMMS record (callback missing)",
+            )
+        await gated.notify(roles, subject, f"Work order {work_order_id} not completed yet (CMMS: {state}).")

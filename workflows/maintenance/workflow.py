@@ -14,7 +14,7 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from policies.models import Autonomy, OrderParts
-    from workflows.approval import ApprovalGated, call_partner
+    from workflows.approval import ApprovalGated, await_work_order_completion, call_partner
     from workflows.maintenance.planning import pick_window
     from workflows.models import (
         ApprovalContext,
@@ -149,7 +149,10 @@ class MaintenanceWorkflow(ApprovalGated):
         workflow.set_current_details(
             f"Work order {self.work_order_id} for {self.window.start:%Y-%m-%d %H:%M}; waiting for completion"
         )
-        await self._await_completion(inp, subject, roles)
+        self.completion = await await_work_order_completion(
+            self, lambda: self.completion, self.work_order_id,
+            timeout_s=inp.completion_timeout_s, retry=inp.retry, subject=subject, roles=roles,
+        )
         return await self._confirm_health(inp, subject, roles)
 
     async def _plan_window(self, inp: MaintenanceInput, subject: str, roles: tuple[str, ...]) -> bool:
@@ -204,27 +207,6 @@ class MaintenanceWorkflow(ApprovalGated):
                 if not await self.await_attention(subject, reason, roles):
                     return False
         return True
-
-    async def _await_completion(self, inp: MaintenanceInput, subject: str, roles: tuple[str, ...]) -> None:
-        while True:
-            try:
-                await workflow.wait_condition(
-                    lambda: self.completion is not None, timeout=timedelta(seconds=inp.completion_timeout_s)
-                )
-                return
-            except TimeoutError:
-                pass
-            ok, state = await call_partner(
-                self, "get_work_order_status", self.work_order_id, str,
-                retry=inp.retry, subject=subject, roles=roles,
-            )
-            if ok and state == "completed" and self.completion is None:
-                self.completion = WorkOrderCompletion(
-                    external_ref=workflow.info().workflow_id, work_order_id=self.work_order_id,
-                    notes="from the CMMS record (callback missing)",
-                )
-                return
-            await self.notify(roles, subject, f"Work order {self.work_order_id} not completed yet (CMMS: {state}).")
 
     async def _confirm_health(self, inp: MaintenanceInput, subject: str, roles: tuple[str, ...]) -> MaintenanceResult:
         asset = inp.action.asset_id

@@ -16,7 +16,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from policies.models import Autonomy, Priority, ScheduleMaintenance
-    from workflows.approval import ApprovalGated, call_partner
+    from workflows.approval import ApprovalGated, await_work_order_completion, call_partner
     from workflows.models import (
         ApprovalContext,
         ApprovalRequest,
@@ -113,22 +113,8 @@ class WorkOrderWorkflow(ApprovalGated):
         self.work_order_id = created.work_order_id
         self.status = WorkOrderStatus.OPEN
         workflow.set_current_details(f"Work order {self.work_order_id} open; waiting for completion")
-        while True:
-            try:
-                await workflow.wait_condition(
-                    lambda: self.completion is not None, timeout=timedelta(seconds=inp.completion_timeout_s)
-                )
-                break
-            except TimeoutError:
-                ok, state = await call_partner(
-                    self, "get_work_order_status", self.work_order_id, str,
-                    retry=inp.retry, subject=subject, roles=roles,
-                )
-                if ok and state == "completed":
-                    self.completion = WorkOrderCompletion(
-                        external_ref=workflow.info().workflow_id, work_order_id=self.work_order_id,
-                        notes="from the CMMS record (callback missing)",
-                    )
-                    break
-                await self.notify(roles, subject, f"Work order {self.work_order_id} not completed yet (CMMS: {state}).")
+        self.completion = await await_work_order_completion(
+            self, lambda: self.completion, self.work_order_id,
+            timeout_s=inp.completion_timeout_s, retry=inp.retry, subject=subject, roles=roles,
+        )
         return self._result(inp, WorkOrderStatus.COMPLETED)
