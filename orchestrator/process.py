@@ -122,6 +122,7 @@ class Stack:
                 cmms=http["cmms"],
                 mes=http["mes"],
                 stock=ledger,
+                health=orchestrator.asset_health,
                 supplier_callback_url=f"{web_base}/callbacks/supplier",
                 cmms_callback_url=f"{web_base}/callbacks/cmms",
             )

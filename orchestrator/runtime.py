@@ -32,6 +32,7 @@ from policies.base import MachineInfo, PlannedWindow, PolicyContext
 from policies.engine import EngineConfig, PolicyEngine
 from policies.models import Autonomy, Decision, DecisionOutcome
 from policies.store import DecisionStore
+from workflows.models import HealthConfirmation
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("autoops.orchestrator")
@@ -417,6 +418,17 @@ class Orchestrator:
                 await asyncio.to_thread(self.fleet.maintenance_done, asset, self.now)
             except AutoopsError as exc:  # the CMMS callback must not fail on an unhosted asset
                 log.warning("maintenance of %s not passed to its agent: %s", asset, exc)
+
+    async def asset_health(self, asset_id: str) -> HealthConfirmation | None:
+        """The maintenance workflow's "healthy again?" question, answered by the asset's agent."""
+        from orchestrator.signals import confirmation_of
+
+        try:
+            report = await asyncio.to_thread(self.fleet.latest_of, asset_id)
+        except AutoopsError as exc:  # not hosted, or Ray slow: the workflow asks again later
+            log.warning("health of %s not available: %s", asset_id, exc)
+            return None
+        return confirmation_of(report) if report is not None else None
 
     def on_goods_received(self, sku: str, qty: float) -> None:
         if self.sim is not None:

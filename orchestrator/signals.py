@@ -76,6 +76,15 @@ def signal_handler(client: Client) -> EventHandler:
     return on_event
 
 
+def confirmation_of(report: HealthReport) -> HealthConfirmation:
+    """Green without sensor faults counts as healthy; amber / red / unknown do not."""
+    return HealthConfirmation(
+        asset_id=report.asset_id,
+        healthy=report.status == Status.GREEN and not report.sensor_faults,
+        detail=report.summary or f"status {report.status.value}, health {report.health_score:.2f}",
+    )
+
+
 async def forward_health(client: Client, site: str, report: HealthReport) -> bool:
     """Give an asset's latest report to its maintenance workflow (the "healthy again?" check).
 
@@ -83,13 +92,8 @@ async def forward_health(client: Client, site: str, report: HealthReport) -> boo
     workflow is running for the asset (the report then only matters to the policies).
     """
     handle = client.get_workflow_handle(maintenance_id(site, report.asset_id))
-    confirmation = HealthConfirmation(
-        asset_id=report.asset_id,
-        healthy=report.status == Status.GREEN and not report.sensor_faults,
-        detail=report.summary or f"status {report.status.value}, health {report.health_score:.2f}",
-    )
     try:
-        await handle.signal("asset_health", confirmation)
+        await handle.signal("asset_health", confirmation_of(report))
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return False

@@ -287,7 +287,8 @@ class MaintenanceInput(Frozen):
     evidence: dict[str, Any] = Field(default_factory=dict)
     supplier: str = ""  # who to order missing parts from
     completion_timeout_s: float = Field(default=14 * 86400.0, gt=0)
-    health_timeout_s: float = Field(default=3600.0, gt=0)
+    health_timeout_s: float = Field(default=3600.0, gt=0)  # then closed "unverified", people told
+    health_poll_s: float = Field(default=30.0, gt=0)  # how often the health source is asked again
     horizon_days: float = Field(default=14.0, gt=0)  # how far ahead to look for a window
     retry: PartnerRetry = PartnerRetry()
 

@@ -340,6 +340,14 @@ class AgentFleet:
             merged.update(part)
         return merged
 
+    def latest_of(self, asset_id: str) -> HealthReport | None:
+        """The last report of one asset, from the actor that hosts it (``None`` before its first)."""
+        name = self.actor_name(asset_id)
+        part: list[dict[str, HealthReport]] = _gather(
+            [(name, self._handles[name].latest.remote())], "latest", self.options.call_timeout_s
+        )
+        return part[0].get(asset_id)
+
     def stats(self) -> dict[str, HostStats]:
         """Per actor: incarnation, assets restored, readings assessed / duplicates / errors."""
         return dict(zip(self._handles, self._call_all("stats"), strict=True))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,7 @@ class Stack:
     stock: StockLedger
     notes: list[Notification] = field(default_factory=list)
     health: dict[str, HealthConfirmation] = field(default_factory=dict)
+    health_asked: Counter[str] = field(default_factory=Counter)  # asset -> times the source was asked
 
     def supplier_orders(self, po_number: str) -> list[dict[str, object]]:
         return [d for d in self.partners.supplier.app.state.ledger.all("orders") if d["order"]["po_number"] == po_number]
@@ -132,6 +134,7 @@ async def stack(
         result.notes.append(note)
 
     async def health(asset_id: str) -> HealthConfirmation | None:
+        result.health_asked[asset_id] += 1
         return result.health.get(asset_id)
 
     http = [httpx.AsyncClient(base_url=url) for url in (partners.supplier_url, partners.cmms_url, partners.mes_url)]

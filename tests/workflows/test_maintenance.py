@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
+from temporalio.worker import Worker
 
 from agents.models import AssetKind, HealthReport, Status
 from orchestrator.signals import forward_health
@@ -21,10 +23,12 @@ from workflows.models import (
     ApprovalState,
     ApprovalVote,
     AttentionDecision,
+    HealthConfirmation,
     MaintenanceInput,
     MaintenanceStatus,
 )
 from workflows.starters import start_maintenance
+from workflows.worker import WorkerDeps, build_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -137,3 +141,121 @@ async def test_no_window_long_enough_asks_a_person_and_orders_nothing(stack: Sta
     result = await asyncio.wait_for(handle.result(), timeout=15)
     assert result.status == MaintenanceStatus.ABANDONED
     assert stack.work_orders(handle.id) == []
+
+
+# ---- the wait for "healthy again": no single message may be needed -----------------------------
+
+async def _approved_with_work_order(stack: Stack, inp: MaintenanceInput, task_queue: str) -> tuple[Any, str]:
+    """Start the job, approve it, and return its handle and the CMMS work order id."""
+    handle = await start_maintenance(stack.client, inp, task_queue=task_queue)
+
+    async def pending() -> bool:
+        return (await handle.query(MaintenanceWorkflow.approval)).state == ApprovalState.PENDING
+
+    await eventually(pending)
+    await handle.execute_update(
+        MaintenanceWorkflow.decide, ApprovalVote(user="mia", role="maintenance_lead", approve=True, comment="go")
+    )
+
+    async def work_order() -> list[dict[str, object]]:
+        return stack.work_orders(handle.id)
+
+    orders = await eventually(work_order)
+    return handle, str(orders[0]["work_order"]["work_order_id"])  # type: ignore[index]
+
+
+async def _complete(stack: Stack, work_order_id: str) -> None:
+    async with httpx.AsyncClient(base_url=stack.partners.cmms_url) as http:
+        done = await http.post(f"/work-orders/{work_order_id}/complete",
+                               json={"completed_by": "tech-7", "notes": "bearings replaced"})
+        assert done.status_code == 200
+
+
+def _green(asset: str) -> HealthReport:
+    return HealthReport(report_id=f"{asset}:1", asset_id=asset, asset_kind=AssetKind.MACHINE, seq=1,
+                        time=datetime.now(UTC), status=Status.GREEN, health_score=0.95, summary="vibration zone A")
+
+
+async def test_healthy_report_that_arrives_before_the_work_order_completes_is_kept(stack: Stack) -> None:
+    asset = "lathe-1"  # a machine the reference MES knows; the site is unique per test
+    inp = maintenance_input(asset, 2.0).model_copy(update={
+        "health_poll_s": 3600.0,  # asking again would come too late: only the early signal can close it
+    })
+    handle, wo = await _approved_with_work_order(stack, inp, stack.task_queue)
+    assert await forward_health(stack.client, inp.site, _green(asset)) is True  # before the callback
+    await _complete(stack, wo)
+    result = await asyncio.wait_for(handle.result(), timeout=120)
+    assert result.status == MaintenanceStatus.CLOSED and result.reason == f"{asset} healthy again"
+
+
+async def test_job_finds_health_by_asking_when_no_signal_ever_comes(stack: Stack) -> None:
+    asset = "mill-2"  # a machine the reference MES knows; the site is unique per test
+    inp = maintenance_input(asset, 2.0).model_copy(update={
+        "health_poll_s": 0.5, "health_timeout_s": 600.0,
+    })
+    stack.health[asset] = HealthConfirmation(asset_id=asset, healthy=False, detail="bearing still amber")
+    handle, wo = await _approved_with_work_order(stack, inp, stack.task_queue)
+    await _complete(stack, wo)
+
+    async def asked_twice() -> bool:  # answered "not healthy" at least twice: it keeps asking
+        return stack.health_asked[asset] >= 2
+
+    await eventually(asked_twice)
+    # The agent turns green; nobody signals the workflow. It must find out by asking.
+    stack.health[asset] = HealthConfirmation(asset_id=asset, healthy=True, detail="vibration zone A")
+    result = await asyncio.wait_for(handle.result(), timeout=120)
+    assert result.status == MaintenanceStatus.CLOSED and result.reason == f"{asset} healthy again"
+
+
+async def test_job_completes_when_the_orchestrator_restarts_between_completion_and_health(stack: Stack) -> None:
+    """The worker that ran the job is gone when the work order completes (the signal wakes nobody);
+    the worker of the restarted orchestrator has no memory of it and still closes the job."""
+    asset = "furnace-1"  # a machine the reference MES knows; the site is unique per test
+    inp = maintenance_input(asset, 2.0).model_copy(update={
+        "health_poll_s": 0.5, "health_timeout_s": 600.0,
+    })
+    queue = unique("restart-q-")
+    first_answers: dict[str, HealthConfirmation] = {
+        asset: HealthConfirmation(asset_id=asset, healthy=False, detail="bearing amber")
+    }
+    first, first_task, first_http = _worker(stack, queue, first_answers)
+    try:
+        handle, wo = await _approved_with_work_order(stack, inp, queue)
+    finally:
+        await first.shutdown()
+        await first_task
+        for h in first_http:
+            await h.aclose()
+    await _complete(stack, wo)  # the callback reaches Temporal while no worker runs
+
+    second, second_task, second_http = _worker(
+        stack, queue, {asset: HealthConfirmation(asset_id=asset, healthy=True, detail="vibration zone A")}
+    )
+    try:
+        result = await asyncio.wait_for(handle.result(), timeout=120)
+    finally:
+        await second.shutdown()
+        await second_task
+        for h in second_http:
+            await h.aclose()
+    assert result.status == MaintenanceStatus.CLOSED and result.work_order_id == wo
+    assert len(stack.work_orders(handle.id)) == 1
+
+
+def _worker(
+    stack: Stack, queue: str, answers: dict[str, HealthConfirmation]
+) -> tuple[Worker, asyncio.Task[None], list[httpx.AsyncClient]]:
+    """A worker of its own (another orchestrator process) whose health source knows ``answers``."""
+
+    async def health(asset_id: str) -> HealthConfirmation | None:
+        return answers.get(asset_id)
+
+    urls = (stack.partners.supplier_url, stack.partners.cmms_url, stack.partners.mes_url)
+    http = [httpx.AsyncClient(base_url=url) for url in urls]
+    deps = WorkerDeps.from_http(
+        supplier=http[0], cmms=http[1], mes=http[2], stock=stack.stock, timeout_s=3.0, health=health,
+        supplier_callback_url=f"{stack.intake_url}/callbacks/supplier",
+        cmms_callback_url=f"{stack.intake_url}/callbacks/cmms",
+    )
+    worker = build_worker(stack.client, deps, task_queue=queue)
+    return worker, asyncio.create_task(worker.run()), http

@@ -47,7 +47,7 @@ def order_input(sku: str, qty: int, price: float, *, autonomy: Autonomy = Autono
     )
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 15.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 60.0) -> Any:
     """Poll ``check`` until it returns something truthy (bounded)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:

@@ -209,27 +209,37 @@ class MaintenanceWorkflow(ApprovalGated):
         return True
 
     async def _confirm_health(self, inp: MaintenanceInput, subject: str, roles: tuple[str, ...]) -> MaintenanceResult:
+        """Wait until the asset is healthy again: ask its health source, again every
+        ``health_poll_s``, and take a healthy report signal whenever it arrives (before the work
+        order completed too). No single message is needed, so a lost or never-sent signal (an
+        orchestrator restarted in between) cannot hang the job."""
         asset = inp.action.asset_id
-        if self.health is None or not self.health.healthy:
+        deadline = workflow.now() + timedelta(seconds=inp.health_timeout_s)
+        workflow.set_current_details(f"Work order {self.work_order_id} done; waiting for {asset} to report healthy")
+        while not self._healthy():
             report = await workflow.execute_activity(
                 "check_asset_health", asset, result_type=HealthConfirmation,
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=_LOCAL,
             )
-            if report.healthy or self.health is None:
+            # A healthy signal that arrived while the activity ran is not undone by an older answer.
+            if report.healthy or not self._healthy():
                 self.health = report
-        if self.health is None or not self.health.healthy:
-            workflow.set_current_details(f"Work order {self.work_order_id} done; waiting for {asset} to report healthy")
-            try:
-                await workflow.wait_condition(
-                    lambda: self.health is not None and self.health.healthy,
-                    timeout=timedelta(seconds=inp.health_timeout_s),
-                )
-            except TimeoutError:
+            if self._healthy():
+                break
+            left = (deadline - workflow.now()).total_seconds()
+            if left <= 0:
                 detail = self.health.detail if self.health else "no health report"
                 await self.notify(roles, subject, f"{asset} not confirmed healthy after the work order: {detail}")
                 return self._result(inp, MaintenanceStatus.CLOSED_UNVERIFIED, f"not confirmed healthy: {detail}")
+            try:
+                await workflow.wait_condition(self._healthy, timeout=timedelta(seconds=min(inp.health_poll_s, left)))
+            except TimeoutError:
+                pass  # ask again
         await self._end_reroute(inp)
         return self._result(inp, MaintenanceStatus.CLOSED, f"{asset} healthy again")
+
+    def _healthy(self) -> bool:
+        return self.health is not None and self.health.healthy
 
     async def _end_reroute(self, inp: MaintenanceInput) -> None:
         """Tell a reroute of this asset (if one runs) that the repair is done, so work comes back."""
