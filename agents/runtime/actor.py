@@ -110,6 +110,9 @@ class _Outbox:
     next_cursor: int = 0
     entries: deque[tuple[int, str, HealthReport]] = field(default_factory=deque)
     by_reading: dict[tuple[str, datetime], list[HealthReport]] = field(default_factory=dict)
+    #: Reports published by an incarnation that died before saving their agent: they keep their
+    #: cursors, and the same report made again from the same reading is not published twice.
+    awaiting_remake: dict[tuple[str, datetime], int] = field(default_factory=dict)  # -> cursor
 
     def publish(self, host: str, report: HealthReport, cursor: int | None = None) -> int:
         at = self.next_cursor if cursor is None else cursor
@@ -211,10 +214,13 @@ class AssetActor:
         for at, host, data in actor_record.get("last_batch", []):
             report = HealthReport.model_validate(data)
             hosted_now = self._hosted.get(host)
-            # Only reports whose agent state was saved with them; the others will be re-made.
-            if hosted_now is not None and hosted_now.last_time is not None:
-                if report.time <= hosted_now.last_time:
-                    self._outbox.publish(host, report, cursor=int(at))
+            if hosted_now is None:
+                continue
+            self._outbox.publish(host, report, cursor=int(at))
+            if hosted_now.last_time is None or report.time > hosted_now.last_time:
+                # Its agent was not saved with it: a retried call makes it again (same id, same
+                # reading), and it must not come out a second time at a new cursor.
+                self._outbox.awaiting_remake[(report.report_id, report.time)] = int(at)
         return int(actor_record.get("incarnation", 0))
 
     # -- the calls the adapter makes -----------------------------------------------------------
@@ -257,6 +263,10 @@ class AssetActor:
             self._assessed += 1
             for report in reports:
                 hosted.latest[report.asset_id] = report
+                key = (report.report_id, report.time)
+                if key in self._outbox.awaiting_remake:  # published before the crash: same cursor
+                    fresh.append((self._outbox.awaiting_remake.pop(key), reading.asset_id, report))
+                    continue
                 fresh.append(
                     (self._outbox.publish(reading.asset_id, report), reading.asset_id, report)
                 )
@@ -302,7 +312,8 @@ class AssetActor:
     def checkpoint(self, last_batch: Sequence[tuple[int, str, HealthReport]] = ()) -> int:
         """Save every agent that changed since its last save; return how many were saved."""
         # The actor record goes first. A crash between the writes leaves reports in it whose agent
-        # was not saved; ``_restore`` drops those (their readings are assessed again, same ids).
+        # was not saved; ``_restore`` keeps them at their cursors and a retried call that makes
+        # them again (same ids) does not publish them twice.
         # The other order would lose the replies of agents that were saved.
         self._save_actor_record(last_batch=last_batch)
         saved = 0

@@ -377,10 +377,17 @@ def test_crash_between_checkpoint_writes_loses_no_report_and_doubles_none(tmp_pa
     with pytest.raises(KeyboardInterrupt):
         host.ingest(batch)  # sku-a's state saved, sku-b's not: the process dies here
 
-    retried = AssetActor("shard:0", specs, FileCheckpointStore(tmp_path)).ingest(batch)
+    restarted = AssetActor("shard:0", specs, FileCheckpointStore(tmp_path))
+    retried = restarted.ingest(batch)
     expected = {s.asset_id: reference(s, counts(s.asset_id, range(11)))[8:] for s in specs}
     assert [r for r in retried if r.asset_id == "sku-a"] == expected["sku-a"]  # given again
     assert [r for r in retried if r.asset_id == "sku-b"] == expected["sku-b"]  # made again
+    # A consumer that had read up to before the crashed batch misses nothing and gets each once,
+    # at the cursors the crashed incarnation gave them (the re-made ones are not published again).
+    page = restarted.reports_since(16)
+    assert page.missed == 0 and page.cursor == 22
+    assert sorted(r.report_id for r in page.reports) == sorted(r.report_id for r in retried)
+
 
 
 def test_sub_asset_reports_of_a_plant_energy_agent_are_published_and_kept(tmp_path: Path) -> None:
