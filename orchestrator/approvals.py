@@ -34,6 +34,7 @@ from workflows.models import (
     ApprovalStatus,
     ApprovalTier,
     ApprovalVote,
+    AttentionDecision,
 )
 
 _KINDS = {"PartOrder": "part_order", "Maintenance": "maintenance", "Reroute": "reroute"}
@@ -168,6 +169,27 @@ class TemporalApprovals:
                 ) from None
             raise
 
+    async def answer_attention(self, workflow_id: str, decision: AttentionDecision) -> str:
+        """Answer a workflow that needs a person after a partner failure: retry now, or cancel.
+        Returns what the workflow does ("retrying" / "abandoned"); raises ``ApprovalRefused``."""
+        handle = self._client.get_workflow_handle(workflow_id)
+        with tracer.start_as_current_span(
+            "approval.resolve",
+            attributes={"workflow.id": workflow_id, "approval.approver": decision.user,
+                        "approval.role": decision.role, "approval.outcome": "retry" if decision.retry else "cancel"},
+        ):
+            try:
+                return str(await handle.execute_update("resolve", decision, result_type=str))
+            except WorkflowUpdateFailedError as exc:
+                reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)
+                raise ApprovalRefused(f"{workflow_id}: refused: {reason}") from None
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    raise ApprovalRefused(
+                        f"{workflow_id}: no such running workflow; see autoops approvals list"
+                    ) from None
+                raise
+
     # ------------------------------------------------------------------ web backend protocol
 
     async def pending_approvals(self) -> list[ApprovalItem]:
@@ -193,6 +215,19 @@ class TemporalApprovals:
         approvals = sum(1 for v in status.votes if v.approve)
         message = status.reason if done else f"vote recorded: {approvals} of {status.min_approvers} approvals"
         return ActResult(ok=True, message=message, state=status.state.value)
+
+
+    async def resolve(
+        self, approval_id: str, *, user: str, role: str, retry: bool, comment: str
+    ) -> ActResult:
+        try:
+            outcome = await self.answer_attention(
+                approval_id, AttentionDecision(user=user, role=role, retry=retry, comment=comment)
+            )
+        except ApprovalRefused as exc:
+            return ActResult(ok=False, message=str(exc), state="refused")
+        message = "retrying now" if retry else "cancelled"
+        return ActResult(ok=True, message=f"{approval_id}: {message} ({outcome})", state=outcome)
 
 
 def to_item(workflow_id: str, workflow_type: str, status: ApprovalStatus) -> ApprovalItem:

@@ -106,6 +106,11 @@ class PlantBackend:
             approval_id, user=user, role=role, limit=limit, approve=approve, comment=comment
         )
 
+    async def resolve(
+        self, approval_id: str, *, user: str, role: str, retry: bool, comment: str
+    ) -> ActResult:
+        return await self.approvals.resolve(approval_id, user=user, role=role, retry=retry, comment=comment)
+
     async def board(self) -> list[AssetTile]:
         workflows = self.orchestrator.progress.workflows
         tiles = []

@@ -397,14 +397,17 @@ class Orchestrator:
 
     # ---- events from the outside world -------------------------------------------------------
     async def on_work_order_completed(self, workflow_id: str) -> None:
-        """The CMMS says the work is done. In the simulation: a maintenance job replaced the
+        """The work is done (the CMMS called back, or the workflow found the closed record and now
+        asks whether the asset is healthy). In the simulation: a maintenance job replaced the
         bearing, an instrument check replaced the sensor. After a maintenance job the asset's
-        agent re-commissions its condition monitoring (the worn part's trend no longer applies)."""
+        agent re-commissions its condition monitoring (the worn part's trend no longer applies).
+        Each step is done once per workflow (marked in its progress entry); a step that failed
+        is tried again the next time either path calls."""
         entry = self.progress.workflows.get(workflow_id)
         if not entry or not entry.get("asset_id"):
             return
         asset = entry["asset_id"]
-        if self.sim is not None:
+        if self.sim is not None and not entry.get("twin_done"):
             try:
                 if entry["kind"] == "schedule_maintenance":
                     self.sim.repair(asset)
@@ -412,16 +415,25 @@ class Orchestrator:
                     self.sim.fix_instruments(asset)
             except Exception as exc:  # noqa: BLE001  an asset without a twin is not repaired
                 log.info("no twin to repair for %s: %s", asset, exc)
-        if entry["kind"] == "schedule_maintenance":
+            entry["twin_done"] = True
+        if entry["kind"] == "schedule_maintenance" and not entry.get("agent_told"):
             try:
                 # A Ray call waits; off the event loop, like ingest, so the web stays responsive.
                 await asyncio.to_thread(self.fleet.maintenance_done, asset, self.now)
+                entry["agent_told"] = True
             except AutoopsError as exc:  # the CMMS callback must not fail on an unhosted asset
-                log.warning("maintenance of %s not passed to its agent: %s", asset, exc)
+                log.warning("maintenance of %s not passed to its agent yet (asked again when the "
+                            "workflow checks its health): %s", asset, exc)
 
     async def asset_health(self, asset_id: str) -> HealthConfirmation | None:
-        """The maintenance workflow's "healthy again?" question, answered by the asset's agent."""
+        """The maintenance workflow's "healthy again?" question, answered by the asset's agent.
+
+        The workflow asks only once its work order is complete, which it may have learnt from the
+        CMMS record rather than from a callback: make sure the agent knows the work was done."""
         from orchestrator.signals import confirmation_of
+        from workflows.models import maintenance_id
+
+        await self.on_work_order_completed(maintenance_id(self.config.site, asset_id))
 
         try:
             report = await asyncio.to_thread(self.fleet.latest_of, asset_id)

@@ -174,6 +174,7 @@ class ApprovalGated:
         self.gate = ApprovalGate()
         self._attention: str = ""  # reason while a person must look at a partner's refusal
         self._attention_answer: AttentionDecision | None = None
+        self._attention_roles: tuple[str, ...] = ()  # who may answer it
         self._state_before_attention = ApprovalState.NOT_REQUIRED
 
     # ----------------------------------------------------------------- handlers
@@ -213,12 +214,23 @@ class ApprovalGated:
     def _validate_resolve(self, decision: AttentionDecision) -> None:
         if not self._attention:
             raise ApplicationError("nothing needs attention in this workflow", type="ApprovalRefused")
+        if self._attention_answer is not None:
+            raise ApplicationError("already answered; the workflow is acting on it", type="ApprovalRefused")
+        if self._attention_roles and decision.role not in self._attention_roles:
+            raise ApplicationError(
+                f"role {decision.role or '(none)'!r} may not answer this; it needs one of: "
+                f"{', '.join(self._attention_roles)}",
+                type="ApprovalRefused", non_retryable=True,
+            )
 
     @workflow.query(name="approval")
     def approval(self) -> ApprovalStatus:
         status = self.gate.status()
         if self._attention:
-            return status.model_copy(update={"state": ApprovalState.ATTENTION, "reason": self._attention})
+            return status.model_copy(update={
+                "state": ApprovalState.ATTENTION, "reason": self._attention,
+                "roles": self._attention_roles or status.roles,
+            })
         return status
 
     # ----------------------------------------------------------------- for the workflow body
@@ -286,6 +298,7 @@ class ApprovalGated:
         """A partner refused (4xx): tell people, wait for one to say retry (True) or abandon."""
         self._attention = reason
         self._attention_answer = None
+        self._attention_roles = roles
         self._publish_state()
         workflow.set_current_details(f"Needs a person: {reason}")
         await self.notify(roles, subject, f"{subject} needs a person: {reason}")
@@ -294,7 +307,7 @@ class ApprovalGated:
         assert answer is not None
         self._attention = ""
         if not answer.retry:
-            self.gate.reason = f"abandoned by {answer.user} after: {reason}. {answer.comment}"
+            self.gate.reason = f"cancelled by {answer.user} after: {reason}. {answer.comment}"
         self._publish_state()
         return answer.retry
 

@@ -160,6 +160,7 @@ class AttentionDecision(Frozen):
     user: str = Field(min_length=1)
     retry: bool
     comment: str = Field(min_length=1)
+    role: str = ""  # the role the person answers in; must be one the attention was sent to
 
 
 class Notification(Frozen):

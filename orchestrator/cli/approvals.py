@@ -183,6 +183,55 @@ def reject(
     _print_vote(workflow_id, status, as_json)
 
 
+@approvals_app.command("resolve")
+def resolve(
+    workflow_id: Annotated[str, typer.Argument(help="workflow id of an item in 'attention'")],
+    user: Annotated[str, typer.Option("--as", help="your user name (from the plant config)")],
+    retry: Annotated[bool | None, typer.Option(
+        "--retry/--cancel", help="--retry: try the failed step again now; --cancel: stop the workflow"
+    )] = None,
+    comment: Annotated[str, typer.Option("--comment", help="what you did, or why you stop it (required)")] = "",
+    role: Annotated[str | None, typer.Option("--role", help="which of your roles to answer with")] = None,
+    address: Address = None, namespace: Namespace = None, config: Config = None, as_json: AsJson = False,
+) -> None:
+    """Answer a workflow that needs a person after a partner refused or kept failing."""
+    if retry is None:
+        raise InputError("say what to do: --retry (try the failed step again now) or --cancel")
+    if not comment.strip():
+        raise InputError("add --comment '...': what you did (e.g. the supplier is back) or why you stop it")
+    outcome = _run(_resolve(_config(config), _source(config), address, namespace,
+                            workflow_id, user, role, retry, comment))
+    if as_json:
+        print(json.dumps({"workflow_id": workflow_id, "outcome": outcome}))
+    else:
+        typer.echo(f"{workflow_id}: {outcome}")
+    _exit()
+
+
+async def _resolve(
+    config: Any, source: str, address: str | None, namespace: str | None,
+    workflow_id: str, user: str, role: str | None, retry: bool, comment: str,
+) -> str:
+    from orchestrator.approvals import TemporalApprovals
+    from workflows.models import ApprovalState, AttentionDecision
+
+    name, _ = _role_for(config, user, role, source)
+    held = [role] if role else list(config.user(name).roles)
+    approvals = TemporalApprovals(await _client(config, address, namespace))
+    status = await approvals.status(workflow_id)
+    if status is None or status.state != ApprovalState.ATTENTION:
+        state = status.state.value if status else "not running"
+        raise InputError(f"{workflow_id!r} does not wait for an answer to a failure (it is {state}); "
+                         "see autoops approvals list")
+    usable = [r for r in status.roles if r in held]
+    if status.roles and not usable:
+        raise InputError(f"{name} ({', '.join(held)}) may not answer this; it needs one of: "
+                         f"{', '.join(status.roles)}")
+    return await approvals.answer_attention(
+        workflow_id, AttentionDecision(user=name, role=(usable or held or [""])[0], retry=retry, comment=comment)
+    )
+
+
 def _print_vote(workflow_id: str, status: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(status))

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from orchestrator.config import PlantConfig, User
 from orchestrator.web.auth import Auth, SessionStore
-from orchestrator.web.authz import Refused, can_vote, check_vote
+from orchestrator.web.authz import Refused, can_act, check_resolve, check_vote
 from orchestrator.web.backend import WebBackend
 from orchestrator.web.models import (
     ActRequest,
@@ -32,6 +32,7 @@ from orchestrator.web.plot import svg_plot
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
+audit = logging.getLogger("autoops.audit")
 URGENCY = {"P1": 0, "P2": 1, "P3": 2, "P4": 3, "": 4}
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -165,12 +166,23 @@ def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool 
             approval_id, user=user.name, role=role, limit=limit, approve=approve, comment=comment
         )
 
+    async def _resolve(approval_id: str, user: User, retry: bool, comment: str) -> ActResult:
+        item = await backend.approval(approval_id)
+        if item is None:
+            return ActResult(ok=False, message=f"nothing of {approval_id} waits for a person", state="gone")
+        try:
+            role = check_resolve(config, user, item, comment=comment)
+        except Refused as exc:
+            return ActResult(ok=False, message=str(exc), state=item.state)
+        audit.info("resolve: user=%s role=%s approval=%s retry=%s", user.name, role, approval_id, retry)
+        return await backend.resolve(approval_id, user=user.name, role=role, retry=retry, comment=comment)
+
     @app.get("/approvals", response_class=HTMLResponse, include_in_schema=False)
     async def approvals_page(
         request: Request, user: UserDep, msg: str = "", ok: int = 1
     ) -> HTMLResponse:
         items = _sorted_inbox(await backend.pending_approvals())
-        reasons = {i.id: can_vote(config, user, i) for i in items}
+        reasons = {i.id: can_act(config, user, i) for i in items}
         return page(
             request, "approvals.html", items=items, reasons=reasons, message=msg, ok=bool(ok)
         )
@@ -183,9 +195,12 @@ def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool 
     async def approvals_form(
         approval_id: str, verb: str, user: UserDep, comment: Annotated[str, Form()] = ""
     ) -> Response:
-        if verb not in ("approve", "reject"):
+        if verb in ("approve", "reject"):
+            result = await _vote(approval_id, user, verb == "approve", comment)
+        elif verb in ("retry", "cancel"):
+            result = await _resolve(approval_id, user, verb == "retry", comment)
+        else:
             raise HTTPException(status_code=404, detail="unknown action")
-        result = await _vote(approval_id, user, verb == "approve", comment)
         from urllib.parse import urlencode
 
         query = urlencode({"msg": result.message, "ok": int(result.ok)})
@@ -216,6 +231,28 @@ def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool 
     async def api_reject(approval_id: str, body: ActRequest, user: UserDep) -> JSONResponse:
         """Reject as the signed-in user; a comment is required."""
         result = await _vote(approval_id, user, False, body.comment)
+        return JSONResponse(result.model_dump(), status_code=200 if result.ok else 403)
+
+    @app.post(
+        "/api/approvals/{approval_id}/retry",
+        response_model=ActResult,
+        tags=["approvals"],
+        dependencies=[Depends(csrf_header)],
+    )
+    async def api_retry(approval_id: str, body: ActRequest, user: UserDep) -> JSONResponse:
+        """Answer an item in ``attention``: try the failed step again now (a comment is required)."""
+        result = await _resolve(approval_id, user, True, body.comment)
+        return JSONResponse(result.model_dump(), status_code=200 if result.ok else 403)
+
+    @app.post(
+        "/api/approvals/{approval_id}/cancel",
+        response_model=ActResult,
+        tags=["approvals"],
+        dependencies=[Depends(csrf_header)],
+    )
+    async def api_cancel(approval_id: str, body: ActRequest, user: UserDep) -> JSONResponse:
+        """Answer an item in ``attention``: stop its workflow, with the reason in the comment."""
+        result = await _resolve(approval_id, user, False, body.comment)
         return JSONResponse(result.model_dump(), status_code=200 if result.ok else 403)
 
     @app.get("/api/me", tags=["session"])

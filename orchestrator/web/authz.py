@@ -75,3 +75,38 @@ def check_vote(
             )
         raise
     return role, limit
+
+
+def check_resolve(
+    config: PlantConfig, user: User, item: ApprovalItem, *, comment: str, log: bool = True
+) -> str:
+    """The role in which ``user`` may answer an ``attention`` item (retry / cancel), or raise
+    ``Refused``. Any role the item was sent to may answer; no limit applies (nothing new is bought:
+    the step that failed is tried again, or the workflow stops)."""
+    try:
+        if item.state != "attention":
+            raise Refused(f"this is {item.state}, not waiting for an answer to a failure")
+        roles = [role for role in user.roles if role in item.roles]
+        if not roles:
+            raise Refused(
+                f"your roles ({', '.join(user.roles)}) may not answer this; it needs one of: "
+                f"{', '.join(item.roles) or 'nobody'}"
+            )
+        if not comment.strip():
+            raise Refused("say why in the comment: retrying or cancelling is recorded with it")
+    except Refused as exc:
+        if log:
+            audit.warning("resolve refused: user=%s approval=%s reason=%s", user.name, item.id, exc)
+        raise
+    return roles[0]
+
+
+def can_act(config: PlantConfig, user: User, item: ApprovalItem) -> str | None:
+    """None if the user may act on the item as shown (vote, or answer an attention), else why not."""
+    if item.state == "attention":
+        try:
+            check_resolve(config, user, item, comment="-", log=False)
+        except Refused as exc:
+            return str(exc)
+        return None
+    return can_vote(config, user, item)

@@ -136,7 +136,7 @@ async def test_no_window_long_enough_asks_a_person_and_orders_nothing(stack: Sta
     reason = await eventually(attention)
     assert "no planned window of 9 h" in reason
     await handle.execute_update(
-        MaintenanceWorkflow.resolve, AttentionDecision(user="mia", retry=False, comment="do it at the shutdown")
+        MaintenanceWorkflow.resolve, AttentionDecision(user="mia", role="maintenance_lead", retry=False, comment="do it at the shutdown")
     )
     result = await asyncio.wait_for(handle.result(), timeout=15)
     assert result.status == MaintenanceStatus.ABANDONED

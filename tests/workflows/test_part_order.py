@@ -187,7 +187,7 @@ async def test_partner_refusal_escalates_to_a_person_with_the_reason(stack: Stac
     assert "HTTP 422" in status.reason and "currency 'XYZ' not accepted" in status.reason
     assert any(n.workflow_id == handle.id and "currency 'XYZ'" in n.message for n in stack.notes)
     await handle.execute_update(
-        PartOrderWorkflow.resolve, AttentionDecision(user="bob", retry=False, comment="wrong currency, reorder")
+        PartOrderWorkflow.resolve, AttentionDecision(user="bob", role="buyer", retry=False, comment="wrong currency, reorder")
     )
     result = await result_of(handle)
     assert result.status == PartOrderStatus.ABANDONED
@@ -263,7 +263,7 @@ async def test_supplier_down_past_the_retries_asks_a_person_who_can_retry(stack:
         knobs.update({"error_rate": 0.0})
     assert f"gave up after {FAST_RETRY.max_attempts} attempts" in status.reason and "HTTP 503" in status.reason
     await handle.execute_update(
-        PartOrderWorkflow.resolve, AttentionDecision(user="bob", retry=True, comment="supplier is back")
+        PartOrderWorkflow.resolve, AttentionDecision(user="bob", role="buyer", retry=True, comment="supplier is back")
     )
     result = await result_of(handle)
     assert result.status == PartOrderStatus.RECEIVED
@@ -320,7 +320,7 @@ async def test_supplier_decline_asks_a_buyer_then_a_new_confirmation_continues(s
         status = await wait_state(handle, ApprovalState.ATTENTION)
         assert status.reason == f"supplier declined {po}: out of stock until May"
         await handle.execute_update(
-            PartOrderWorkflow.resolve, AttentionDecision(user="bob", retry=True, comment="agreed a substitute by phone")
+            PartOrderWorkflow.resolve, AttentionDecision(user="bob", role="buyer", retry=True, comment="agreed a substitute by phone")
         )
         assert await supplier_says(EventType.ORDER_CONFIRMED, {"supplier_order_id": "SO-X"}) == 202
         assert await supplier_says(EventType.ORDER_SHIPPED, {"supplier_order_id": "SO-X", "carrier": "DHL"}) == 202
