@@ -83,7 +83,7 @@ class PlantEnergyAgent:
                 if i.name in ROLLUP
             ]
         faults = [
-            f.model_copy(update={"sensor": f"{mid}.{f.sensor}"})
+            f.model_copy(update={"sensor": f"{mid}.{f.sensor}", "asset": f.asset or mid})
             for mid, r in reports.items()
             for f in r.sensor_faults
         ]

@@ -124,6 +124,9 @@ class SensorFault(Frozen):
     kind: FaultKind
     detail: str
     since: datetime | None = None
+    #: The asset whose instrument it is, when a roll-up report (a plant's energy) repeats a fault
+    #: of a sub-asset that reports on its own; empty: the reporting asset's own instrument.
+    asset: str = ""
 
 
 class RulEstimate(Frozen):

@@ -26,7 +26,7 @@ from orchestrator.runtime import Orchestrator, StepResult
 from orchestrator.services import Services, callback_secret, start_services
 from workflows.common import StockLedger
 from workflows.integrations.models import CallbackEvent, EventType
-from workflows.models import PartLine
+from workflows.models import PartLine, workflow_id_for_ref
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class Stack:
         async def on_event(event: CallbackEvent) -> None:
             await to_workflow(event)
             if event.type == EventType.WORK_ORDER_COMPLETED and event.external_ref:
-                await orchestrator.on_work_order_completed(event.external_ref)
+                await orchestrator.on_work_order_completed(workflow_id_for_ref(event.external_ref))
 
         app.include_router(
             create_intake_router(

@@ -24,6 +24,7 @@ from workflows.models import (
     WorkOrderCompletion,
     maintenance_id,
     part_order_id_for_po,
+    workflow_id_for_ref,
 )
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def signal_handler(client: Client) -> EventHandler:
             if not event.external_ref:
                 raise InputError(f"callback {event.event_id}: work order event without external_ref",
                                  column="external_ref")
-            handle = client.get_workflow_handle(event.external_ref)
+            handle = client.get_workflow_handle(workflow_id_for_ref(event.external_ref))
             name, arg = "work_order_completed", WorkOrderCompletion(
                 external_ref=event.external_ref,
                 work_order_id=str(payload.get("work_order_id", "")),

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         PartnerRetry,
         RecordedVote,
         WorkOrderCompletion,
+        work_order_ref,
     )
 
 APPROVAL_STATE = SearchAttributeKey.for_keyword(APPROVAL_STATE_ATTRIBUTE)
@@ -359,6 +360,13 @@ async def call_partner(
                 return False, None
 
 
+def is_this_run(external_ref: str) -> bool:
+    """Whether a CMMS event's ``external_ref`` is this run's work order (or names only the
+    workflow, as refs made before run-scoped refs did)."""
+    info = workflow.info()
+    return external_ref in (work_order_ref(info.workflow_id, info.run_id), info.workflow_id)
+
+
 async def await_work_order_completion(
     gated: ApprovalGated,
     completion: Callable[[], WorkOrderCompletion | None],
@@ -387,7 +395,7 @@ async def await_work_order_completion(
         )
         if ok and state == "completed" and completion() is None:
             return WorkOrderCompletion(
-                external_ref=workflow.info().workflow_id,
+                external_ref=work_order_ref(workflow.info().workflow_id, workflow.info().run_id),
                 work_order_id=work_order_id,
                 notes="from the CMMS record (callback missing)",
             )

@@ -370,12 +370,30 @@ def reroute_id(site: str, asset_id: str) -> str:
     return f"reroute:{_key(site)}:{_key(asset_id)}"
 
 
+def run_tag(run_id: str) -> str:
+    """A short tag that tells runs of one workflow id apart. Temporal's run ids are UUIDv7, whose
+    leading digits are a timestamp (two runs a minute apart share them): take the random end."""
+    return run_id.replace("-", "")[-8:]
+
+
 def po_number_for(workflow_id: str, run_id: str = "") -> str:
     """The PO number of a part-order run: a pure function of its workflow id and run id, so every
     retry, replay and restarted worker sends the same number (the supplier's idempotency key),
     while a later order for the same problem key (a new run after the first closed) gets its own."""
     number = "PO-" + workflow_id.removeprefix("po:")
-    return f"{number}~{run_id[:8]}" if run_id else number
+    return f"{number}~{run_tag(run_id)}" if run_id else number
+
+
+def work_order_ref(workflow_id: str, run_id: str) -> str:
+    """Our ``external_ref`` for a CMMS work order: the workflow id and its run, so the CMMS's
+    idempotency holds within a run (retries, restarted workers) while the same problem coming
+    back later (a new run under the same business key) opens a new work order."""
+    return f"{workflow_id}~{run_tag(run_id)}" if run_id else workflow_id
+
+
+def workflow_id_for_ref(external_ref: str) -> str:
+    """The workflow behind a CMMS ``external_ref`` (inverse of ``work_order_ref``)."""
+    return external_ref.split("~", 1)[0]
 
 
 def part_order_id_for_po(po_number: str) -> str:

@@ -27,6 +27,8 @@ def evaluate(
     r = reports[-1]
     actions: list[ProposedAction] = []
     for fault in sorted(r.sensor_faults, key=lambda f: f.sensor):
+        if fault.asset and fault.asset != r.asset_id:
+            continue  # a roll-up repeating a sub-asset's fault: that asset's own report orders it
         order = CreateWorkOrder(
             asset_id=r.asset_id,
             priority=p.priority,

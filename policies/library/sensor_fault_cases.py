@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.models import AssetKind, FaultKind, Status
+from agents.models import AssetKind, FaultKind, SensorFault, Status
 from policies.base import Case, PolicyContext
 from policies.models import Autonomy
 from policies.testing import T0, report
@@ -34,6 +34,15 @@ CASES = [
         CTX,
         expect="fires",
         kinds=("create_work_order",),
+    ),
+    Case(
+        "a plant roll-up repeating a compressor meter's fault: the compressor's own report orders it",
+        [report("plant-energy", kind=AssetKind.ENERGY, status=Status.AMBER).model_copy(update={
+            "sensor_faults": (SensorFault(sensor="C-1.power", kind=FaultKind.FLATLINE,
+                                          detail="no change for 2 h", asset="C-1"),),
+        })],
+        CTX,
+        expect="silent",
     ),
     Case(
         "healthy sensors: nothing to check",

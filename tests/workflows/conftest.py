@@ -76,7 +76,7 @@ class Stack:
     def work_orders(self, external_ref: str) -> list[dict[str, object]]:
         return [
             d for d in self.partners.cmms.app.state.ledger.all("work_orders")
-            if d["work_order"]["external_ref"] == external_ref
+            if d["work_order"]["external_ref"].split("~", 1)[0] == external_ref  # one ref per run
         ]
 
 

@@ -14,7 +14,12 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from policies.models import Autonomy, OrderParts
-    from workflows.approval import ApprovalGated, await_work_order_completion, call_partner
+    from workflows.approval import (
+        ApprovalGated,
+        await_work_order_completion,
+        call_partner,
+        is_this_run,
+    )
     from workflows.maintenance.planning import pick_window
     from workflows.models import (
         ApprovalContext,
@@ -37,6 +42,8 @@ with workflow.unsafe.imports_passed_through():
         WorkOrderSpec,
         part_order_id,
         reroute_id,
+        run_tag,
+        work_order_ref,
     )
     from workflows.part_order.workflow import PartOrderWorkflow
 
@@ -55,7 +62,8 @@ class MaintenanceWorkflow(ApprovalGated):
 
     @workflow.signal(name="work_order_completed")
     def work_order_completed(self, completion: WorkOrderCompletion) -> None:
-        self.completion = completion
+        if is_this_run(completion.external_ref):  # a late callback of an earlier run wakes nothing
+            self.completion = completion
 
     @workflow.signal(name="asset_health")
     def asset_health(self, report: HealthConfirmation) -> None:
@@ -138,7 +146,7 @@ class MaintenanceWorkflow(ApprovalGated):
         ok, created = await call_partner(
             self, "create_work_order",
             WorkOrderSpec(
-                external_ref=wf_id, action=action, window=self.window,
+                external_ref=work_order_ref(wf_id, workflow.info().run_id), action=action, window=self.window,
                 description=inp.explanation, evidence=inp.evidence,
             ),
             CreatedWorkOrder, retry=inp.retry, subject=subject, roles=roles,
@@ -183,7 +191,7 @@ class MaintenanceWorkflow(ApprovalGated):
         """Order what stock could not cover, one child part order per missing SKU, and wait for it."""
         asset = inp.action.asset_id
         for line in check.missing:
-            child_id = part_order_id(inp.site, line.sku, f"{asset}-{workflow.info().run_id[:8]}")
+            child_id = part_order_id(inp.site, line.sku, f"{asset}-{run_tag(workflow.info().run_id)}")
             self.child_orders.append(child_id)
             workflow.set_current_details(f"Waiting for part order {child_id} ({line.quantity} x {line.sku})")
             result: PartOrderResult = await workflow.execute_child_workflow(

@@ -2,8 +2,9 @@
 
 For problems that need a person at the machine rather than a planned stop: an instrument check
 after a sensor fault, a P1 work order when vibration stays above its limit. The work order is due
-by its priority (P1 within 4 h ... P4 within a week); our workflow id is its external reference,
-so a retried call or a second start never opens a second work order.
+by its priority (P1 within 4 h ... P4 within a week); our workflow id and run are its external
+reference, so a retried call or a second start never opens a second work order, while the same
+problem coming back after the first order closed (a new run) opens a new one.
 
 Deterministic workflow code: temporalio, stdlib and our models only; activities called by name.
 """
@@ -16,7 +17,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from policies.models import Autonomy, Priority, ScheduleMaintenance
-    from workflows.approval import ApprovalGated, await_work_order_completion, call_partner
+    from workflows.approval import (
+        ApprovalGated,
+        await_work_order_completion,
+        call_partner,
+        is_this_run,
+    )
     from workflows.models import (
         ApprovalContext,
         ApprovalRequest,
@@ -28,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         WorkOrderResult,
         WorkOrderSpec,
         WorkOrderStatus,
+        work_order_ref,
     )
 
 #: How soon a work order of each priority must be done.
@@ -44,7 +51,8 @@ class WorkOrderWorkflow(ApprovalGated):
 
     @workflow.signal(name="work_order_completed")
     def work_order_completed(self, completion: WorkOrderCompletion) -> None:
-        self.completion = completion
+        if is_this_run(completion.external_ref):  # a late callback of an earlier run wakes nothing
+            self.completion = completion
 
     @workflow.query(name="status")
     def current_status(self) -> WorkOrderStatus:
@@ -100,7 +108,7 @@ class WorkOrderWorkflow(ApprovalGated):
         ok, created = await call_partner(
             self, "create_work_order",
             WorkOrderSpec(
-                external_ref=workflow.info().workflow_id,
+                external_ref=work_order_ref(workflow.info().workflow_id, workflow.info().run_id),
                 action=job,
                 window=Window(start=now, end=now + timedelta(hours=due_h), name=f"due within {due_h:g} h"),
                 description="\n".join(x for x in (action.description, inp.explanation) if x),
