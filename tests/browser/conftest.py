@@ -116,7 +116,7 @@ class Live:
         )
 
     async def wait_for(
-        self, what: str, check: Callable[[], Awaitable[bool]], *, timeout_s: float = 30.0
+        self, what: str, check: Callable[[], Awaitable[bool]], *, timeout_s: float = 120.0
     ) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

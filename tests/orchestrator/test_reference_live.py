@@ -56,7 +56,7 @@ class Inbox:
             return [(e.type, e.po_number or e.external_ref) for e in self.events]
 
 
-async def wait_until(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
+async def wait_until(check: Callable[[], bool], timeout_s: float = 60.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"

@@ -64,8 +64,8 @@ async def test_reroute_moves_jobs_only_to_capable_machines_and_back(stack: Stack
         wo = (await eventually(work_order))[0]["work_order"]
         done = await http.post(f"{stack.partners.cmms_url}/work-orders/{wo['work_order_id']}/complete", json={})
         assert done.status_code == 200
-        assert (await asyncio.wait_for(maint.result(), timeout=20)).status == MaintenanceStatus.CLOSED
-        result = await asyncio.wait_for(handle.result(), timeout=20)
+        assert (await asyncio.wait_for(maint.result(), timeout=120)).status == MaintenanceStatus.CLOSED
+        result = await asyncio.wait_for(handle.result(), timeout=120)
         assert result.status == RerouteStatus.RESTORED
         assert result.unplaced == ("J-1002",)
         assert set(result.moved_back) == moved_ids

@@ -48,7 +48,7 @@ async def test_pending_approval_survives_a_temporal_restart(stack: Stack, tmp_pa
                 status = await handle.query(PartOrderWorkflow.approval)
                 assert status.state == ApprovalState.PENDING and status.amount == 760.0
                 await vote(handle, "bob", "buyer")
-                result = await asyncio.wait_for(handle.result(), timeout=30)
+                result = await asyncio.wait_for(handle.result(), timeout=120)
         finally:
             server.stop()
     assert result.status == PartOrderStatus.RECEIVED

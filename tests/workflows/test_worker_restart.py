@@ -62,7 +62,7 @@ async def test_killed_worker_is_replaced_and_the_supplier_holds_one_order(stack:
             return any(p.activity_type.name == "place_order" and p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
                        for p in pending)
 
-        await eventually(in_flight, timeout_s=30)
+        await eventually(in_flight, timeout_s=90)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         knobs.update({"latency_s": 0.0})
