@@ -131,8 +131,11 @@ async def _vote(
     workflow_id: str, user: str, role: str | None, approve: bool, comment: str,
 ) -> dict[str, Any]:
     from orchestrator.approvals import TemporalApprovals
-    from workflows.models import ApprovalVote
+    from workflows.models import ApprovalVote, comment_too_long
 
+    too_long = comment_too_long(comment)
+    if too_long:
+        raise InputError(f"--comment: {too_long}")
     name, roles = _role_for(config, user, role, source)
     approvals = TemporalApprovals(await _client(config, address, namespace))
     status = await approvals.status(workflow_id)

@@ -210,3 +210,26 @@ async def test_inbox_most_urgent_first_with_plot(config) -> None:
         assert "<svg" in page and "amber 2.8 mm/s" in page and "RUL 50 h (40–65 h)" in page
         schema = (await client.get("/openapi.json")).json()
         assert "/api/approvals/{approval_id}/approve" in schema["paths"]
+
+
+async def test_an_overlong_comment_is_refused_before_anything_is_sent(config) -> None:
+    backend = TableBackend([item("small", 300)])
+    long = "x" * 4001
+    async with client_for(create_app(config, backend)) as client:
+        csrf = await sign_in(client, "ana")
+        headers = {"X-CSRF-Token": csrf}
+        api = await client.post(
+            "/api/approvals/small/reject", json={"comment": long}, headers=headers
+        )
+        assert api.status_code == 422 and "4000 characters" in api.text
+        page = await client.post(
+            "/approvals/small/reject",
+            data={"csrf_token": csrf, "comment": long},
+            follow_redirects=True,
+        )
+        assert "4,001 characters; at most 4,000" in page.text
+        fits = await client.post(
+            "/api/approvals/small/reject", json={"comment": "y" * 4000}, headers=headers
+        )
+        assert fits.status_code == 200 and fits.json()["state"] == "rejected"
+    assert backend.sent == [("small", "ana", False)]
