@@ -147,7 +147,7 @@ class Stack:
     @staticmethod
     def _web_server(config: PlantConfig, services: Services, orchestrator: Orchestrator, secret: Any) -> uvicorn.Server:
         from orchestrator.backend import PlantBackend
-        from orchestrator.intake import create_intake_router
+        from orchestrator.intake import SeenEvents, create_intake_router
         from orchestrator.signals import signal_handler
         from orchestrator.web.app import create_app
 
@@ -164,6 +164,8 @@ class Stack:
                 secrets={"supplier": secret, "cmms": secret},
                 on_event=on_event,
                 clock=lambda: datetime.now(UTC),
+                # On disk: a callback captured before a restart is still a replay after it.
+                seen=SeenEvents(path=config.state_dir.resolve() / "intake-seen.sqlite"),
             )
         )
         try:

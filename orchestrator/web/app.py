@@ -20,6 +20,7 @@ from orchestrator.config import PlantConfig, User
 from orchestrator.web.auth import Auth, SessionStore
 from orchestrator.web.authz import Refused, can_act, check_resolve, check_vote
 from orchestrator.web.backend import WebBackend
+from orchestrator.web.limits import DEFAULT_CALLBACK_LIMIT, DEFAULT_WEB_LIMIT, BodyLimit
 from orchestrator.web.models import (
     ActRequest,
     ActResult,
@@ -69,7 +70,13 @@ def csrf_header(request: Request) -> None:
 UserDep = Annotated[User, Depends(signed_in)]
 
 
-def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool = False) -> FastAPI:
+def create_app(
+    config: PlantConfig,
+    backend: WebBackend,
+    *,
+    secure_cookie: bool = False,
+    max_body_bytes: int = DEFAULT_WEB_LIMIT,
+) -> FastAPI:
     auth = Auth(config, SessionStore(), secure_cookie=secure_cookie)
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
     env.filters["plot"] = lambda series: Markup(svg_plot(series)) if series else ""
@@ -85,6 +92,11 @@ def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool 
         redoc_url=None,
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # Every endpoint: a body over its limit is refused by its Content-Length or, without one, as
+    # soon as the bytes received pass it (the callback intake mounted on this app checks again).
+    app.add_middleware(
+        BodyLimit, default=max_body_bytes, by_prefix={"/callbacks/": DEFAULT_CALLBACK_LIMIT}
+    )
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Any) -> Response:

@@ -233,3 +233,35 @@ async def test_an_overlong_comment_is_refused_before_anything_is_sent(config) ->
         )
         assert fits.status_code == 200 and fits.json()["state"] == "rejected"
     assert backend.sent == [("small", "ana", False)]
+
+
+async def test_every_endpoint_refuses_an_oversized_body_with_413(config) -> None:
+    backend = TableBackend([item("small", 300)])
+    app = create_app(config, backend, max_body_bytes=8 * 1024)
+    pulled = 0
+
+    async def endless():  # no Content-Length: only counting what arrives can stop it
+        nonlocal pulled
+        while pulled < 100 * 1024 * 1024:
+            pulled += 1024
+            yield b"a" * 1024
+
+    async with client_for(app) as client:
+        csrf = await sign_in(client, "ana")
+        login = await client.post("/login", data={"username": "ana", "password": "p" * 9000})
+        assert login.status_code == 413 and "at most 8,192 bytes" in login.json()["detail"]
+        api = await client.post(
+            "/api/approvals/small/approve",
+            content=endless(),
+            headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+        )
+        assert api.status_code == 413 and pulled <= 8 * 1024 + 2 * 1024
+        static = await client.post("/static/app.js", content=b"x" * 9000)
+        assert static.status_code == 413
+        lying = await client.post("/login", content=b"x", headers={"Content-Length": "-1"})
+        assert lying.status_code == 400
+        fits = await client.post(
+            "/api/approvals/small/approve", json={"comment": "ok"}, headers={"X-CSRF-Token": csrf}
+        )
+        assert fits.status_code == 200
+    assert backend.sent == [("small", "ana", True)]
