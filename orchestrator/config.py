@@ -120,6 +120,9 @@ class RaySettings(Section):
 class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, gt=0, lt=65536)
+    # Mark the session cookie Secure (sent over HTTPS only). Turn it on whenever people reach the
+    # UI over HTTPS (a TLS proxy in front); browsers then never send the cookie in clear.
+    secure_cookies: bool = False
 
 
 class ApprovalSettings(Section):
@@ -223,6 +226,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "AUTOOPS_RAY_ADDRESS": ("ray", "address"),
     "AUTOOPS_WEB_HOST": ("web", "host"),
     "AUTOOPS_WEB_PORT": ("web", "port"),
+    "AUTOOPS_WEB_SECURE_COOKIES": ("web", "secure_cookies"),
 }
 
 
