@@ -190,6 +190,9 @@ class Stack:
 
         app = create_app(config, PlantBackend(services.client, orchestrator, services.temporal_ui_url))
         to_workflow = signal_handler(services.client)
+        # On disk: a callback captured before a restart is still a replay after it.
+        seen = SeenEvents(path=config.state_dir.resolve() / "intake-seen.sqlite")
+        app.state.seen_events = seen
 
         async def on_event(event: CallbackEvent) -> None:
             await to_workflow(event)
@@ -201,8 +204,7 @@ class Stack:
                 secrets={"supplier": secret, "cmms": secret},
                 on_event=on_event,
                 clock=lambda: datetime.now(UTC),
-                # On disk: a callback captured before a restart is still a replay after it.
-                seen=SeenEvents(path=config.state_dir.resolve() / "intake-seen.sqlite"),
+                seen=seen,
             )
         )
         try:
@@ -258,6 +260,9 @@ class Stack:
             if not task.done():
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        seen = getattr(getattr(self._server.config.app, "state", None), "seen_events", None)
+        if seen is not None:
+            seen.close()
         for client in self._clients:
             await client.aclose()
         with contextlib.suppress(Exception):
