@@ -179,6 +179,9 @@ class TemporalApprovals:
     async def answer_attention(self, workflow_id: str, decision: AttentionDecision) -> str:
         """Answer a workflow that needs a person after a partner failure: retry now, or cancel.
         Returns what the workflow does ("retrying" / "abandoned"); raises ``ApprovalRefused``."""
+        too_long = comment_too_long(decision.comment)
+        if too_long:  # see cast(): over 2 MB not even the workflow's refusal could be sent
+            raise ApprovalRefused(f"{workflow_id}: refused: {too_long}")
         handle = self._client.get_workflow_handle(workflow_id)
         with tracer.start_as_current_span(
             "approval.resolve",

@@ -88,6 +88,9 @@ def check_resolve(
     ``Refused``. Any role the item was sent to may answer; no limit applies (nothing new is bought:
     the step that failed is tried again, or the workflow stops)."""
     try:
+        too_long = comment_too_long(comment)
+        if too_long:
+            raise Refused(too_long)
         if item.state != "attention":
             raise Refused(f"this is {item.state}, not waiting for an answer to a failure")
         roles = [role for role in user.roles if role in item.roles]

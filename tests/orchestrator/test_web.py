@@ -370,3 +370,22 @@ async def test_secure_cookie_flag_from_the_plant_file(config) -> None:
             assert ("; secure" in response.headers["set-cookie"].lower()) is expect
     parsed = parse_config({"site": "pc", "web": {"secure_cookies": True}})
     assert parsed.web.secure_cookies is True
+
+
+async def test_an_overlong_comment_on_an_attention_answer_is_refused(config) -> None:
+    backend = TableBackend([item("stuck", 300, state="attention")])
+    async with client_for(create_app(config, backend)) as client:
+        csrf = await sign_in(client, "ana")
+        api = await client.post(
+            "/api/approvals/stuck/retry",
+            json={"comment": "x" * 4001},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert api.status_code == 422 and "4000 characters" in api.text
+        page = await client.post(
+            "/approvals/stuck/cancel",
+            data={"csrf_token": csrf, "comment": "x" * 4001},
+            follow_redirects=True,
+        )
+        assert "4,001 characters; at most 4,000" in page.text
+    assert backend.sent == []
