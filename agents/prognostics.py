@@ -11,13 +11,16 @@ The model is classical and CPU-only (scikit-learn, seconds to fit):
   off before failure (random truncation points of each held-out unit); the out-of-fold residuals
   there also give the prediction interval.
 
-Model files are pickles, so load only model files you made yourself.
+Model files are data, not pickles (``save_model``): a NumPy ``.npz`` holding a JSON header and the
+fitted normaliser and trees as arrays (``agents.tree_ensemble``), read with pickling refused, so a
+crafted file can be wrong but cannot run code.
 """
 
 from __future__ import annotations
 
-import pickle
+import json
 import time
+import zipfile
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -34,9 +37,11 @@ from agents.errors import ModelError
 from agents.fleet_data import FleetHistory
 from agents.models import RulEstimate
 from agents.rul_features import Normalizer, WindowSpec, feature_names, window_features
+from agents.tree_ensemble import NODE_ARRAYS, TreeEnsemble, from_sklearn
 
 MODEL_FORMAT = "autoops.prognostics.rul"
-MODEL_FORMAT_VERSION = 1
+#: 2: arrays and JSON in an .npz (1 was a pickle and is refused: unpickling runs code).
+MODEL_FORMAT_VERSION = 2
 
 
 class _Frozen(BaseModel):
@@ -328,36 +333,76 @@ def fit_with_cv(
     return RulModel(config).fit(history, cv=report, intervals=intervals, trained_at=trained_at)
 
 
+#: The first bytes of a pickle (protocol 2+) and of a zip archive (an ``.npz``).
+_PICKLE_MAGIC = b"\x80"
+_ZIP_MAGIC = b"PK\x03\x04"
+_NOT_A_MODEL = "not an autoops RUL model file; make one with 'autoops prognostics fit'"
+_NORMALIZER_ARRAYS = ("setting_mean", "setting_std", "mean", "std")
+
+
 def save_model(model: RulModel, path: str | Path) -> None:
-    """Write a header (format, version, metadata as plain data) and then the pickled model."""
-    if model.info is None:
+    """Write the model as data: a NumPy ``.npz`` of arrays plus a JSON header, no pickle anywhere."""
+    if model.info is None or model.estimator is None:
         raise ModelError("cannot save an unfitted RUL model; fit it first")
+    trees = (
+        model.estimator
+        if isinstance(model.estimator, TreeEnsemble)
+        else from_sklearn(model.estimator)
+    )
+    norm = model.normalizer
     header = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
         "features": list(model.features),
         "info": model.info.model_dump(mode="json"),
+        "normalizer": {"sensors": norm.sensors, "dropped": norm.dropped, "settings": norm.settings},
+        "trees": trees.meta(),
+        # json (not pydantic's JSON mode) keeps the open last band's edge, inf, as Infinity.
+        "intervals": model.intervals.model_dump() if model.intervals else None,
     }
+    arrays = {f"tree_{name}": a for name, a in trees.arrays().items()}
+    arrays |= {f"normalizer_{name}": np.asarray(getattr(norm, name)) for name in _NORMALIZER_ARRAYS}
+    if norm.regime_centers is not None:
+        arrays["normalizer_regime_centers"] = norm.regime_centers
     with open(path, "wb") as fh:
-        pickle.dump(header, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        np.savez_compressed(fh, header=np.array(json.dumps(header)), **arrays)
+
+
+def _read_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of a model file, read with pickling refused (a file is data, never code)."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+            if magic.startswith(_PICKLE_MAGIC):
+                raise ModelError(
+                    f"{path}: this is a pickle (a model file from an older autoops, or not a model "
+                    "at all); it is not loaded because unpickling runs code from the file. Refit "
+                    "the model with 'autoops prognostics fit'"
+                )
+            if magic != _ZIP_MAGIC:
+                raise ModelError(f"{path}: {_NOT_A_MODEL}")
+            fh.seek(0)
+            with np.load(fh, allow_pickle=False) as npz:
+                return {name: npz[name] for name in npz.files}
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the model file: {exc.strerror or exc}") from None
+    except (ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{path}: {_NOT_A_MODEL} ({exc})") from None
 
 
 def read_model_header(path: str | Path) -> dict[str, Any]:
-    """The header of a model file, checked for format and version before anything else is loaded."""
+    """The header of a model file, checked for format and version before anything else is used."""
+    return _checked_header(path, _read_arrays(path))
+
+
+def _checked_header(path: str | Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    raw = arrays.get("header")
     try:
-        with open(path, "rb") as fh:
-            header = pickle.load(fh)
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read the model file: {exc.strerror}") from None
-    except Exception:
-        raise ModelError(
-            f"{path}: not an autoops RUL model file; make one with 'autoops prognostics fit'"
-        ) from None
+        header = json.loads(str(raw[()])) if raw is not None and raw.dtype.kind == "U" else None
+    except (ValueError, IndexError):
+        header = None
     if not isinstance(header, dict) or header.get("format") != MODEL_FORMAT:
-        raise ModelError(
-            f"{path}: not an autoops RUL model file; make one with 'autoops prognostics fit'"
-        )
+        raise ModelError(f"{path}: {_NOT_A_MODEL}")
     version = header.get("format_version")
     if version != MODEL_FORMAT_VERSION:
         raise ModelError(
@@ -368,17 +413,38 @@ def read_model_header(path: str | Path) -> dict[str, Any]:
 
 
 def load_model(path: str | Path) -> RulModel:
-    """Load a model written by ``save_model``; refuses other formats and versions."""
-    header = read_model_header(path)
-    with open(path, "rb") as fh:
-        pickle.load(fh)  # the header, already checked
-        try:
-            model = pickle.load(fh)
-        except Exception as exc:
-            raise ModelError(
-                f"{path}: the model in this file cannot be loaded ({exc}); refit it"
-            ) from None
-    if not isinstance(model, RulModel) or list(model.features) != header["features"]:
+    """Load a model written by ``save_model``; refuses other formats and versions, never unpickles."""
+    arrays = _read_arrays(path)
+    header = _checked_header(path, arrays)
+    try:
+        info = TrainingInfo.model_validate(header["info"])
+        model = RulModel(info.config)
+        norm = header["normalizer"]
+        centers = arrays.get("normalizer_regime_centers")
+        model.normalizer = Normalizer(
+            sensors=tuple(str(s) for s in norm["sensors"]),
+            dropped=tuple(str(s) for s in norm["dropped"]),
+            settings=tuple(str(s) for s in norm["settings"]),
+            regime_centers=None if centers is None else centers.astype(float),
+            **{name: arrays[f"normalizer_{name}"].astype(float) for name in _NORMALIZER_ARRAYS},
+        )
+        model.estimator = TreeEnsemble.from_data(
+            header["trees"], {name: arrays[f"tree_{name}"] for name in NODE_ARRAYS}
+        )
+        intervals = header.get("intervals")
+        model.intervals = IntervalTable.model_validate(intervals) if intervals else None
+        model.features = tuple(str(f) for f in header["features"])
+        model.info = info
+    except ModelError as exc:
+        raise ModelError(
+            f"{path}: the model in this file cannot be loaded ({exc}); refit it"
+        ) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelError(
+            f"{path}: the model in this file cannot be loaded ({type(exc).__name__}: {exc}); refit it"
+        ) from None
+    expected = feature_names(model.normalizer.sensors, model.config.windows)
+    if list(model.features) != expected or model.estimator.n_features != len(expected):
         raise ModelError(
             f"{path}: the model does not match its header; the file is damaged, refit it"
         )

@@ -39,7 +39,7 @@ class Normalizer:
     sensors: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
     settings: tuple[str, ...] = ()
-    regimes: KMeans | None = None
+    regime_centers: np.ndarray | None = None  # regimes x settings (scaled); None = one regime
     setting_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
     setting_std: np.ndarray = field(default_factory=lambda: np.ones(0))
     mean: np.ndarray = field(default_factory=lambda: np.zeros((1, 0)))  # regimes x sensors
@@ -47,7 +47,7 @@ class Normalizer:
 
     @property
     def n_regimes(self) -> int:
-        return 1 if self.regimes is None else int(self.regimes.n_clusters)
+        return 1 if self.regime_centers is None else len(self.regime_centers)
 
     def fit(self, history: FleetHistory) -> Normalizer:
         settings = [c for c in history.settings if c in history.columns]
@@ -57,7 +57,7 @@ class Normalizer:
         self.settings = tuple(settings[i] for i in varying)
         self.setting_mean = s_vals[:, varying].mean(axis=0) if varying else np.zeros(0)
         self.setting_std = s_vals[:, varying].std(axis=0) if varying else np.ones(0)
-        self.regimes = _find_regimes(self._scaled_settings(history)) if varying else None
+        self.regime_centers = _find_regimes(self._scaled_settings(history)) if varying else None
         regime = self.regime_of(history)
 
         candidates = [c for c in history.columns if c not in settings]
@@ -94,9 +94,12 @@ class Normalizer:
         return (history.values[:, idx] - self.setting_mean) / safe
 
     def regime_of(self, history: FleetHistory) -> np.ndarray:
-        if self.regimes is None:
+        if self.regime_centers is None:
             return np.zeros(len(history.units), dtype=int)
-        return self.regimes.predict(self._scaled_settings(history)).astype(int)
+        scaled = self._scaled_settings(history)
+        # The nearest centre, as KMeans.predict; kept as plain arrays so a model file is data.
+        distance = ((scaled[:, None, :] - self.regime_centers[None, :, :]) ** 2).sum(axis=2)
+        return np.argmin(distance, axis=1).astype(int)
 
     def _raw(self, history: FleetHistory) -> np.ndarray:
         missing = [c for c in (*self.sensors, *self.settings) if c not in history.columns]
@@ -123,8 +126,9 @@ def _is_constant(col: np.ndarray) -> bool:
     return float(np.std(col)) <= _CONSTANT_RTOL * max(1.0, float(np.abs(np.mean(col))))
 
 
-def _find_regimes(scaled: np.ndarray) -> KMeans | None:
-    """Discrete operating regimes if the settings cluster tightly (C-MAPSS FD002/FD004), else None."""
+def _find_regimes(scaled: np.ndarray) -> np.ndarray | None:
+    """Centres of discrete operating regimes if the settings cluster tightly (C-MAPSS FD002/FD004),
+    else None."""
     total = float(((scaled - scaled.mean(axis=0)) ** 2).sum())
     if total <= 0 or len(scaled) < 2 * _MAX_REGIMES:
         return None
@@ -133,7 +137,7 @@ def _find_regimes(scaled: np.ndarray) -> KMeans | None:
     for k in range(2, _MAX_REGIMES + 1):
         km = KMeans(n_clusters=k, n_init=3, random_state=0).fit(sample)
         if km.inertia_ <= _REGIME_INERTIA_SHARE * sample_total:
-            return km
+            return np.asarray(km.cluster_centers_, dtype=float)
     return None
 
 

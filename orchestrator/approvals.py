@@ -35,6 +35,7 @@ from workflows.models import (
     ApprovalTier,
     ApprovalVote,
     AttentionDecision,
+    comment_too_long,
 )
 
 _KINDS = {"PartOrder": "part_order", "Maintenance": "maintenance", "Reroute": "reroute"}
@@ -107,6 +108,12 @@ class TemporalApprovals:
 
     async def cast(self, workflow_id: str, vote: ApprovalVote) -> ApprovalStatus:
         """Send the vote; raise ``ApprovalRefused`` with the validator's reason when refused."""
+        # Checked here too, not only by the workflow's validator: a rejected Update travels back
+        # with its request, so a comment over Temporal's 2 MB payload limit cannot even be refused
+        # by the worker; it fails the workflow task again and again until the Update times out.
+        too_long = comment_too_long(vote.comment)
+        if too_long:
+            raise ApprovalRefused(f"{workflow_id}: refused: {too_long}")
         links = []
         started = await self.started_from(workflow_id)
         if started is not None:
@@ -172,6 +179,9 @@ class TemporalApprovals:
     async def answer_attention(self, workflow_id: str, decision: AttentionDecision) -> str:
         """Answer a workflow that needs a person after a partner failure: retry now, or cancel.
         Returns what the workflow does ("retrying" / "abandoned"); raises ``ApprovalRefused``."""
+        too_long = comment_too_long(decision.comment)
+        if too_long:  # see cast(): over 2 MB not even the workflow's refusal could be sent
+            raise ApprovalRefused(f"{workflow_id}: refused: {too_long}")
         handle = self._client.get_workflow_handle(workflow_id)
         with tracer.start_as_current_span(
             "approval.resolve",

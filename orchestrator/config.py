@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,17 @@ class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def _secret_from_env(var: str | None, field: str) -> SecretStr | None:
+def _secret_from_env(
+    var: str | None, field: str, environ: Mapping[str, str] | None = None
+) -> SecretStr | None:
     if not var:
         return None
-    value = os.environ.get(var)
-    if value is None:
-        raise ValueError(f"{field}: environment variable {var!r} is not set")
+    value = (os.environ if environ is None else environ).get(var)
+    if not value:
+        raise ConfigError(
+            f"{field}: environment variable {var!r} is not set (or empty); export it with the "
+            f"secret, or remove {field.rsplit('.', 1)[-1]} if no key is needed"
+        )
     return SecretStr(value)
 
 
@@ -76,8 +82,9 @@ class Endpoint(Section):
     timeout_s: float = Field(default=10.0, gt=0)
     api_key_env: str | None = None
 
-    def api_key(self) -> SecretStr | None:
-        return _secret_from_env(self.api_key_env, "api_key_env")
+    def api_key(self, environ: Mapping[str, str] | None = None) -> SecretStr | None:
+        """The key from ``api_key_env``; ``ConfigError`` if that variable is unset."""
+        return _secret_from_env(self.api_key_env, "api_key_env", environ)
 
 
 class Endpoints(Section):
@@ -106,8 +113,8 @@ class TemporalSettings(Section):
     ui_url: str = ""
     port: int = Field(default=7233, gt=0, lt=65536)
 
-    def api_key(self) -> SecretStr | None:
-        return _secret_from_env(self.api_key_env, "temporal.api_key_env")
+    def api_key(self, environ: Mapping[str, str] | None = None) -> SecretStr | None:
+        return _secret_from_env(self.api_key_env, "temporal.api_key_env", environ)
 
 
 class RaySettings(Section):
@@ -120,6 +127,9 @@ class RaySettings(Section):
 class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, gt=0, lt=65536)
+    # Mark the session cookie Secure (sent over HTTPS only). Turn it on whenever people reach the
+    # UI over HTTPS (a TLS proxy in front); browsers then never send the cookie in clear.
+    secure_cookies: bool = False
 
 
 class ApprovalSettings(Section):
@@ -223,6 +233,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "AUTOOPS_RAY_ADDRESS": ("ray", "address"),
     "AUTOOPS_WEB_HOST": ("web", "host"),
     "AUTOOPS_WEB_PORT": ("web", "port"),
+    "AUTOOPS_WEB_SECURE_COOKIES": ("web", "secure_cookies"),
 }
 
 
@@ -251,5 +262,23 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Plan
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
-    data = _apply_env_overrides(data, dict(os.environ) if environ is None else environ)
-    return parse_config(data, source=str(path))
+    env = dict(os.environ) if environ is None else environ
+    data = _apply_env_overrides(data, env)
+    config = parse_config(data, source=str(path))
+    _check_secrets(config, env, source=str(path))
+    return config
+
+
+def _check_secrets(config: PlantConfig, environ: Mapping[str, str], *, source: str) -> None:
+    """Every ``*_env`` secret the file names must be set now, not at the first partner call."""
+    named: list[tuple[str, str | None]] = [
+        (f"endpoints.{name}.api_key_env", getattr(config.endpoints, name).api_key_env)
+        for name in ("supplier", "cmms", "mes")
+        if getattr(config.endpoints, name) is not None
+    ]
+    named.append(("temporal.api_key_env", config.temporal.api_key_env))
+    for field, var in named:
+        try:
+            _secret_from_env(var, field, environ)
+        except ConfigError as exc:
+            raise ConfigError(str(exc), file=source) from None

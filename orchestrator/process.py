@@ -21,10 +21,11 @@ from typing import Any
 import httpx
 import uvicorn
 
-from orchestrator.config import PlantConfig
+from orchestrator.config import Endpoint, PlantConfig
 from orchestrator.runtime import Orchestrator, StepResult
 from orchestrator.services import Services, callback_secret, start_services
 from workflows.common import StockLedger
+from workflows.integrations.http import DEFAULT_TIMEOUT
 from workflows.integrations.models import CallbackEvent, EventType
 from workflows.models import PartLine, workflow_id_for_ref
 
@@ -46,18 +47,43 @@ class SimStockLedger(StockLedger):
         return booked
 
 
-def _instrumented(base_url: str, timeout_s: float = 10.0, *, peer: str = "") -> httpx.AsyncClient:
-    """A traced client: each request is a CLIENT span (``peer.service`` names the partner) whose
-    ``traceparent`` header lets the partner's server span join the trace."""
+def partner_client(
+    base_url: str, *, peer: str = "", endpoint: Endpoint | None = None
+) -> httpx.AsyncClient:
+    """A traced client for one partner, configured from its ``[endpoints.<peer>]`` table.
+
+    ``timeout_s`` bounds every call (connecting gets at most 3 s of it) and ``api_key_env``'s key
+    goes in ``Authorization: Bearer`` on every request. The key lives only in the client's headers:
+    httpx and the error boundary never put request headers in messages, and the spans carry no
+    request headers. Each request is a CLIENT span (``peer.service`` names the partner) whose
+    ``traceparent`` header lets the partner's server span join the trace.
+    """
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
     async def name_peer(span: Any, request: Any) -> None:
         if peer and span.is_recording():
             span.set_attribute("peer.service", peer)
 
-    client = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+    if endpoint is not None and endpoint.url != base_url:
+        endpoint = None  # not this partner's table: the embedded reference server runs instead
+    timeout = DEFAULT_TIMEOUT
+    if endpoint is not None:
+        timeout = httpx.Timeout(endpoint.timeout_s, connect=min(3.0, endpoint.timeout_s))
+    key = endpoint.api_key() if endpoint is not None else None
+    client = httpx.AsyncClient(
+        base_url=base_url,
+        timeout=timeout,
+        headers={"Authorization": f"Bearer {key.get_secret_value()}"} if key else None,
+    )
     HTTPXClientInstrumentor().instrument_client(client, request_hook=name_peer)
     return client
+
+
+def partner_api_keys(config: PlantConfig) -> list[str]:
+    """The partners' API keys, to be redacted wherever a span could show them."""
+    endpoints = (config.endpoints.supplier, config.endpoints.cmms, config.endpoints.mes)
+    keys = [e.api_key() for e in endpoints if e is not None]
+    return [k.get_secret_value() for k in keys if k is not None]
 
 
 @dataclass
@@ -88,14 +114,19 @@ class Stack:
         state_dir = config.state_dir.resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
         secret = callback_secret(config, state_dir)
-        configure_telemetry(service_name="autoops-orchestrator", state_dir=state_dir, secrets=[secret.get_secret_value()])
+        configure_telemetry(
+            service_name="autoops-orchestrator",
+            state_dir=state_dir,
+            secrets=[secret.get_secret_value(), *partner_api_keys(config)],
+        )
         services = await start_services(config, state_dir, ray_temp_dir=ray_temp_dir)
         clients: list[httpx.AsyncClient] = []
         try:
             from workflows.integrations.mes import MesClient
             from workflows.worker import WorkerDeps, build_worker
 
-            mes_http = _instrumented(services.mes_url, peer="mes")
+            endpoints = config.endpoints
+            mes_http = partner_client(services.mes_url, peer="mes", endpoint=endpoints.mes)
             clients.append(mes_http)
             orchestrator = await Orchestrator.create(
                 config,
@@ -106,9 +137,15 @@ class Stack:
                 fleet_options=fleet_options,
             )
             web_base = f"http://{config.web.host}:{config.web.port}"
-            http = {name: _instrumented(url, peer=name) for name, url in (
-                ("supplier", services.supplier_url), ("cmms", services.cmms_url), ("mes", services.mes_url)
-            )}
+            # Embedded reference servers (no [endpoints] table) get the defaults and no key.
+            http = {
+                name: partner_client(url, peer=name, endpoint=endpoint)
+                for name, url, endpoint in (
+                    ("supplier", services.supplier_url, endpoints.supplier),
+                    ("cmms", services.cmms_url, endpoints.cmms),
+                    ("mes", services.mes_url, endpoints.mes),
+                )
+            }
             clients += http.values()
             on_hand = {t["sku"]: 0 for t in config.inventory}
             for twin in config.simulation.get("twins", ()):
@@ -147,12 +184,15 @@ class Stack:
     @staticmethod
     def _web_server(config: PlantConfig, services: Services, orchestrator: Orchestrator, secret: Any) -> uvicorn.Server:
         from orchestrator.backend import PlantBackend
-        from orchestrator.intake import create_intake_router
+        from orchestrator.intake import SeenEvents, create_intake_router
         from orchestrator.signals import signal_handler
         from orchestrator.web.app import create_app
 
         app = create_app(config, PlantBackend(services.client, orchestrator, services.temporal_ui_url))
         to_workflow = signal_handler(services.client)
+        # On disk: a callback captured before a restart is still a replay after it.
+        seen = SeenEvents(path=config.state_dir.resolve() / "intake-seen.sqlite")
+        app.state.seen_events = seen
 
         async def on_event(event: CallbackEvent) -> None:
             await to_workflow(event)
@@ -164,6 +204,7 @@ class Stack:
                 secrets={"supplier": secret, "cmms": secret},
                 on_event=on_event,
                 clock=lambda: datetime.now(UTC),
+                seen=seen,
             )
         )
         try:
@@ -219,6 +260,9 @@ class Stack:
             if not task.done():
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        seen = getattr(getattr(self._server.config.app, "state", None), "seen_events", None)
+        if seen is not None:
+            seen.close()
         for client in self._clients:
             await client.aclose()
         with contextlib.suppress(Exception):

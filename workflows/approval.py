@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         PartnerRetry,
         RecordedVote,
         WorkOrderCompletion,
+        comment_too_long,
         work_order_ref,
     )
 
@@ -80,6 +81,9 @@ class ApprovalGate:
 
     def refusal(self, vote: ApprovalVote) -> str | None:
         """Why ``vote`` may not be cast, in words for the person who tried; ``None`` if it may."""
+        too_long = comment_too_long(vote.comment)
+        if too_long:
+            return too_long
         request = self.request
         if request is None or self.state not in (ApprovalState.PENDING, ApprovalState.ESCALATED):
             return f"nothing to approve: this request is {self.state.value}"
@@ -201,6 +205,9 @@ class ApprovalGated:
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
+        too_long = comment_too_long(request.reason, "reason")
+        if too_long:
+            raise ApplicationError(too_long, type="ApprovalRefused", non_retryable=True)
         if self.gate.state not in (ApprovalState.PENDING, ApprovalState.ESCALATED):
             raise ApplicationError(
                 f"cannot cancel: the approval is {self.gate.state.value}", type="ApprovalRefused"
@@ -213,6 +220,9 @@ class ApprovalGated:
 
     @resolve.validator
     def _validate_resolve(self, decision: AttentionDecision) -> None:
+        too_long = comment_too_long(decision.comment)
+        if too_long:
+            raise ApplicationError(too_long, type="ApprovalRefused", non_retryable=True)
         if not self._attention:
             raise ApplicationError("nothing needs attention in this workflow", type="ApprovalRefused")
         if self._attention_answer is not None:

@@ -24,6 +24,21 @@ from policies.models import (
 )
 
 TASK_QUEUE = "autoops"
+#: The longest comment a person may attach to a vote, a cancellation or an attention answer. Every
+#: accepted Update is kept in the workflow's history, and Temporal refuses payloads over 2 MB by
+#: failing the workflow task again and again; the web API, the CLI and the Update validators all
+#: refuse longer comments up front with this limit.
+MAX_COMMENT_CHARS = 4000
+
+
+def comment_too_long(comment: str, what: str = "comment") -> str | None:
+    """Why ``comment`` may not be sent (too long), in words for the person; ``None`` if it may."""
+    if len(comment) <= MAX_COMMENT_CHARS:
+        return None
+    return (
+        f"the {what} is {len(comment):,} characters; at most {MAX_COMMENT_CHARS:,} are accepted: "
+        "shorten it (attach long notes to the work order instead)"
+    )
 APPROVAL_STATE_ATTRIBUTE = "ApprovalState"  # Keyword search attribute, registered on the server
 
 

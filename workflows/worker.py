@@ -51,7 +51,7 @@ class WorkerDeps:
         cmms: httpx.AsyncClient,
         mes: httpx.AsyncClient,
         stock: StockLedger,
-        timeout_s: float = 10.0,
+        timeout_s: float | None = None,
         **kwargs: object,
     ) -> WorkerDeps:
         return cls(

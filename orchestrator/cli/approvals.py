@@ -131,8 +131,11 @@ async def _vote(
     workflow_id: str, user: str, role: str | None, approve: bool, comment: str,
 ) -> dict[str, Any]:
     from orchestrator.approvals import TemporalApprovals
-    from workflows.models import ApprovalVote
+    from workflows.models import ApprovalVote, comment_too_long
 
+    too_long = comment_too_long(comment)
+    if too_long:
+        raise InputError(f"--comment: {too_long}")
     name, roles = _role_for(config, user, role, source)
     approvals = TemporalApprovals(await _client(config, address, namespace))
     status = await approvals.status(workflow_id)
@@ -213,8 +216,11 @@ async def _resolve(
     workflow_id: str, user: str, role: str | None, retry: bool, comment: str,
 ) -> str:
     from orchestrator.approvals import TemporalApprovals
-    from workflows.models import ApprovalState, AttentionDecision
+    from workflows.models import ApprovalState, AttentionDecision, comment_too_long
 
+    too_long = comment_too_long(comment)
+    if too_long:
+        raise InputError(f"--comment: {too_long}")
     name, _ = _role_for(config, user, role, source)
     held = [role] if role else list(config.user(name).roles)
     approvals = TemporalApprovals(await _client(config, address, namespace))

@@ -46,6 +46,7 @@ def create_cmms_app(
     knobs: CmmsKnobs | None = None,
     assets: Collection[str] | None = None,
     clock: Clock = utc_now,
+    api_key: SecretStr | str | None = None,
 ) -> FastAPI:
     """The CMMS app; ledger ``state_dir / "cmms.sqlite"``. ``assets``: known ids (None: any)."""
     ledger = Ledger(Path(state_dir) / "cmms.sqlite")
@@ -58,7 +59,7 @@ def create_cmms_app(
         clock=clock,
     )
     known_assets = None if assets is None else frozenset(assets)
-    app = make_app("autoops reference CMMS", panel, ledger, background)
+    app = make_app("autoops reference CMMS", panel, ledger, background, api_key=api_key)
 
     def load(work_order_id: str) -> WorkOrder:
         doc = ledger.get("work_orders", work_order_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -128,8 +129,13 @@ def make_app(
     ledger: Ledger,
     background: Background,
     on_startup: Callable[[], None] | None = None,
+    api_key: SecretStr | str | None = None,
 ) -> FastAPI:
-    """A FastAPI app with refusals as ``{"reason"}`` JSON, fault knobs, and clean shutdown."""
+    """A FastAPI app with refusals as ``{"reason"}`` JSON, fault knobs, and clean shutdown.
+
+    With ``api_key``, every route but ``/admin`` (the test knobs) needs
+    ``Authorization: Bearer <api_key>``, as a partner's real API would; 401 otherwise.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -153,6 +159,27 @@ def make_app(
         return JSONResponse({"reason": reason}, status_code=422)
 
     install_knobs(app, panel)
+    if api_key is not None:
+        _require_api_key(app, api_key)
     app.state.ledger = ledger
     app.state.knobs = panel
     return app
+
+
+def _require_api_key(app: FastAPI, api_key: SecretStr | str) -> None:
+    expected = (api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key).encode()
+
+    @app.middleware("http")
+    async def bearer(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        if not request.url.path.startswith("/admin"):
+            scheme, _, supplied = request.headers.get("authorization", "").partition(" ")
+            # Constant-time, and the key is never echoed or logged.
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                supplied.strip().encode(), expected
+            ):
+                return JSONResponse(
+                    {"reason": "missing or wrong API key (Authorization: Bearer <key>)"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return await call_next(request)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Header
+from pydantic import SecretStr
 
 from orchestrator.reference.common import Background, Clock, Refusal, make_app, utc_now
 from orchestrator.reference.knobs import KnobPanel, Knobs
@@ -34,6 +35,7 @@ def create_mes_app(
     plan: PlantPlan = DEFAULT_PLANT,
     knobs: Knobs | None = None,
     clock: Clock = utc_now,
+    api_key: SecretStr | str | None = None,
 ) -> FastAPI:
     """The MES app. The plan seeds the ledger once; later starts keep the moved jobs."""
     ledger = Ledger(Path(state_dir) / "mes.sqlite")
@@ -44,7 +46,7 @@ def create_mes_app(
         for job in plan.jobs:
             ledger.put("jobs", job.job_id, job.model_dump(mode="json"))
         ledger.put("meta", "seeded", {"at": clock().isoformat()})
-    app = make_app("autoops reference MES", panel, ledger, Background())
+    app = make_app("autoops reference MES", panel, ledger, Background(), api_key=api_key)
 
     def machines() -> dict[str, Machine]:
         return {d["asset_id"]: Machine.model_validate(d) for d in ledger.all("machines")}

@@ -120,13 +120,16 @@ def start_reference_servers(
     catalog: tuple[CatalogItem, ...] = DEFAULT_CATALOG,
     clock: Clock = utc_now,
     host: str = LOOPBACK,
+    api_keys: Mapping[str, SecretStr | str] | None = None,
 ) -> ReferenceStack:
     """Start supplier, CMMS and MES on free ports of ``host``; ledgers live in ``state_dir``.
 
     ``callback_secrets`` holds the HMAC secret per sender (``"supplier"``, ``"cmms"``): the same
     mapping the orchestrator's intake verifies with. ``cmms_assets``: asset ids the CMMS knows
-    (None accepts any).
+    (None accepts any). ``api_keys``: per server (``"supplier"``, ``"cmms"``, ``"mes"``), the
+    bearer key its API requires (none: open, as for the demo).
     """
+    keys = api_keys or {}
     state_dir = Path(state_dir)
     apps: list[FastAPI] = [
         create_supplier_app(
@@ -135,6 +138,7 @@ def start_reference_servers(
             knobs=supplier_knobs,
             catalog=catalog,
             clock=clock,
+            api_key=keys.get("supplier"),
         ),
         create_cmms_app(
             state_dir,
@@ -142,8 +146,9 @@ def start_reference_servers(
             knobs=cmms_knobs,
             assets=cmms_assets,
             clock=clock,
+            api_key=keys.get("cmms"),
         ),
-        create_mes_app(state_dir, plan=plan, knobs=mes_knobs, clock=clock),
+        create_mes_app(state_dir, plan=plan, knobs=mes_knobs, clock=clock, api_key=keys.get("mes")),
     ]
     from orchestrator.telemetry import instrument_partner_app
 

@@ -82,6 +82,7 @@ def create_supplier_app(
     knobs: SupplierKnobs | None = None,
     catalog: tuple[CatalogItem, ...] = DEFAULT_CATALOG,
     clock: Clock = utc_now,
+    api_key: SecretStr | str | None = None,
 ) -> FastAPI:
     """The supplier app; its ledger is ``state_dir / "supplier.sqlite"``."""
     ledger = Ledger(Path(state_dir) / "supplier.sqlite")
@@ -102,7 +103,9 @@ def create_supplier_app(
             if order.status is not OrderStatus.SHIPPED and doc.get("callback_url"):
                 background.spawn(fulfil(order.po_number))
 
-    app = make_app("autoops reference supplier", panel, ledger, background, on_startup=resume)
+    app = make_app(
+        "autoops reference supplier", panel, ledger, background, on_startup=resume, api_key=api_key
+    )
 
     def load(po_number: str) -> tuple[SupplierOrder, dict[str, Any]] | None:
         doc = ledger.get("orders", po_number)

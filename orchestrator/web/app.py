@@ -17,9 +17,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from orchestrator.config import PlantConfig, User
-from orchestrator.web.auth import Auth, SessionStore
+from orchestrator.web.auth import Auth, SessionStore, Throttled
 from orchestrator.web.authz import Refused, can_act, check_resolve, check_vote
 from orchestrator.web.backend import WebBackend
+from orchestrator.web.limits import DEFAULT_CALLBACK_LIMIT, DEFAULT_WEB_LIMIT, BodyLimit
 from orchestrator.web.models import (
     ActRequest,
     ActResult,
@@ -29,6 +30,7 @@ from orchestrator.web.models import (
     WorkflowView,
 )
 from orchestrator.web.plot import svg_plot
+from orchestrator.web.throttle import SignInThrottle, retry_after_header
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -69,8 +71,18 @@ def csrf_header(request: Request) -> None:
 UserDep = Annotated[User, Depends(signed_in)]
 
 
-def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool = False) -> FastAPI:
-    auth = Auth(config, SessionStore(), secure_cookie=secure_cookie)
+def create_app(
+    config: PlantConfig,
+    backend: WebBackend,
+    *,
+    secure_cookie: bool | None = None,
+    max_body_bytes: int = DEFAULT_WEB_LIMIT,
+    throttle: SignInThrottle | None = None,
+    auth: Auth | None = None,
+) -> FastAPI:
+    """The web app; the Secure cookie flag follows ``[web] secure_cookies`` unless given here."""
+    secure = config.web.secure_cookies if secure_cookie is None else secure_cookie
+    auth = auth or Auth(config, SessionStore(), secure_cookie=secure, throttle=throttle)
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
     env.filters["plot"] = lambda series: Markup(svg_plot(series)) if series else ""
     env.filters["money"] = lambda v, cur="": f"{v:,.2f} {cur}".strip()
@@ -85,6 +97,11 @@ def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool 
         redoc_url=None,
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # Every endpoint: a body over its limit is refused by its Content-Length or, without one, as
+    # soon as the bytes received pass it (the callback intake mounted on this app checks again).
+    app.add_middleware(
+        BodyLimit, default=max_body_bytes, by_prefix={"/callbacks/": DEFAULT_CALLBACK_LIMIT}
+    )
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Any) -> Response:
@@ -95,6 +112,7 @@ def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool 
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
     app.state.auth = auth
 
     def page(
@@ -132,7 +150,16 @@ def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool 
     async def login(
         request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()]
     ) -> Response:
-        session = auth.sign_in(username, password)
+        address = request.client.host if request.client else "unknown"
+        try:
+            session = await auth.sign_in(username, password, address=address)
+        except Throttled as exc:
+            wait = retry_after_header(exc.retry_after_s)
+            response = page(
+                request, "login.html", status_code=429, error=f"{exc}; try again in {wait} s"
+            )
+            response.headers["Retry-After"] = wait
+            return response
         if session is None:
             return page(
                 request, "login.html", status_code=401, error="unknown user or wrong password"
@@ -146,7 +173,9 @@ def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool 
     async def logout(request: Request) -> Response:
         auth.store.drop(request.cookies.get("autoops_session"))
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie("autoops_session", path="/")
+        response.delete_cookie(
+            "autoops_session", path="/", secure=auth.secure_cookie, httponly=True, samesite="strict"
+        )
         return response
 
     @app.get("/", include_in_schema=False)

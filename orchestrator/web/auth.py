@@ -1,12 +1,19 @@
 """Sign-in sessions and CSRF tokens.
 
 Sessions live in the orchestrator's memory (one process serves the UI); the cookie holds only a
-random session id, HttpOnly and SameSite=Strict. Every session, signed in or not, has a CSRF token
-that every POST must carry (form field ``csrf_token`` or header ``X-CSRF-Token``).
+random session id, HttpOnly and SameSite=Strict, and Secure when ``[web] secure_cookies`` is on
+(the UI is served over HTTPS, e.g. behind a TLS proxy). Every session, signed in or not, has a CSRF
+token that every POST must carry (form field ``csrf_token`` or header ``X-CSRF-Token``).
+
+Sign-in is throttled per user name and per client address (``orchestrator.web.throttle``), and the
+password hash (scrypt, deliberately slow) is checked in worker threads, at most
+``max_concurrent_hashes`` at a time, so guessing neither stalls the event loop that serves every
+other page nor queues without bound.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
@@ -15,10 +22,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import anyio.to_thread
 from fastapi import HTTPException, Request, Response
 
 from orchestrator.config import PlantConfig, User
 from orchestrator.passwords import verify_password
+from orchestrator.web.throttle import SignInThrottle
 
 COOKIE = "autoops_session"
 audit = logging.getLogger("autoops.audit")
@@ -73,15 +82,40 @@ class SessionStore:
             self._sessions.pop(session_id or "", None)
 
 
+#: Longer names are never declared users; they are cut before they become throttle keys.
+_MAX_NAME = 200
+
+
+class Throttled(Exception):
+    """Sign-in refused without checking the password: locked out, or too many checks queued."""
+
+    def __init__(self, retry_after_s: float, reason: str) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
+
+
 class Auth:
     """Sign-in, sign-out and the request checks the routes depend on."""
 
     def __init__(
-        self, config: PlantConfig, store: SessionStore, *, secure_cookie: bool = False
+        self,
+        config: PlantConfig,
+        store: SessionStore,
+        *,
+        secure_cookie: bool = False,
+        throttle: SignInThrottle | None = None,
+        verify: Callable[[str, str], bool] = verify_password,
+        max_concurrent_hashes: int = 2,
+        max_waiting_hashes: int = 32,
     ) -> None:
         self.config = config
         self.store = store
         self.secure_cookie = secure_cookie
+        self.throttle = throttle or SignInThrottle()
+        self._verify = verify
+        self._hash_slots = asyncio.Semaphore(max_concurrent_hashes)
+        self._max_waiting = max_waiting_hashes
+        self._waiting = 0
 
     def session(self, request: Request, response: Response | None = None) -> Session:
         """The request's session; a new anonymous one (cookie set on ``response``) if none."""
@@ -102,15 +136,43 @@ class Auth:
             path="/",
         )
 
-    def sign_in(self, name: str, password: str) -> Session | None:
+    async def sign_in(self, name: str, password: str, *, address: str) -> Session | None:
+        """A new signed-in session, or ``None`` for a wrong name or password.
+
+        Raises ``Throttled`` while the name or the address is locked out after failures.
+        """
+        name = name[:_MAX_NAME]
+        keys = self.throttle.keys(name, address)
+        wait = self.throttle.retry_after(keys)
+        if wait > 0:
+            audit.warning("sign-in throttled: user=%s address=%s for %.0f s", name, address, wait)
+            raise Throttled(wait, "too many failed sign-ins")
         user = self.config.user(name)
         # Verify against a dummy hash for unknown users too, so timing does not reveal names.
         stored = user.password_hash if user else "scrypt$16384$8$1$00$00"
-        if not verify_password(password, stored) or user is None:
-            audit.warning("sign-in refused: user=%s", name)
+        if not await self._check(password, stored) or user is None:
+            lock = self.throttle.failure(keys)
+            audit.warning(
+                "sign-in refused: user=%s address=%s%s",
+                name,
+                address,
+                f"; locked for {lock:.0f} s" if lock else "",
+            )
             return None
-        audit.info("signed in: user=%s", name)
+        self.throttle.success(keys[0])
+        audit.info("signed in: user=%s address=%s", name, address)
         return self.store.new(user=user.name)
+
+    async def _check(self, password: str, stored: str) -> bool:
+        """The password check, in a worker thread, at most ``max_concurrent_hashes`` at once."""
+        if self._waiting >= self._max_waiting:
+            raise Throttled(1.0, "the server is busy checking other sign-ins")
+        self._waiting += 1
+        try:
+            async with self._hash_slots:
+                return await anyio.to_thread.run_sync(self._verify, password, stored)
+        finally:
+            self._waiting -= 1
 
     def user(self, request: Request) -> User | None:
         session = self.store.get(request.cookies.get(COOKIE))

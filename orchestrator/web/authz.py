@@ -7,6 +7,7 @@ import logging
 
 from orchestrator.config import PlantConfig, User
 from orchestrator.web.models import ApprovalItem
+from workflows.models import comment_too_long
 
 audit = logging.getLogger("autoops.audit")
 
@@ -50,6 +51,9 @@ def check_vote(
 ) -> tuple[str, float]:
     """Return (role, limit) the vote is made under, or raise ``Refused`` with the reason."""
     try:
+        too_long = comment_too_long(comment)
+        if too_long:
+            raise Refused(too_long)
         if item.state not in ("pending", "escalated"):
             raise Refused(f"this approval is already {item.state}")
         role, limit = approving_role(config, user, item)
@@ -84,6 +88,9 @@ def check_resolve(
     ``Refused``. Any role the item was sent to may answer; no limit applies (nothing new is bought:
     the step that failed is tried again, or the workflow stops)."""
     try:
+        too_long = comment_too_long(comment)
+        if too_long:
+            raise Refused(too_long)
         if item.state != "attention":
             raise Refused(f"this is {item.state}, not waiting for an answer to a failure")
         roles = [role for role in user.roles if role in item.roles]

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workflows.models import MAX_COMMENT_CHARS
+
 
 class View(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -108,7 +110,8 @@ class DecisionRow(View):
 
 
 class ActRequest(View):
-    comment: str = ""
+    # Longer is refused with 422 before anything reaches Temporal (its payload limit is 2 MB).
+    comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
 
 
 class ActResult(View):

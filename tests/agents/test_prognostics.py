@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from agents.errors import InputError, ModelError
 from agents.fleet_data import read_cmapss, read_csv, read_history
 from agents.prognostics import (
     MODEL_FORMAT,
+    Estimator,
     RulConfig,
     RulModel,
     cross_validate,
@@ -205,15 +207,81 @@ def test_saved_model_predicts_the_same_and_other_versions_are_refused(
     save_model(fitted, path)
     again = load_model(path)
     assert again.predict_last(history) == fitted.predict_last(history)
-    assert again.info == fitted.info
+    np.testing.assert_array_equal(again.predict_rows(history), fitted.predict_rows(history))
+    assert again.info == fitted.info and again.intervals == fitted.intervals
 
     old = tmp_path / "old.rul"
     with open(old, "wb") as fh:
-        pickle.dump({"format": MODEL_FORMAT, "format_version": 0, "features": []}, fh)
+        header = {"format": MODEL_FORMAT, "format_version": 0, "features": []}
+        np.savez(fh, header=np.array(json.dumps(header)))
     with pytest.raises(ModelError, match="format version 0 is not supported.*refit"):
         load_model(old)
     with pytest.raises(ModelError, match="not an autoops RUL model file"):
         load_model(fleet_file)
+
+
+class _RunsCode:
+    """Unpickling this creates ``marker``: what a crafted model file would do instead."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_crafted_pickle_model_runs_no_code_and_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    crafted = tmp_path / "crafted.rul"
+    crafted.write_bytes(pickle.dumps(_RunsCode(marker), protocol=pickle.HIGHEST_PROTOCOL))
+    with pytest.raises(ModelError, match="is a pickle.*not loaded.*Refit"):
+        load_model(crafted)
+    assert not marker.exists()
+
+    # The same payload as an object array inside an .npz: NumPy would unpickle it if allowed.
+    inside = tmp_path / "inside.rul"
+    with open(inside, "wb") as fh:
+        header = np.array(json.dumps({"format": MODEL_FORMAT, "format_version": 2}))
+        np.savez(fh, header=header, tree_value=np.array([_RunsCode(marker)], dtype=object))
+    with pytest.raises(ModelError, match="inside.rul: not an autoops RUL model file"):
+        load_model(inside)
+    assert not marker.exists()
+
+
+def test_a_damaged_model_file_is_a_clear_error(fitted: RulModel, tmp_path: Path) -> None:
+    path = tmp_path / "m.rul"
+    save_model(fitted, path)
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    arrays["tree_left"] = arrays["tree_left"].copy()
+    arrays["tree_left"][0] = 10**9  # a child far outside its tree
+    broken = tmp_path / "broken.rul"
+    with open(broken, "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.raises(
+        ModelError, match="broken.rul: the model in this file cannot be loaded.*child"
+    ):
+        load_model(broken)
+    truncated = tmp_path / "truncated.rul"
+    truncated.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="truncated.rul: not an autoops RUL model file"):
+        load_model(truncated)
+
+
+@pytest.mark.parametrize("estimator", [Estimator.HGB, Estimator.RF])
+def test_the_saved_trees_predict_exactly_as_scikit_learn(
+    estimator: Estimator, tmp_path: Path
+) -> None:
+    # Three operating regimes: the saved normaliser's regime centres must assign rows alike too.
+    history = read_cmapss(
+        write_cmapss(synthetic_fleet(n_units=12, seed=5, regimes=3), tmp_path / "r.txt")
+    )
+    model = RulModel(RulConfig(estimator=estimator, max_iter=40)).fit(history)
+    path = tmp_path / f"{estimator.value}.rul"
+    save_model(model, path)
+    again = load_model(path)
+    assert again.normalizer.n_regimes == 3
+    np.testing.assert_array_equal(again.predict_rows(history), model.predict_rows(history))
 
 
 def test_history_missing_a_model_column_is_refused(

@@ -152,7 +152,8 @@ def test_model_of_another_format_version_is_refused(
     history = write_cmapss(fleet[:300], tmp_path / "h.txt")
     old = tmp_path / "old.rul"
     with open(old, "wb") as fh:
-        pickle.dump({"format": "autoops.prognostics.rul", "format_version": 99}, fh)
+        header = {"format": "autoops.prognostics.rul", "format_version": 99}
+        np.savez(fh, header=np.array(json.dumps(header)))
     base = ["prognostics", "predict", "--history", str(history), "--json", "--model"]
     code, _, err = run([*base, str(old)], capsys, monkeypatch)
     assert code == 2 and "format version 99 is not supported" in err and "refit" in err
@@ -172,3 +173,28 @@ def test_unknown_format_and_missing_options_fail(
     assert code == 2 and "unknown history format 'parquet'" in err
     code, _, err = run(["prognostics", "predict", "--history", str(history)], capsys, monkeypatch)
     assert code != 0 and "--model" in err
+
+
+class _RunsCode:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
+
+
+def test_predict_with_a_crafted_pickle_runs_none_of_its_code(
+    fleet: np.ndarray,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    history = write_cmapss(fleet[:300], tmp_path / "h.txt")
+    marker = tmp_path / "pwned"
+    crafted = tmp_path / "crafted.rul"
+    crafted.write_bytes(pickle.dumps(_RunsCode(marker)))
+    args = ["prognostics", "predict", "--history", str(history), "--json", "--model", str(crafted)]
+    code, out, err = run(args, capsys, monkeypatch)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert "crafted.rul" in err and "is a pickle" in err and "Refit" in err
+    assert not marker.exists()

@@ -6,16 +6,20 @@ pages against the real stack.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from orchestrator.config import parse_config
-from orchestrator.passwords import hash_password
+from orchestrator.config import WebSettings, parse_config
+from orchestrator.passwords import hash_password, verify_password
 from orchestrator.web.app import create_app
+from orchestrator.web.auth import Auth, SessionStore
 from orchestrator.web.models import ActResult, ApprovalItem, Vote
+from orchestrator.web.throttle import SignInThrottle, ThrottleRule
 
 T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
@@ -210,3 +214,178 @@ async def test_inbox_most_urgent_first_with_plot(config) -> None:
         assert "<svg" in page and "amber 2.8 mm/s" in page and "RUL 50 h (40–65 h)" in page
         schema = (await client.get("/openapi.json")).json()
         assert "/api/approvals/{approval_id}/approve" in schema["paths"]
+
+
+async def test_an_overlong_comment_is_refused_before_anything_is_sent(config) -> None:
+    backend = TableBackend([item("small", 300)])
+    long = "x" * 4001
+    async with client_for(create_app(config, backend)) as client:
+        csrf = await sign_in(client, "ana")
+        headers = {"X-CSRF-Token": csrf}
+        api = await client.post(
+            "/api/approvals/small/reject", json={"comment": long}, headers=headers
+        )
+        assert api.status_code == 422 and "4000 characters" in api.text
+        page = await client.post(
+            "/approvals/small/reject",
+            data={"csrf_token": csrf, "comment": long},
+            follow_redirects=True,
+        )
+        assert "4,001 characters; at most 4,000" in page.text
+        fits = await client.post(
+            "/api/approvals/small/reject", json={"comment": "y" * 4000}, headers=headers
+        )
+        assert fits.status_code == 200 and fits.json()["state"] == "rejected"
+    assert backend.sent == [("small", "ana", False)]
+
+
+async def test_every_endpoint_refuses_an_oversized_body_with_413(config) -> None:
+    backend = TableBackend([item("small", 300)])
+    app = create_app(config, backend, max_body_bytes=8 * 1024)
+    pulled = 0
+
+    async def endless():  # no Content-Length: only counting what arrives can stop it
+        nonlocal pulled
+        while pulled < 100 * 1024 * 1024:
+            pulled += 1024
+            yield b"a" * 1024
+
+    async with client_for(app) as client:
+        csrf = await sign_in(client, "ana")
+        login = await client.post("/login", data={"username": "ana", "password": "p" * 9000})
+        assert login.status_code == 413 and "at most 8,192 bytes" in login.json()["detail"]
+        api = await client.post(
+            "/api/approvals/small/approve",
+            content=endless(),
+            headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+        )
+        assert api.status_code == 413 and pulled <= 8 * 1024 + 2 * 1024
+        static = await client.post("/static/app.js", content=b"x" * 9000)
+        assert static.status_code == 413
+        lying = await client.post("/login", content=b"x", headers={"Content-Length": "-1"})
+        assert lying.status_code == 400
+        fits = await client.post(
+            "/api/approvals/small/approve", json={"comment": "ok"}, headers={"X-CSRF-Token": csrf}
+        )
+        assert fits.status_code == 200
+    assert backend.sent == [("small", "ana", True)]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def attempt(
+    client: httpx.AsyncClient, name: str, password: str | None = None
+) -> httpx.Response:
+    page = await client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    data = {"username": name, "password": password or f"{name}-pw", "csrf_token": csrf}
+    return await client.post("/login", data=data)
+
+
+async def test_repeated_wrong_passwords_lock_the_user_out_with_back_off(config) -> None:
+    clock = Clock()
+    throttle = SignInThrottle(per_user=ThrottleRule(free_failures=3, base_lock_s=30), clock=clock)
+    app = create_app(config, TableBackend([]), throttle=throttle)
+    async with client_for(app) as client:
+        for _ in range(3):
+            assert (await attempt(client, "ana", "guess")).status_code == 401
+        assert (await attempt(client, "ana", "guess")).status_code == 401  # earns 30 s
+        locked = await attempt(client, "ana")  # even the right password waits
+        assert locked.status_code == 429 and locked.headers["Retry-After"] == "30"
+        assert "too many failed sign-ins; try again in 30 s" in locked.text
+        assert (await attempt(client, "carla")).status_code == 303  # another user is not locked
+        clock.now += 31
+        assert (await attempt(client, "ana", "guess")).status_code == 401  # earns 60 s
+        assert (await attempt(client, "ana")).headers["Retry-After"] == "60"
+        clock.now += 61
+        assert (await attempt(client, "ana")).status_code == 303  # a success clears the count
+        assert (await attempt(client, "ana", "guess")).status_code == 401
+        assert (await attempt(client, "ana")).status_code == 303
+
+
+async def test_many_names_guessed_from_one_address_lock_that_address(config) -> None:
+    clock = Clock()
+    throttle = SignInThrottle(
+        per_address=ThrottleRule(free_failures=4, base_lock_s=10), clock=clock
+    )
+    app = create_app(config, TableBackend([]), throttle=throttle)
+    async with client_for(app) as client:
+        for n in range(5):
+            assert (await attempt(client, f"user{n}", "guess")).status_code == 401
+        assert (await attempt(client, "carla")).status_code == 429
+    elsewhere = httpx.ASGITransport(app=app, client=("10.1.2.3", 5000))
+    async with httpx.AsyncClient(transport=elsewhere, base_url="http://test") as client:
+        assert (await attempt(client, "carla")).status_code == 303
+    clock.now += 11
+    async with client_for(app) as client:
+        assert (await attempt(client, "carla")).status_code == 303
+
+
+async def test_password_checks_run_off_the_event_loop_and_bounded(config) -> None:
+    release = threading.Event()
+    lock = threading.Lock()
+    running = peak = 0
+
+    def slow_verify(password: str, stored: str) -> bool:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        release.wait(timeout=60)  # blocks its thread; the event loop must not be this thread
+        with lock:
+            running -= 1
+        return verify_password(password, stored)
+
+    auth = Auth(config, SessionStore(), verify=slow_verify, max_concurrent_hashes=2)
+    app = create_app(config, TableBackend([]), auth=auth)
+    async with client_for(app) as client:
+        sign_ins = [asyncio.create_task(attempt(client, n)) for n in ("ana", "carla", "omar")]
+
+        async def two_checking() -> None:
+            while running < 2:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(two_checking(), timeout=60)
+        # While the checks block their threads, the loop still serves pages.
+        assert (await asyncio.wait_for(client.get("/login"), timeout=60)).status_code == 200
+        assert running == 2  # the third waits for a slot
+        release.set()
+        results = await asyncio.wait_for(asyncio.gather(*sign_ins), timeout=60)
+    assert [r.status_code for r in results] == [303, 303, 303] and peak == 2
+
+
+async def test_secure_cookie_flag_from_the_plant_file(config) -> None:
+    secure = config.model_copy(update={"web": WebSettings(secure_cookies=True)})
+    for cfg, expect in ((config, False), (secure, True)):
+        transport = httpx.ASGITransport(app=create_app(cfg, TableBackend([])))
+        async with httpx.AsyncClient(transport=transport, base_url="https://test") as client:
+            response = await attempt(client, "ana")
+            assert response.status_code == 303
+            assert ("; secure" in response.headers["set-cookie"].lower()) is expect
+    parsed = parse_config({"site": "pc", "web": {"secure_cookies": True}})
+    assert parsed.web.secure_cookies is True
+
+
+async def test_an_overlong_comment_on_an_attention_answer_is_refused(config) -> None:
+    backend = TableBackend([item("stuck", 300, state="attention")])
+    async with client_for(create_app(config, backend)) as client:
+        csrf = await sign_in(client, "ana")
+        api = await client.post(
+            "/api/approvals/stuck/retry",
+            json={"comment": "x" * 4001},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert api.status_code == 422 and "4000 characters" in api.text
+        page = await client.post(
+            "/approvals/stuck/cancel",
+            data={"csrf_token": csrf, "comment": "x" * 4001},
+            follow_redirects=True,
+        )
+        assert "4,001 characters; at most 4,000" in page.text
+    assert backend.sent == []

@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 
 from orchestrator.approvals import TemporalApprovals
 from tests.workflows.conftest import Stack, unique
 from tests.workflows.test_part_order import eventually, order_input, result_of
-from workflows.models import ApprovalState, PartOrderStatus
+from workflows.models import ApprovalState, ApprovalStatus, ApprovalVote, PartOrderStatus
 from workflows.part_order.workflow import PartOrderWorkflow
 from workflows.starters import start_part_order
 
@@ -109,3 +110,36 @@ async def test_web_backend_view_and_vote_with_the_approvers_own_limit(stack: Sta
     assert done.ok and done.state == "approved"
     assert (await result_of(handle)).status == PartOrderStatus.RECEIVED
     assert await approvals.approval(handle.id) is None  # no longer waiting for anyone
+
+
+async def test_an_overlong_comment_is_refused_by_the_cli_and_the_workflow(
+    stack: Stack, tmp_path: Path
+) -> None:
+    config = tmp_path / "plant.toml"
+    config.write_text(PLANT)
+    handle = await start_part_order(stack.client, order_input("BRG-6308-ZZ", 20, 38.0, requested_by="alice"),
+                                    n=unique(), task_queue=stack.task_queue)
+    approvals = TemporalApprovals(stack.client)
+
+    async def shown() -> object:
+        return await approvals.approval(handle.id)
+
+    await eventually(shown)
+    cli = await autoops(stack, config, "reject", handle.id, "--as", "bob", "--comment", "x" * 5000)
+    assert cli.returncode == 2 and "--comment: the comment is 5,000 characters; at most 4,000" in cli.stderr
+    huge = await approvals.vote(handle.id, user="bob", role="buyer", limit=1000, approve=False,
+                                comment="x" * 3_000_000)
+    assert not huge.ok and "3,000,000 characters; at most 4,000" in huge.message
+    # Past the web API and the CLI (an older client, a script): the Update validator refuses it at
+    # once and the workflow keeps waiting. (Over 2 MB not even a rejection fits in a Temporal
+    # payload, which is why the clients above check before sending.)
+    raw = stack.client.get_workflow_handle(handle.id)
+    vote = ApprovalVote(user="bob", role="buyer", approve=False, comment="x" * 100_000, limit=1000)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await raw.execute_update("decide", vote, result_type=ApprovalStatus)
+    assert "100,000 characters; at most 4,000" in str(refused.value.cause)
+    assert (await handle.query(PartOrderWorkflow.approval)).state == ApprovalState.PENDING
+    done = await approvals.vote(handle.id, user="bob", role="buyer", limit=1000, approve=True,
+                                comment="y" * 4000)
+    assert done.ok and done.state == "approved"
+    assert (await result_of(handle)).status == PartOrderStatus.RECEIVED

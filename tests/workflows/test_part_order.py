@@ -329,3 +329,15 @@ async def test_supplier_decline_asks_a_buyer_then_a_new_confirmation_continues(s
         assert len(stack.supplier_orders(po)) == 1
     finally:
         knobs.update({"confirm_delay_s": 0.1})
+
+
+async def test_a_signed_event_that_can_never_be_handled_is_refused_for_good(stack: Stack) -> None:
+    """``order.confirmed`` without a PO number: 422 (do not retry), not 503 (retry later)."""
+    event = CallbackEvent(event_id=unique("ev-"), type=EventType.ORDER_CONFIRMED, source="supplier",
+                          occurred_at=datetime.now(UTC), payload={"supplier_order_id": "SO-1"})
+    body = event.model_dump_json().encode()
+    async with httpx.AsyncClient(base_url=stack.intake_url) as http:
+        headers = signature_headers(SECRETS["supplier"], body, datetime.now(UTC))
+        response = await http.post("/callbacks/supplier", content=body, headers=headers)
+    assert response.status_code == 422
+    assert "without po_number" in response.json()["reason"] and "retry later" not in response.text

@@ -57,6 +57,14 @@ def test_gate_refuses_with_reasons_and_counts_distinct_approvers() -> None:
     assert "nothing to approve" in (g.refusal(ApprovalVote(user="zoe", role="plant_manager", approve=True)) or "")
 
 
+def test_gate_refuses_a_comment_too_long_for_the_workflow_history() -> None:
+    g = gate(100)
+    vote = ApprovalVote(user="lea", role="maintenance_lead", approve=False, comment="x" * 3_000_000)
+    assert "3,000,000 characters; at most 4,000" in (g.refusal(vote) or "")
+    fits = vote.model_copy(update={"comment": "x" * 4000})
+    assert g.refusal(fits) is None
+
+
 def test_gate_role_limit_and_requirement_roles() -> None:
     g = gate(6000, ApprovalRequirement(roles=("maintenance_lead",)))
     assert g.roles == ("maintenance_lead", "plant_manager")  # the policy's roles first, the tier's added

@@ -1,7 +1,9 @@
 """Clients for the supplier, CMMS and MES, the JSON they speak, and callback signing.
 
-Each client takes an injected ``httpx.AsyncClient`` whose ``base_url`` the caller sets (and whose
-auth headers, if any, the caller adds); every call has a timeout. Errors (``agents.errors``) come
+Each client takes an injected ``httpx.AsyncClient`` that carries the partner's configuration: its
+``base_url``, its auth header (the orchestrator adds ``Authorization: Bearer`` from
+``[endpoints.<partner>] api_key_env``) and its timeout (``timeout_s``), which every call uses
+unless ``timeout=`` overrides it. Errors (``agents.errors``) come
 from one place, ``workflows.integrations.http``:
 
     RetryableIntegrationError   timeout, connect error, 5xx, 429, 408     -> retry with backoff
@@ -15,13 +17,13 @@ from one place, ``workflows.integrations.http``:
 
 Public signatures (all ``async``; models in ``workflows.integrations.models``):
 
-    SupplierClient(client: httpx.AsyncClient, *, timeout=DEFAULT_TIMEOUT)
+    SupplierClient(client: httpx.AsyncClient, *, timeout=None)
         .place_order(po_number: str, lines: Sequence[OrderLine | PartLine], currency: str,
                      ship_to: ShipTo | str, callback_url: str | None) -> OrderPlacement
                      # PO number = idempotency key (header + body); .created False on a repeat
         .get_order(po_number: str) -> SupplierOrder | None
 
-    CmmsClient(client, *, timeout=DEFAULT_TIMEOUT)
+    CmmsClient(client, *, timeout=None)
         .create_work_order(asset_id: str, priority: Priority | str, title: str, description: str,
                            window_start: datetime, window_end: datetime,
                            evidence: Mapping[str, Any], external_ref: str,
@@ -30,7 +32,7 @@ Public signatures (all ``async``; models in ``workflows.integrations.models``):
         .get_work_order(work_order_id: str) -> WorkOrder | None
         .find_work_order(external_ref: str) -> WorkOrder | None
 
-    MesClient(client, *, timeout=DEFAULT_TIMEOUT)
+    MesClient(client, *, timeout=None)
         .get_schedule(start: datetime, end: datetime, *, asset_id: str | None = None,
                       line: str | None = None) -> Schedule   # windows: production / break / maintenance
         .list_queued_jobs(asset_id: str) -> tuple[QueuedJob, ...]

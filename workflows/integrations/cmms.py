@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from policies.models import Priority
-from workflows.integrations.http import DEFAULT_TIMEOUT, PartnerHttp
+from workflows.integrations.http import PartnerHttp
 from workflows.integrations.models import (
     WorkOrder,
     WorkOrderList,
@@ -23,7 +23,7 @@ class CmmsClient:
     """Creates and reads work orders. Completion arrives as a signed callback, not by polling."""
 
     def __init__(
-        self, client: httpx.AsyncClient, *, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT
+        self, client: httpx.AsyncClient, *, timeout: httpx.Timeout | float | None = None
     ) -> None:
         self._http = PartnerHttp(client, partner="cmms", timeout=timeout)
 

@@ -40,6 +40,8 @@ from agents.errors import (
 M = TypeVar("M", bound=BaseModel)
 
 #: Connect quickly or give up; a partner that accepted the connection gets longer to answer.
+#: For clients built without one; the orchestrator builds each partner's client with its
+#: ``[endpoints.<partner>] timeout_s`` (``orchestrator.process.partner_client``).
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
 _MAX_REASON = 300  # a partner's HTML error page must not flood a person's inbox
@@ -59,11 +61,18 @@ class PartnerHttp:
         client: httpx.AsyncClient,
         *,
         partner: str,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | float | None = None,
     ) -> None:
+        """``timeout`` None: the injected client's own timeout, which carries the configuration."""
         self._client = client
         self.partner = partner
-        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.timeout: httpx.Timeout = (
+            client.timeout
+            if timeout is None
+            else timeout
+            if isinstance(timeout, httpx.Timeout)
+            else httpx.Timeout(timeout)
+        )
 
     async def call(
         self,

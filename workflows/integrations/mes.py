@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import httpx
 
-from workflows.integrations.http import DEFAULT_TIMEOUT, PartnerHttp
+from workflows.integrations.http import PartnerHttp
 from workflows.integrations.models import (
     ConstraintRequest,
     JobList,
@@ -24,7 +24,7 @@ class MesClient:
     """Reads the plan and moves work. Every write is idempotent (a key, or naturally)."""
 
     def __init__(
-        self, client: httpx.AsyncClient, *, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT
+        self, client: httpx.AsyncClient, *, timeout: httpx.Timeout | float | None = None
     ) -> None:
         self._http = PartnerHttp(client, partner="mes", timeout=timeout)
 

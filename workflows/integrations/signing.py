@@ -43,17 +43,17 @@ def signature_headers(secret: Secret, body: bytes, now: datetime) -> dict[str, s
     return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sign(secret, timestamp, body)}
 
 
-def verify(
-    secret: Secret,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    now: datetime,
-    max_skew_s: float = 300.0,
-) -> int:
-    """Check a callback's signature and freshness; return its timestamp or raise ``CallbackAuthError``.
+#: Unix seconds have 10 digits until the year 2286; anything much longer is not a time.
+_MAX_TIMESTAMP_DIGITS = 12
 
-    ``headers`` must be case-insensitive (httpx / Starlette headers are).
+
+def check_freshness(
+    headers: Mapping[str, str], *, now: datetime, max_skew_s: float = 300.0
+) -> tuple[int, str]:
+    """The signed timestamp and the signature of a callback whose headers are present and fresh.
+
+    Needs no body, so a receiver can refuse unsigned, stale or malformed callbacks before it
+    reads a byte of what they carry. Raises ``CallbackAuthError``.
     """
     raw_ts = headers.get(TIMESTAMP_HEADER)
     raw_sig = headers.get(SIGNATURE_HEADER)
@@ -63,12 +63,15 @@ def verify(
             "the sender must sign callbacks",
             reason="unsigned",
         )
-    try:
-        timestamp = int(raw_ts)
-    except ValueError:
+    raw_ts = raw_ts.strip()
+    # Digits only and bounded: a 400-digit "time" must be refused, not overflow a float.
+    if not (raw_ts.isascii() and raw_ts.isdigit() and len(raw_ts) <= _MAX_TIMESTAMP_DIGITS):
         raise CallbackAuthError(
-            f"callback {TIMESTAMP_HEADER} is not Unix seconds", reason="bad timestamp"
-        ) from None
+            f"callback {TIMESTAMP_HEADER} is not Unix seconds (at most "
+            f"{_MAX_TIMESTAMP_DIGITS} digits)",
+            reason="bad timestamp",
+        )
+    timestamp = int(raw_ts)
     age = now.timestamp() - timestamp
     if age > max_skew_s:
         raise CallbackAuthError(
@@ -82,6 +85,22 @@ def verify(
             "check the sender's clock",
             reason="from the future",
         )
+    return timestamp, raw_sig
+
+
+def verify(
+    secret: Secret,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: datetime,
+    max_skew_s: float = 300.0,
+) -> int:
+    """Check a callback's signature and freshness; return its timestamp or raise ``CallbackAuthError``.
+
+    ``headers`` must be case-insensitive (httpx / Starlette headers are).
+    """
+    timestamp, raw_sig = check_freshness(headers, now=now, max_skew_s=max_skew_s)
     expected = sign(secret, timestamp, body)
     # Constant-time: a timing difference would let an attacker guess the signature byte by byte.
     if not hmac.compare_digest(expected.encode(), raw_sig.strip().encode()):

@@ -8,7 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from policies.models import PartLine
-from workflows.integrations.http import DEFAULT_TIMEOUT, PartnerHttp
+from workflows.integrations.http import PartnerHttp
 from workflows.integrations.models import (
     OrderLine,
     OrderPlacement,
@@ -22,7 +22,7 @@ class SupplierClient:
     """Places and reads purchase orders. ``client.base_url`` points at the supplier's API."""
 
     def __init__(
-        self, client: httpx.AsyncClient, *, timeout: httpx.Timeout | float = DEFAULT_TIMEOUT
+        self, client: httpx.AsyncClient, *, timeout: httpx.Timeout | float | None = None
     ) -> None:
         self._http = PartnerHttp(client, partner="supplier", timeout=timeout)
 
