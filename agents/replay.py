@@ -52,19 +52,34 @@ def _parse_time(cell: str, *, file: str, row: int, column: str) -> datetime:
                 row=row,
                 column=column,
             )
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            hint = (
+                "; it looks like milliseconds: divide by 1000"
+                if 1e11 <= abs(seconds) < 1e14
+                else ""
+            )
+            raise InputError(
+                f"timestamp {text!r} is out of range as seconds since the epoch (the last "
+                f"representable year is 9999){hint}",
+                file=file,
+                row=row,
+                column=column,
+            ) from None
     try:
         stamp = datetime.fromisoformat(text)
-    except ValueError:
+        # A naive stamp is taken as UTC: plants log in many zones, reports are compared in one.
+        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InputError(
-            f"timestamp {text!r} is neither ISO 8601 (2026-01-01T00:00:00Z) nor seconds since "
-            "the epoch",
+            f"timestamp {text!r} is neither ISO 8601 (2026-01-01T00:00:00Z, years 1..9999) nor "
+            "seconds since the epoch",
             file=file,
             row=row,
             column=column,
         ) from None
-    # A naive stamp is taken as UTC: plants log in many zones, reports are compared in one.
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    return stamp
 
 
 def _parse_value(cell: str, *, file: str, row: int, column: str) -> float:
