@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from agents.errors import ServiceUnavailableError
 from orchestrator.config import PlantConfig, User
 from orchestrator.web.auth import Auth, SessionStore
 from orchestrator.web.authz import Refused, can_vote, check_vote
@@ -121,6 +122,16 @@ def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool 
         if exc.status_code == 401:
             return RedirectResponse("/login", status_code=303)
         return page(request, "error.html", status_code=exc.status_code, message=exc.detail)
+
+    @app.exception_handler(ServiceUnavailableError)
+    async def _unavailable(request: Request, exc: ServiceUnavailableError) -> Response:
+        # A service behind the UI is down (Temporal): say so and when to retry, not a bare 500.
+        headers = {"Retry-After": "5"}
+        if request.url.path.startswith("/api/") or request.method != "GET":
+            return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
+        response = page(request, "error.html", status_code=503, message=str(exc))
+        response.headers.update(headers)
+        return response
 
     # ---- sign in / out -------------------------------------------------------------------------
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
