@@ -172,7 +172,18 @@ def _check_policies(config: PlantConfig, source: str, assets: set[str]) -> None:
     except ValidationError as exc:
         raise ConfigError(_first(exc, "policies"), file=source) from None
     try:
+        if settings.extra_dirs:
+            # The plant's own policies are imported in a child process first: one that loops or
+            # exits at import is refused here instead of hanging or ending the orchestrator.
+            from policies.isolated import check_files
+            from policies.loader import policy_files
+
+            for result in check_files(policy_files(settings.extra_dirs)):
+                if not result.ok:
+                    raise ConfigError(f"policies.extra_dirs: {result.error}", file=source)
         policies = {pf.loaded.policy.id: pf.loaded.policy for pf in load_all(settings.extra_dirs)}
+    except ConfigError:
+        raise
     except AutoopsError as exc:
         raise ConfigError(f"policies.extra_dirs: {exc}", file=source) from None
     for table, what in ((settings.parameters, "parameters"), (settings.autonomy, "autonomy")):
