@@ -280,6 +280,11 @@ def load_asset_toml(path: str | Path) -> MachineAsset:
         data = tomllib.loads(raw.decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=file) from exc
+    except RecursionError:
+        # tomllib recurses once per nesting level; thousands of levels are no configuration.
+        raise ConfigError(
+            "not valid TOML: arrays or tables nested too deeply", file=file
+        ) from None
     try:
         return MachineAsset.model_validate(data)
     except InputError as exc:  # our own validators (e.g. SensorSpecError) already say what

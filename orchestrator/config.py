@@ -247,9 +247,20 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Plan
         raise ConfigError(
             "file not found; pass --config with a plant TOML file", file=str(path)
         ) from None
+    except OSError as exc:  # a directory, no permission, ...
+        raise ConfigError(
+            f"cannot read the plant file ({exc.strerror or exc}); pass --config with a plant "
+            "TOML file",
+            file=str(path),
+        ) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+    except RecursionError:
+        # tomllib recurses once per nesting level; thousands of levels are no configuration.
+        raise ConfigError(
+            "not valid TOML: arrays or tables nested too deeply", file=str(path)
+        ) from None
     data = _apply_env_overrides(data, dict(os.environ) if environ is None else environ)
     return parse_config(data, source=str(path))
