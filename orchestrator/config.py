@@ -169,7 +169,7 @@ class PlantConfig(Section):
         line_ids = {line.id for line in self.lines}
         for index, machine in enumerate(self.machines):
             line = machine.get("line")
-            if line is not None and line_ids and line not in line_ids:
+            if line is not None and line_ids and (not isinstance(line, str) or line not in line_ids):
                 raise ValueError(
                     f"machines[{index}].line: unknown line {line!r}; lines are {sorted(line_ids)}"
                 )
