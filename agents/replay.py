@@ -214,13 +214,17 @@ def read_waveform(path: str | Path, *, min_samples: int = MIN_SAMPLES) -> NDArra
     if p.suffix.lower() == ".npy":
         try:
             arr = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError) as exc:
             raise InputError(f"not a readable .npy array: {exc}", file=file) from exc
+        if not isinstance(arr, np.ndarray):  # an .npz archive behind a .npy name
+            raise InputError("not a .npy array (an .npz archive?); save one array", file=file)
         if arr.ndim == 2 and 1 in arr.shape:
             arr = arr.ravel()
-        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.number):
+        real = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+        if arr.ndim != 1 or not real:
             raise InputError(
-                f"expected a 1-D numeric array, got shape {arr.shape} of {arr.dtype}", file=file
+                f"expected a 1-D array of real numbers, got shape {arr.shape} of {arr.dtype}",
+                file=file,
             )
         samples = arr.astype(np.float64)
         bad = np.flatnonzero(~np.isfinite(samples))

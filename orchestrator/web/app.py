@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -122,6 +123,20 @@ def create_app(config: PlantConfig, backend: WebBackend, *, secure_cookie: bool 
         if exc.status_code == 401:
             return RedirectResponse("/login", status_code=303)
         return page(request, "error.html", status_code=exc.status_code, message=exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own handler echoes the input back and fails (500) on a body that is not UTF-8;
+        # say where and what, never the raw input.
+        errors = [
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(ServiceUnavailableError)
     async def _unavailable(request: Request, exc: ServiceUnavailableError) -> Response:
