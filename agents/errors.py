@@ -9,6 +9,7 @@ It lives in ``agents`` because that is the bottom layer: every other package may
     ├── ModelError                    a prognostics model that cannot be fitted, loaded or used
     ├── PolicyError                   a policy that cannot be loaded or raised while evaluating
     ├── AgentRuntimeError             the Ray runtime hosting agents failed (actor lost, timeout)
+    ├── ServiceUnavailableError       a service we run on (Temporal) cannot be reached now: retry later
     └── IntegrationError              a call to an outside system (supplier, CMMS, MES) failed
         ├── RetryableIntegrationError timeouts, 5xx, 429: retry with backoff
         │   └── MalformedResponseError  a body that is not JSON (garbled, proxy error page)
@@ -70,6 +71,10 @@ class PolicyError(AutoopsError):
 
 class AgentRuntimeError(AutoopsError):
     """An agent actor could not be reached or died beyond its restart budget; names the actor."""
+
+
+class ServiceUnavailableError(AutoopsError):
+    """A service autoops runs on (Temporal) cannot be reached now; the request may be retried later."""
 
 
 class IntegrationError(AutoopsError):

@@ -92,6 +92,20 @@ class FleetHistory:
         return self.take(np.concatenate(rows) if rows else np.array([], dtype=int))
 
 
+def _not_utf8(path: str | Path, exc: UnicodeDecodeError) -> InputError:
+    """The error for a history that is not UTF-8 text, naming the line of the first bad byte."""
+    try:
+        line = Path(path).read_bytes()[: exc.start].count(b"\n") + 1
+    except OSError:
+        line = None
+    return InputError(
+        f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); a history "
+        "is a text file: save it as UTF-8",
+        file=str(path),
+        row=line,
+    )
+
+
 def _number(cell: str, *, file: str, row: int, column: str) -> float:
     try:
         value = float(cell)
@@ -157,9 +171,11 @@ def read_cmapss(path: str | Path) -> FleetHistory:
     values: list[list[float]] = []
     lines: list[int] = []
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read the history file: {exc.strerror}", file=source) from None
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
     for line_no, line in enumerate(text.splitlines(), start=1):
         cells = line.split()
         if not cells:
@@ -196,10 +212,14 @@ def read_csv(path: str | Path) -> FleetHistory:
     """
     source = str(path)
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))
     except OSError as exc:
         raise InputError(f"cannot read the history file: {exc.strerror}", file=source) from None
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
+    except csv.Error as exc:
+        raise InputError(f"not a readable CSV file: {exc}", file=source) from None
     if not rows or not any(c.strip() for c in rows[0]):
         raise InputError(
             "empty file; expected a header 'unit,cycle,<features...>'", file=source, row=1

@@ -72,7 +72,7 @@ class RulConfig(_Frozen):
         default=150.0, gt=0
     )  # FD001 test engines stop <= 145 before failure
     interval_coverage: float = Field(default=0.8, gt=0, lt=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)  # numpy / scikit-learn seeds are uint32
     # Threads for the estimator. One by default: on a shared 2-core machine OpenMP threads that
     # wait for each other under load made a fit 5-10x slower than a single thread.
     n_jobs: int = Field(default=1, ge=1)

@@ -52,19 +52,34 @@ def _parse_time(cell: str, *, file: str, row: int, column: str) -> datetime:
                 row=row,
                 column=column,
             )
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            hint = (
+                "; it looks like milliseconds: divide by 1000"
+                if 1e11 <= abs(seconds) < 1e14
+                else ""
+            )
+            raise InputError(
+                f"timestamp {text!r} is out of range as seconds since the epoch (the last "
+                f"representable year is 9999){hint}",
+                file=file,
+                row=row,
+                column=column,
+            ) from None
     try:
         stamp = datetime.fromisoformat(text)
-    except ValueError:
+        # A naive stamp is taken as UTC: plants log in many zones, reports are compared in one.
+        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InputError(
-            f"timestamp {text!r} is neither ISO 8601 (2026-01-01T00:00:00Z) nor seconds since "
-            "the epoch",
+            f"timestamp {text!r} is neither ISO 8601 (2026-01-01T00:00:00Z, years 1..9999) nor "
+            "seconds since the epoch",
             file=file,
             row=row,
             column=column,
         ) from None
-    # A naive stamp is taken as UTC: plants log in many zones, reports are compared in one.
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    return stamp
 
 
 def _parse_value(cell: str, *, file: str, row: int, column: str) -> float:
@@ -199,13 +214,17 @@ def read_waveform(path: str | Path, *, min_samples: int = MIN_SAMPLES) -> NDArra
     if p.suffix.lower() == ".npy":
         try:
             arr = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError) as exc:
             raise InputError(f"not a readable .npy array: {exc}", file=file) from exc
+        if not isinstance(arr, np.ndarray):  # an .npz archive behind a .npy name
+            raise InputError("not a .npy array (an .npz archive?); save one array", file=file)
         if arr.ndim == 2 and 1 in arr.shape:
             arr = arr.ravel()
-        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.number):
+        real = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+        if arr.ndim != 1 or not real:
             raise InputError(
-                f"expected a 1-D numeric array, got shape {arr.shape} of {arr.dtype}", file=file
+                f"expected a 1-D array of real numbers, got shape {arr.shape} of {arr.dtype}",
+                file=file,
             )
         samples = arr.astype(np.float64)
         bad = np.flatnonzero(~np.isfinite(samples))
@@ -265,6 +284,11 @@ def load_asset_toml(path: str | Path) -> MachineAsset:
         data = tomllib.loads(raw.decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=file) from exc
+    except RecursionError:
+        # tomllib recurses once per nesting level; thousands of levels are no configuration.
+        raise ConfigError(
+            "not valid TOML: arrays or tables nested too deeply", file=file
+        ) from None
     try:
         return MachineAsset.model_validate(data)
     except InputError as exc:  # our own validators (e.g. SensorSpecError) already say what

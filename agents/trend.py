@@ -98,7 +98,13 @@ def fit_trend(
         return None
     t = t - t[-1]  # now = 0, so intercepts are levels now
     span = float(-t[0])
-    a, a_se, b, se, fitted = _ols(t, z)
+    if not np.all(np.isfinite(z)):
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        a, a_se, b, se, fitted = _ols(t, z)
+    # Readings near the float limits (+-1e308) overflow the sums: no trend, rather than a NaN RUL.
+    if not all(math.isfinite(x) for x in (a, a_se, b, se)):
+        return None
     best = TrendFit(
         model="linear",
         n=t.size,
@@ -116,8 +122,11 @@ def fit_trend(
         margin = max(min_excess, 1e-12)
         if np.mean(excess > margin) >= 0.8:
             logs = np.log(np.maximum(excess, margin))
-            ea, ea_se, eb, ese, efit = _ols(t, logs)
-            rmse = float(np.sqrt(np.mean((z - (floor + np.exp(efit))) ** 2)))
+            with np.errstate(over="ignore", invalid="ignore"):
+                ea, ea_se, eb, ese, efit = _ols(t, logs)
+                rmse = float(np.sqrt(np.mean((z - (floor + np.exp(efit))) ** 2)))
+            if not all(math.isfinite(x) for x in (ea, ea_se, eb, ese, rmse)) or ea > 700:
+                return best
             # Wear grows exponentially once a defect exists (the P-F curve); prefer that shape
             # unless the straight line is clearly better.
             if rmse < prefer_exponential * best.rmse:
@@ -171,6 +180,8 @@ def estimate_rul(
     # window's extrapolation is never trusted to better than +-rel_floor.
     lower = min(lower, value * (1.0 - rel_floor))
     upper = min(max(upper, value * (1.0 + rel_floor)), horizon_h)
+    if not all(math.isfinite(x) for x in (value, lower, upper)):
+        return None  # an overflowed fit (readings near the float limits) has no meaningful RUL
     if lower >= horizon_h:
         return None  # no end in sight within the horizon: a number here would only mislead
     return RulEstimate(

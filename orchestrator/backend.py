@@ -3,15 +3,18 @@ orchestrator's report history (board, evidence plots) and the decision log."""
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
+from agents.errors import ServiceUnavailableError
 from agents.models import HealthReport
 from orchestrator.approvals import TemporalApprovals
 from orchestrator.runtime import Orchestrator
@@ -64,6 +67,39 @@ def series_for(reports: list[HealthReport]) -> Series | None:
     )
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Temporal answers these while it is down, restarting or overloaded: nothing is wrong with the request.
+_DOWN = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+
+
+def _temporal_down(exc: BaseException) -> bool:
+    if isinstance(exc, RPCError):
+        return exc.status in _DOWN
+    # A lazy client that never reached the server raises a plain RuntimeError on first use.
+    return isinstance(exc, RuntimeError) and "client connect" in str(exc).lower()
+
+
+def temporal_boundary(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Translate "Temporal cannot be reached" into ``ServiceUnavailableError`` (the web UI's 503)."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except Exception as exc:
+            if not _temporal_down(exc):
+                raise
+            log.warning("Temporal unreachable in %s: %s", fn.__name__, exc)
+            raise ServiceUnavailableError(
+                "the workflow service (Temporal) cannot be reached right now; approvals and "
+                "workflow pages are back once it is up again: retry in a moment"
+            ) from exc
+
+    return wrapper
+
+
 class PlantBackend:
     """Implements ``orchestrator.web.backend.WebBackend``."""
 
@@ -92,13 +128,16 @@ class PlantBackend:
             update["series"] = series_for(self.orchestrator.history.of(item.asset_id))
         return item.model_copy(update=update)
 
+    @temporal_boundary
     async def pending_approvals(self) -> list[ApprovalItem]:
         return [self._enrich(i) for i in await self.approvals.pending_approvals()]
 
+    @temporal_boundary
     async def approval(self, approval_id: str) -> ApprovalItem | None:
         item = await self.approvals.approval(approval_id)
         return self._enrich(item) if item else None
 
+    @temporal_boundary
     async def vote(
         self, approval_id: str, *, user: str, role: str, limit: float, approve: bool, comment: str
     ) -> ActResult:
@@ -106,11 +145,13 @@ class PlantBackend:
             approval_id, user=user, role=role, limit=limit, approve=approve, comment=comment
         )
 
+    @temporal_boundary
     async def resolve(
         self, approval_id: str, *, user: str, role: str, retry: bool, comment: str
     ) -> ActResult:
         return await self.approvals.resolve(approval_id, user=user, role=role, retry=retry, comment=comment)
 
+    @temporal_boundary
     async def board(self) -> list[AssetTile]:
         workflows = self.orchestrator.progress.workflows
         tiles = []
@@ -139,12 +180,15 @@ class PlantBackend:
         tiles.sort(key=lambda t: (_SEVERITY.get(t.status, 3), t.kind != "machine", t.asset_id))
         return tiles
 
+    @temporal_boundary
     async def workflow(self, workflow_id: str) -> WorkflowView | None:
         handle = self.client.get_workflow_handle(workflow_id)
         try:
             description = await handle.describe()
-        except RPCError:
-            return None
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                return None
+            raise
         entry = self.orchestrator.progress.workflows.get(workflow_id) or self.orchestrator.progress.closed.get(
             workflow_id, {}
         )
@@ -202,7 +246,9 @@ class PlantBackend:
         entries: list[TimelineEntry] = []
         try:
             history = await handle.fetch_history()
-        except RPCError:
+        except RPCError as exc:
+            if exc.status in _DOWN:
+                raise
             return entries
         scheduled: dict[int, str] = {}
         for event in history.events:
@@ -230,6 +276,7 @@ class PlantBackend:
                 entries.append(TimelineEntry(time=when, kind="state", text="started"))
         return entries
 
+    @temporal_boundary
     async def decisions(self, query: str = "", limit: int = 200) -> list[DecisionRow]:
         rows = []
         needle = query.lower().strip()

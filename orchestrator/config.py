@@ -179,7 +179,7 @@ class PlantConfig(Section):
         line_ids = {line.id for line in self.lines}
         for index, machine in enumerate(self.machines):
             line = machine.get("line")
-            if line is not None and line_ids and line not in line_ids:
+            if line is not None and line_ids and (not isinstance(line, str) or line not in line_ids):
                 raise ValueError(
                     f"machines[{index}].line: unknown line {line!r}; lines are {sorted(line_ids)}"
                 )
@@ -258,10 +258,21 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Plan
         raise ConfigError(
             "file not found; pass --config with a plant TOML file", file=str(path)
         ) from None
+    except OSError as exc:  # a directory, no permission, ...
+        raise ConfigError(
+            f"cannot read the plant file ({exc.strerror or exc}); pass --config with a plant "
+            "TOML file",
+            file=str(path),
+        ) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from None
+    except RecursionError:
+        # tomllib recurses once per nesting level; thousands of levels are no configuration.
+        raise ConfigError(
+            "not valid TOML: arrays or tables nested too deeply", file=str(path)
+        ) from None
     env = dict(os.environ) if environ is None else environ
     data = _apply_env_overrides(data, env)
     config = parse_config(data, source=str(path))

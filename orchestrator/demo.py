@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from orchestrator.config import PlantConfig, load_config
+from orchestrator.preflight import check_plant
 from orchestrator.process import Stack, install_stop_signals
 from orchestrator.runtime import StepResult
 
@@ -124,11 +125,85 @@ class ScriptedApprover:
             await client.aclose()
 
 
-async def _ledgers(stack: Stack) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+class LedgerUnavailable(Exception):
+    """A partner's ledger could not be read (5xx, garbled body, wrong shape) after a few tries."""
+
+
+def ledger_entries(payload: object, key: str, *, partner: str) -> list[dict[str, Any]]:
+    """The entries of a ledger answer ``{key: [...]}`` (or a bare list); refuses any other shape.
+
+    A partner under fault injection answers some reads with ``{"reason": "..."}`` (503) or a
+    truncated body: that is no ledger, and must not be iterated as one.
+    """
+    entries = payload.get(key) if isinstance(payload, dict) else payload
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        shown = repr(payload)[:120]
+        raise LedgerUnavailable(f"{partner}: expected {{{key!r}: [objects]}}, got {shown}")
+    return entries
+
+
+async def _read_ledger(
+    client: httpx.AsyncClient, url: str, key: str, *, partner: str, attempts: int = 8
+) -> list[dict[str, Any]]:
+    """GET a ledger, retried: reads are safe, and the reference partners inject 5xx and garbage."""
+    problem = ""
+    for attempt in range(attempts):
+        try:
+            response = await client.get(url)
+            if response.status_code != 200:
+                raise LedgerUnavailable(f"{partner}: HTTP {response.status_code} from {url}")
+            return ledger_entries(response.json(), key, partner=partner)
+        except (httpx.HTTPError, ValueError, LedgerUnavailable) as exc:
+            problem = str(exc) or type(exc).__name__
+        await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+    raise LedgerUnavailable(f"{problem} (after {attempts} tries)")
+
+
+async def _ledgers(stack: Stack) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """Supplier orders, CMMS work orders, and the reasons a ledger could not be read."""
+    errors: list[str] = []
+    ledgers: list[list[dict[str, Any]]] = []
     async with httpx.AsyncClient(timeout=10) as client:
-        orders = (await client.get(f"{stack.services.supplier_url}/orders")).json()
-        work_orders = (await client.get(f"{stack.services.cmms_url}/work-orders")).json()
-    return orders.get("orders", orders), work_orders.get("work_orders", work_orders)
+        for url, key, partner in (
+            (f"{stack.services.supplier_url}/orders", "orders", "supplier"),
+            (f"{stack.services.cmms_url}/work-orders", "work_orders", "cmms"),
+        ):
+            try:
+                ledgers.append(await _read_ledger(client, url, key, partner=partner))
+            except LedgerUnavailable as exc:
+                errors.append(str(exc))
+                ledgers.append([])
+    return ledgers[0], ledgers[1], errors
+
+
+def ledger_summary(
+    orders: list[dict[str, Any]], work_orders: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The summary's partner part; tolerant of entries missing a field (shown as None)."""
+    return {
+        "supplier_orders": [
+            {
+                "po_number": o.get("po_number"),
+                "status": o.get("status"),
+                "lines": [
+                    [line.get("sku"), line.get("quantity")]
+                    for line in (o.get("lines") or [])
+                    if isinstance(line, dict)
+                ],
+            }
+            for o in orders
+        ],
+        "cmms_work_orders": [
+            {
+                "id": w.get("work_order_id"),
+                "asset_id": w.get("asset_id"),
+                "priority": w.get("priority"),
+                "external_ref": w.get("external_ref"),
+                "status": w.get("status"),
+            }
+            for w in work_orders
+        ],
+    }
 
 
 async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover | None) -> dict[str, Any]:
@@ -163,9 +238,9 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
                 {"id": wf.id, "type": "order_parts", "status": wf.status.name.lower() if wf.status else "",
                  "decision_id": None, "asset_id": None, "child": True}
             )
-    orders, work_orders = await _ledgers(stack)
-    po_counts = Counter(o["po_number"] for o in orders)
-    wo_counts = Counter(w["external_ref"] for w in work_orders)
+    orders, work_orders, ledger_errors = await _ledgers(stack)
+    po_counts = Counter(o.get("po_number") for o in orders if o.get("po_number"))
+    wo_counts = Counter(w.get("external_ref") for w in work_orders if w.get("external_ref"))
     # Two workflows open at once for one problem would be a duplicate (a later run after the
     # first closed is a new problem, e.g. the next bearing).
     key_counts = Counter(e["dedup_key"] for e in orch.progress.workflows.values())
@@ -184,18 +259,11 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
         "decisions_by_policy": {p: dict(c) for p, c in sorted(by_policy.items())},
         "workflows_by_type": {t: dict(c) for t, c in sorted(by_type.items())},
         "workflows": workflows,
-        "supplier_orders": [
-            {"po_number": o["po_number"], "status": o.get("status"),
-             "lines": [[line["sku"], line["quantity"]] for line in o.get("lines", [])]}
-            for o in orders
-        ],
-        "cmms_work_orders": [
-            {"id": w.get("work_order_id"), "asset_id": w.get("asset_id"), "priority": w.get("priority"),
-             "external_ref": w["external_ref"], "status": w.get("status")}
-            for w in work_orders
-        ],
+        **ledger_summary(orders, work_orders),
         "duplicates": sum(duplicates.values()),
         "duplicates_detail": duplicates,
+        # Non-empty: a partner ledger was unreadable, so orders and duplicates are not known.
+        "ledger_errors": ledger_errors,
         "approval_refusals": approver.refusals if approver else [],
         "timeline": timeline.events,
     }
@@ -207,7 +275,7 @@ def expected_outcomes(summary: dict[str, Any], site: str) -> dict[str, bool]:
         return any(w["id"].startswith(prefix) and w["status"] == "completed" for w in summary["workflows"])
 
     policies = summary["decisions_by_policy"]
-    refs = Counter(w["external_ref"] for w in summary["cmms_work_orders"])
+    refs = Counter(w.get("external_ref") for w in summary["cmms_work_orders"])
     return {
         "material_shortage_ordered_after_approval": completed(f"po:{site}:BAR-42CRMO4-40:")
         and any(e["what"] == "approved" and e["workflow"].startswith(f"po:{site}:BAR") for e in summary["timeline"]),
@@ -218,7 +286,7 @@ def expected_outcomes(summary: dict[str, Any], site: str) -> dict[str, bool]:
         "compressor_flagged_with_payback": policies.get("compressor-drift", {}).get("proposed", 0) >= 1,
         "flatlined_sensor_instrument_check": completed(f"wo:{site}:lathe-1:instrument:"),
         "no_machine_failed": not summary["failed_assets"],
-        "zero_duplicates": summary["duplicates"] == 0,
+        "zero_duplicates": summary["duplicates"] == 0 and not summary.get("ledger_errors"),
     }
 
 
@@ -282,6 +350,8 @@ async def run_demo(
         config = config.model_copy(update={"state_dir": state_dir})
     if fresh and config.state_dir.exists():
         shutil.rmtree(config.state_dir)
+    # Every field checked before Temporal, Ray or a server starts.
+    check_plant(config, source=str(config_path or DEMO_PLANT))
     tick = tick_s if tick_s is not None else (0.2 if headless else 1.0)
     stop = asyncio.Event()
     install_stop_signals(stop)

@@ -9,6 +9,7 @@ budgets, precedence); the policy's ``evaluate`` only says what the reports call 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -135,6 +136,27 @@ class PolicyContext(Frozen):
 Evaluate = Callable[[Sequence[HealthReport], PolicyContext, Any], list[ProposedAction]]
 
 
+def _check_evaluate(policy_id: str, evaluate: object) -> None:
+    """``evaluate`` is a function taking ``(reports, ctx, params)``: checked when declared, not
+    at the first report hours later."""
+    if not callable(evaluate):
+        raise PolicyError(
+            f"policy {policy_id!r}: evaluate must be a function evaluate(reports, ctx, params), "
+            f"got {type(evaluate).__name__} {evaluate!r:.40}"
+        )
+    try:
+        signature = inspect.signature(evaluate)
+    except (TypeError, ValueError):
+        return  # some builtins have no signature to inspect; nothing to check
+    try:
+        signature.bind(None, None, None)
+    except TypeError:
+        raise PolicyError(
+            f"policy {policy_id!r}: evaluate must take three arguments (reports, ctx, params), "
+            f"its signature is {signature}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Policy:
     """One policy's declaration. Timings are engine semantics; ``evaluate`` is the policy's logic.
@@ -174,6 +196,7 @@ class Policy:
             raise PolicyError(
                 f"policy {self.id!r}: owner is empty; name the team that answers for it"
             )
+        _check_evaluate(self.id, self.evaluate)
         if not (isinstance(self.params, type) and issubclass(self.params, BaseModel)):
             raise PolicyError(f"policy {self.id!r}: params must be a pydantic model class")
         try:

@@ -59,12 +59,20 @@ def _exec_module(path: Path) -> tuple[ModuleType, str]:
         raise PolicyError(
             f"{path}: cannot read policy file ({exc.strerror}); check the path"
         ) from exc
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise PolicyError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start}); save the policy as UTF-8"
+        ) from None
     try:
         compile(source, str(path), "exec")
     except SyntaxError as exc:
         raise PolicyError(
             f"{path}:{exc.lineno}: syntax error: {exc.msg}; fix the policy source"
         ) from exc
+    except ValueError as exc:  # e.g. a NUL byte in the source
+        raise PolicyError(f"{path}:1: not Python source: {exc}") from None
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
     name = f"autoops_policy_{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -76,8 +84,18 @@ def _exec_module(path: Path) -> tuple[ModuleType, str]:
         spec.loader.exec_module(module)
     except PolicyError as exc:
         del sys.modules[name]
-        line = _line_of(source, "version") if "version" in str(exc) else _line_of(source, "POLICY")
-        raise PolicyError(f"{path}:{line}: {exc}") from exc
+        needle = next((n for n in ("evaluate", "version") if n in str(exc)), "POLICY")
+        raise PolicyError(f"{path}:{_line_of(source, needle)}: {exc}") from exc
+    except SystemExit as exc:
+        # A policy file is a library, never a program: exiting at import would end the
+        # orchestrator (or make `policy validate` exit 0 saying nothing).
+        del sys.modules[name]
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+        line = frames[-1].lineno if frames else 1
+        raise PolicyError(
+            f"{path}:{line}: importing the policy called sys.exit({exc.code!r}); a policy module "
+            "must not exit"
+        ) from None
     except Exception as exc:
         del sys.modules[name]
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]

@@ -72,10 +72,12 @@ def run(
 ) -> None:
     """Run the orchestrator for a plant file until Ctrl-C / SIGTERM (resumes where it stopped)."""
     from orchestrator.config import load_config
+    from orchestrator.preflight import check_plant
     from orchestrator.process import Stack, install_stop_signals
 
     _logging(verbose)
     plant = load_config(config)
+    check_plant(plant, source=str(config))  # every field checked before anything starts
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -92,21 +92,31 @@ def test_policies(
 
 
 @policy_app.command("validate")
-def validate(path: Annotated[Path, typer.Argument(help="a policy file or directory")]) -> None:
-    """Load policy files and report each broken one with file and line; exit 1 if any is broken."""
-    from policies.loader import load_policy_file, policy_files
+def validate(
+    path: Annotated[Path, typer.Argument(help="a policy file or directory")],
+    timeout: Annotated[
+        float, typer.Option(help="seconds one file may take to import before it is broken")
+    ] = 20.0,
+) -> None:
+    """Load policy files, each in its own process with a time limit, and report each broken one
+    with file and line; exit 1 if any is broken (or a policy id repeats)."""
+    from policies.isolated import check_files
+    from policies.loader import policy_files
 
+    files = policy_files([path])
+    if not files:
+        raise PolicyError(f"{path}: no policy files (*.py, not *_cases.py) found")
     broken = 0
-    for f in policy_files([path]):
-        try:
-            pf = load_policy_file(f)
-        except PolicyError as exc:
+    for f, result in zip(files, check_files(files, timeout_s=timeout), strict=True):
+        if not result.ok:
             broken += 1
-            typer.echo(f"BROKEN {exc}")
+            typer.echo(f"BROKEN {result.error}")
             continue
-        p = pf.loaded.policy
-        cases = f"{len(pf.cases)} cases" if pf.cases else "NO CASES"
-        typer.echo(f"ok     {f}: {p.id} {p.version} ({cases}, sha256 {pf.loaded.source_hash[:12]})")
+        cases = f"{result.cases} cases" if result.cases else "NO CASES"
+        typer.echo(
+            f"ok     {f}: {result.policy_id} {result.version} ({cases}, sha256 "
+            f"{result.source_hash[:12]})"
+        )
     if broken:
         raise typer.Exit(1)
 

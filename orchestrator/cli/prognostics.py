@@ -22,6 +22,23 @@ HISTORY_HELP = "history file: one row per (unit, cycle)"
 FORMAT_HELP = "cmapss (NASA C-MAPSS text, 26 columns) or csv (header: unit,cycle,<features...>)"
 
 
+def _check_out(out: Path) -> None:
+    """The model file can be written: its folder exists and is writable, and it is no folder."""
+    import os
+
+    from agents.errors import InputError
+
+    folder = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise InputError("--out is a directory; give a file name for the model", file=str(out))
+    if not folder.is_dir():
+        raise InputError(
+            f"--out: folder {str(folder)!r} does not exist; create it first", file=str(out)
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"--out: folder {str(folder)!r} is not writable", file=str(out))
+
+
 @prognostics_app.command("fit")
 def fit(
     history: Annotated[Path, typer.Option("--history", help=f"run-to-failure {HISTORY_HELP}")],
@@ -31,13 +48,17 @@ def fit(
         float, typer.Option("--cap", min=1.0, help="RUL cap of the piecewise-linear target, cycles")
     ] = 125.0,
     folds: Annotated[int, typer.Option("--folds", min=2, help="grouped CV folds (by unit)")] = 5,
-    seed: Annotated[int, typer.Option("--seed", help="seed of the CV truncation points")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", min=0, max=2**32 - 1, help="seed of the CV truncation points"),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the CV report as JSON")] = False,
 ) -> None:
     """Cross-validate grouped by unit, print the RMSE, then fit on every unit and save the model."""
     from agents.fleet_data import read_history
     from agents.prognostics import RulConfig, fit_with_cv, save_model
 
+    _check_out(out)  # before the cross-validation, which takes minutes on a big history
     data = read_history(history, fmt)
     config = RulConfig(cap=cap, n_splits=folds, seed=seed)
     model = fit_with_cv(data, config, trained_at=datetime.now(UTC))

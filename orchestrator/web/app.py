@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from agents.errors import ServiceUnavailableError
 from orchestrator.config import PlantConfig, User
 from orchestrator.web.auth import Auth, SessionStore, Throttled
 from orchestrator.web.authz import Refused, can_act, check_resolve, check_vote
@@ -140,6 +142,30 @@ def create_app(
         if exc.status_code == 401:
             return RedirectResponse("/login", status_code=303)
         return page(request, "error.html", status_code=exc.status_code, message=exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own handler echoes the input back and fails (500) on a body that is not UTF-8;
+        # say where and what, never the raw input.
+        errors = [
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(ServiceUnavailableError)
+    async def _unavailable(request: Request, exc: ServiceUnavailableError) -> Response:
+        # A service behind the UI is down (Temporal): say so and when to retry, not a bare 500.
+        headers = {"Retry-After": "5"}
+        if request.url.path.startswith("/api/") or request.method != "GET":
+            return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
+        response = page(request, "error.html", status_code=503, message=str(exc))
+        response.headers.update(headers)
+        return response
 
     # ---- sign in / out -------------------------------------------------------------------------
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)

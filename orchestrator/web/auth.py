@@ -189,7 +189,10 @@ class Auth:
     def check_csrf(self, request: Request, token: str | None) -> None:
         session = self.store.get(request.cookies.get(COOKIE))
         supplied = token or request.headers.get("x-csrf-token") or ""
-        if session is None or not supplied or not hmac.compare_digest(supplied, session.csrf):
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters (a forged token).
+        if session is None or not supplied or not hmac.compare_digest(
+            supplied.encode(), session.csrf.encode()
+        ):
             who = session.user if session and session.user else "anonymous"
             audit.warning(
                 "refused: missing or wrong CSRF token user=%s path=%s", who, request.url.path

@@ -1,0 +1,245 @@
+"""One validation pass over a plant configuration, before anything starts.
+
+``autoops run`` and ``autoops demo`` call ``check_plant`` after reading the plant file and before
+Temporal, Ray, the reference servers or the web UI start: a bad table, knob, tier, twin or policy
+parameter is then one ``ConfigError`` naming the file and the field, not a traceback minutes
+later from inside a workflow or an actor. Everything here is plain Python: nothing is started.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from agents.errors import AutoopsError, ConfigError
+from orchestrator.config import PlantConfig
+
+
+def _first(exc: ValidationError, prefix: str) -> str:
+    """``prefix.field: message`` for each problem pydantic found (at most three, then a count)."""
+    errors = exc.errors(include_url=False)
+    parts = []
+    for err in errors[:3]:
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        got = err.get("input")
+        shown = f" (got {got!r})" if isinstance(got, str | int | float | bool) else ""
+        parts.append(f"{prefix}{loc}: {err['msg']}{shown}")
+    more = f"; and {len(errors) - 3} more problem(s)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more
+
+
+def check_state_dir(state_dir: Path, source: str) -> None:
+    """The state directory exists (or can be made) and takes a file."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=state_dir, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(
+            f"state_dir: {str(state_dir)!r} is not a writable directory ({reason}); set "
+            "state_dir in the plant file or AUTOOPS_STATE_DIR to a directory autoops may write",
+            file=source,
+        ) from None
+
+
+def _check_assets(config: PlantConfig, source: str) -> set[str]:
+    from agents.registry import build_agent, spec_from_table
+    from agents.models import AssetKind
+
+    for index, table in enumerate(config.inventory):
+        if not isinstance(table.get("sku"), str) or not table.get("sku"):
+            raise ConfigError(
+                f"inventory[{index}].sku: every [[inventory]] table needs a sku (a text id)",
+                file=source,
+            )
+    seen: dict[str, str] = {}
+    for kind, tables, name in (
+        (AssetKind.MACHINE, config.machines, "machines"),
+        (AssetKind.INVENTORY, config.inventory, "inventory"),
+        (AssetKind.ENERGY, config.energy, "energy"),
+    ):
+        for index, table in enumerate(tables):
+            where = f"{name}[{index}]"
+            try:
+                spec = spec_from_table(kind, table, where=where)
+                build_agent(spec)
+            except AutoopsError as exc:
+                message = str(exc)
+                if not message.startswith(where):
+                    message = f"{where}: {message}"
+                raise ConfigError(message, file=source) from None
+            except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+                raise ConfigError(f"{where}: {type(exc).__name__}: {exc}", file=source) from None
+            if spec.asset_id in seen:
+                raise ConfigError(
+                    f"{where}: asset id {spec.asset_id!r} is already used by {seen[spec.asset_id]}",
+                    file=source,
+                )
+            seen[spec.asset_id] = where
+    return set(seen)
+
+
+def _check_reference_knobs(config: PlantConfig, source: str) -> None:
+    from orchestrator.reference.knobs import CmmsKnobs, Knobs, SupplierKnobs
+
+    models: dict[str, type[Knobs]] = {"supplier": SupplierKnobs, "cmms": CmmsKnobs, "mes": Knobs}
+    for partner, knobs in config.endpoints.reference.items():
+        model = models.get(partner)
+        if model is None:
+            raise ConfigError(
+                f"endpoints.reference.{partner}: unknown reference server; use one of "
+                f"{sorted(models)}",
+                file=source,
+            )
+        try:
+            model.model_validate(knobs)
+        except ValidationError as exc:
+            raise ConfigError(_first(exc, f"endpoints.reference.{partner}"), file=source) from None
+
+
+def _check_approvals(config: PlantConfig, source: str) -> None:
+    from workflows.models import ApprovalTier
+
+    tiers: list[ApprovalTier] = []
+    for index, table in enumerate(config.approvals.tiers):
+        try:
+            tiers.append(ApprovalTier.model_validate(table))
+        except ValidationError as exc:
+            raise ConfigError(_first(exc, f"approvals.tiers[{index}]"), file=source) from None
+        if config.roles:
+            unknown = [r for r in tiers[-1].roles if r not in config.roles]
+            if unknown:
+                raise ConfigError(
+                    f"approvals.tiers[{index}].roles: unknown role(s) {unknown}; declared roles "
+                    f"are {sorted(config.roles)}",
+                    file=source,
+                )
+    for index in range(1, len(tiers)):
+        if tiers[index].above < tiers[index - 1].above:
+            raise ConfigError(
+                f"approvals.tiers[{index}].above: tiers must be listed lowest first "
+                f"({tiers[index].above} comes after {tiers[index - 1].above})",
+                file=source,
+            )
+
+
+def _check_simulation(config: PlantConfig, source: str) -> None:
+    if not config.simulation:
+        return
+    from agents.simulator.plant import PlantSim, SimulationSpec
+    from orchestrator.assets import inventory_items
+
+    try:
+        spec = SimulationSpec.model_validate(config.simulation)
+    except ValidationError as exc:
+        raise ConfigError(_first(exc, "simulation"), file=source) from None
+    assets = {str(t.get("id")) for t in config.machines}
+    assets |= {str(t.get("sku")) for t in config.inventory}
+    assets |= {str(t.get("asset_id")) for t in config.inventory if t.get("asset_id")}
+    for t in config.energy:
+        assets |= {str(t.get(k)) for k in ("system_id", "meter_id") if t.get(k)}
+        assets |= {str(m.get("meter_id")) for m in t.get("meters", ()) if isinstance(m, Mapping)}
+    for index, twin in enumerate(spec.twins):
+        if twin.asset not in assets:
+            raise ConfigError(
+                f"simulation.twins[{index}].asset: {twin.asset!r} is not an asset of this plant "
+                f"(assets: {sorted(assets)})",
+                file=source,
+            )
+    try:
+        PlantSim(spec, inventory_items(config), start=datetime(2026, 1, 1, tzinfo=UTC))
+    except AutoopsError as exc:
+        raise ConfigError(f"simulation: {exc}", file=source) from None
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        raise ConfigError(f"simulation: {type(exc).__name__}: {exc}", file=source) from None
+
+
+def _check_policies(config: PlantConfig, source: str, assets: set[str]) -> None:
+    from policies.engine import EngineConfig
+    from policies.loader import load_all
+
+    settings = config.policies
+    try:
+        EngineConfig.model_validate(
+            {"parameters": settings.parameters, "budget": settings.budget, "autonomy": settings.autonomy}
+        )
+    except ValidationError as exc:
+        raise ConfigError(_first(exc, "policies"), file=source) from None
+    try:
+        if settings.extra_dirs:
+            # The plant's own policies are imported in a child process first: one that loops or
+            # exits at import is refused here instead of hanging or ending the orchestrator.
+            from policies.isolated import check_files
+            from policies.loader import policy_files
+
+            for result in check_files(policy_files(settings.extra_dirs)):
+                if not result.ok:
+                    raise ConfigError(f"policies.extra_dirs: {result.error}", file=source)
+        policies = {pf.loaded.policy.id: pf.loaded.policy for pf in load_all(settings.extra_dirs)}
+    except ConfigError:
+        raise
+    except AutoopsError as exc:
+        raise ConfigError(f"policies.extra_dirs: {exc}", file=source) from None
+    for table, what in ((settings.parameters, "parameters"), (settings.autonomy, "autonomy")):
+        for policy_id in table:
+            if policy_id not in policies:
+                raise ConfigError(
+                    f"policies.{what}.{policy_id}: no such policy; policies are {sorted(policies)}",
+                    file=source,
+                )
+    for policy_id, overrides in settings.parameters.items():
+        model: type[BaseModel] = policies[policy_id].params
+        fields = set(model.model_fields)
+        scopes: list[tuple[str, Mapping[str, Any]]] = [("", overrides)]
+        for key, value in overrides.items():
+            if ":" not in key:
+                continue
+            where = f"policies.parameters.{policy_id}.{key!r}"
+            kind, _, name = key.partition(":")
+            if kind not in ("asset", "line") or not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"{where}: a scoped override is a table named 'asset:<id>' or 'line:<id>'",
+                    file=source,
+                )
+            known = assets if kind == "asset" else {line.id for line in config.lines}
+            if known and name not in known:
+                raise ConfigError(f"{where}: no {kind} {name!r} in this plant", file=source)
+            scopes.append((key, value))
+        plain = {k: v for k, v in overrides.items() if ":" not in k}
+        for scope, values in scopes:
+            where = f"policies.parameters.{policy_id}" + (f".{scope!r}" if scope else "")
+            unknown = sorted(k for k in values if ":" not in k and k not in fields)
+            if unknown or (scope and any(":" in k for k in values)):
+                raise ConfigError(
+                    f"{where}: unknown parameter(s) {unknown or sorted(values)}; policy "
+                    f"{policy_id!r} takes {sorted(fields)}",
+                    file=source,
+                )
+            try:
+                model(**{**plain, **(values if scope else {})})
+            except ValidationError as exc:
+                raise ConfigError(_first(exc, where), file=source) from None
+
+
+def check_plant(config: PlantConfig, *, source: str = "plant configuration") -> None:
+    """Validate everything ``run`` / ``demo`` would otherwise find only after starting services.
+
+    Raises ``ConfigError`` naming ``source`` and the field: the state directory, every asset
+    table (built as its agent would be, without Ray), the reference servers' knobs, the approval
+    tiers, the simulation's twins and the policies' parameter overrides.
+    """
+    check_state_dir(config.state_dir, source)
+    assets = _check_assets(config, source)
+    _check_reference_knobs(config, source)
+    _check_approvals(config, source)
+    _check_simulation(config, source)
+    _check_policies(config, source, assets)
+
+
+__all__ = ["check_plant", "check_state_dir"]
