@@ -49,8 +49,8 @@ def check_state_dir(state_dir: Path, source: str) -> None:
 
 
 def _check_assets(config: PlantConfig, source: str) -> set[str]:
-    from agents.registry import build_agent, spec_from_table
     from agents.models import AssetKind
+    from agents.registry import build_agent, spec_from_table
 
     for index, table in enumerate(config.inventory):
         if not isinstance(table.get("sku"), str) or not table.get("sku"):
