@@ -126,7 +126,12 @@ class Node:
 
         threading.Thread(target=read, daemon=True).start()
         if not done.wait(timeout_s) or not line or line[0].strip() != "ready":
-            raise RuntimeError(f"{self.name} did not get ready within {timeout_s} s; see {self.log_file}")
+            tail = "".join(self.log_file.read_text(errors="replace").splitlines(keepends=True)[-15:])
+            code = self.process.poll()
+            raise RuntimeError(
+                f"{self.name} did not get ready within {timeout_s} s (exit code {code}); "
+                f"its log {self.log_file} ends:\n{tail}"
+            )
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -385,6 +390,7 @@ async def main(args: argparse.Namespace) -> int:
     }
     connect_ray(num_cpus=1, namespace="autoops-chaos", log_to_driver=False)
     fleet = None
+    run: Run | None = None
     try:
         sensors = [{"name": "vib", "kind": "vibration_velocity", "unit": "mm/s"},
                    {"name": "temp", "kind": "temperature", "unit": "degC"}]
@@ -447,7 +453,7 @@ async def main(args: argparse.Namespace) -> int:
         if fleet is not None:
             fleet.stop()
         disconnect_ray()
-        temporal.stop()
+        (run.temporal if run is not None else temporal).stop()  # the one running now (restarts)
         partners.stop()
         if args.keep:
             print(f"state kept in {state}", file=sys.stderr)
