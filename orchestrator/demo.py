@@ -27,6 +27,7 @@ from orchestrator.config import PlantConfig, load_config
 from orchestrator.preflight import check_plant
 from orchestrator.process import Stack, install_stop_signals
 from orchestrator.runtime import StepResult
+from workflows.models import workflow_id_for_ref
 
 log = logging.getLogger(__name__)
 DEMO_PLANT = Path(__file__).parent / "plants" / "precision_components.toml"
@@ -275,7 +276,10 @@ def expected_outcomes(summary: dict[str, Any], site: str) -> dict[str, bool]:
         return any(w["id"].startswith(prefix) and w["status"] == "completed" for w in summary["workflows"])
 
     policies = summary["decisions_by_policy"]
-    refs = Counter(w.get("external_ref") for w in summary["cmms_work_orders"])
+    # Work orders per workflow: a CMMS ref is "<workflow id>~<run tag>" (workflows.models.work_order_ref).
+    refs = Counter(
+        workflow_id_for_ref(w["external_ref"]) for w in summary["cmms_work_orders"] if w.get("external_ref")
+    )
     return {
         "material_shortage_ordered_after_approval": completed(f"po:{site}:BAR-42CRMO4-40:")
         and any(e["what"] == "approved" and e["workflow"].startswith(f"po:{site}:BAR") for e in summary["timeline"]),

@@ -73,3 +73,20 @@ def test_killed_orchestrator_resumes_and_orders_nothing_twice(tmp_path: Path) ->
     assert skus["BK-6205"] == 1
     refs = Counter(w["external_ref"] for w in summary["cmms_work_orders"])
     assert all(n == 1 for n in refs.values()), refs
+
+
+def test_the_maintenance_outcome_counts_work_orders_by_workflow_whatever_the_run_tag() -> None:
+    from orchestrator.demo import expected_outcomes
+
+    site = "pc"
+    summary = {
+        "workflows": [{"id": f"maint:{site}:mill-1", "status": "completed"}],
+        "decisions_by_policy": {},
+        "cmms_work_orders": [{"external_ref": f"maint:{site}:mill-1~63ea5fbc"}],
+        "timeline": [],
+        "failed_assets": [],
+        "duplicates": 0,
+    }
+    assert expected_outcomes(summary, site)["bearing_wear_maintained_in_window"]
+    twice = {**summary, "cmms_work_orders": summary["cmms_work_orders"] * 2}
+    assert not expected_outcomes(twice, site)["bearing_wear_maintained_in_window"]
