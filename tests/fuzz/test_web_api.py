@@ -109,7 +109,7 @@ def test_pages_with_any_query(session, path, params, tail, count) -> None:
     _answered(client.get(url, params=params, follow_redirects=False))
 
 
-@settings(max_examples=300)
+@settings(max_examples=100)  # each attempt hashes a password (scrypt): the slow one
 @given(
     username=TEXT,
     password=st.one_of(TEXT, st.just("ana-pw")),
