@@ -96,10 +96,15 @@ SOURCES = st.one_of(st.sampled_from(["supplier", "cmms", "erp", "", "supplier/x"
     source=SOURCES,
     body=st.one_of(st.binary(max_size=300), VALUE.map(lambda v: json.dumps(v).encode())),
     timestamp=st.none() | TIMESTAMPS,
-    signature=st.none() | st.one_of(TEXT, st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda h: "v1=" + h)),
+    signature=st.none()
+    | st.one_of(
+        TEXT, st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda h: "v1=" + h)
+    ),
     content_length=st.none() | st.sampled_from(["-1", "abc", "99999999999999999999", "0", "5"]),
 )
-def test_forged_and_garbage_callbacks(intake, source, body, timestamp, signature, content_length, count) -> None:
+def test_forged_and_garbage_callbacks(
+    intake, source, body, timestamp, signature, content_length, count
+) -> None:
     count()
     client, recorder = intake
     headers: dict[str, str] = {"content-type": "application/json"}
