@@ -85,7 +85,7 @@ _ASSET_PATH = _TMP / "asset.toml"
 _ASSET_PATH.write_text(ASSET)
 
 
-@settings(max_examples=2000)
+@settings(max_examples=1800)
 @given(text=csv_text())
 def test_structured_csv_is_read_or_refused_with_file_and_row(text: str, count) -> None:
     count()
