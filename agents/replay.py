@@ -223,7 +223,8 @@ def read_waveform(path: str | Path, *, min_samples: int = MIN_SAMPLES) -> NDArra
         real = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
         if arr.ndim != 1 or not real:
             raise InputError(
-                f"expected a 1-D array of real numbers, got shape {arr.shape} of {arr.dtype}",
+                f"expected a 1-D numeric array, got shape {arr.shape} of {arr.dtype} (real "
+                "numbers only: no complex, boolean or text samples)",
                 file=file,
             )
         samples = arr.astype(np.float64)

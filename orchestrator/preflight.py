@@ -167,7 +167,11 @@ def _check_policies(config: PlantConfig, source: str, assets: set[str]) -> None:
     settings = config.policies
     try:
         EngineConfig.model_validate(
-            {"parameters": settings.parameters, "budget": settings.budget, "autonomy": settings.autonomy}
+            {
+                "parameters": settings.parameters,
+                "budget": settings.budget,
+                "autonomy": settings.autonomy,
+            }
         )
     except ValidationError as exc:
         raise ConfigError(_first(exc, "policies"), file=source) from None

@@ -27,9 +27,7 @@ SCALAR = st.one_of(
 
 VALUE = st.recursive(
     SCALAR,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)),
     max_leaves=12,
 )
 
@@ -68,7 +66,11 @@ def toml_value(value: Any) -> str:
     if isinstance(value, datetime | date | time):
         return value.isoformat()  # TOML local date / time / date-time literals
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{toml_string(str(k))} = {toml_value(v)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{toml_string(str(k))} = {toml_value(v)}" for k, v in value.items())
+            + "}"
+        )
     raise TypeError(type(value))
 
 
@@ -144,10 +146,14 @@ def tweaked(draw: st.DrawFn, base: Any, max_edits: int = 3) -> Any:
             parent[key] = not old
         elif op == "same-type" and isinstance(old, int | float):
             parent[key] = draw(
-                st.sampled_from([0, -1, -old, old * 1000, 1e308, -1e308, float("nan"), float("inf")])
+                st.sampled_from(
+                    [0, -1, -old, old * 1000, 1e308, -1e308, float("nan"), float("inf")]
+                )
             )
         elif op == "same-type" and isinstance(old, str):
-            parent[key] = draw(st.sampled_from(["", old + "x", old.upper(), "mill-1", "line-a", "a" * 300]))
+            parent[key] = draw(
+                st.sampled_from(["", old + "x", old.upper(), "mill-1", "line-a", "a" * 300])
+            )
         else:
             parent[key] = draw(VALUE)
     return doc

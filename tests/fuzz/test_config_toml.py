@@ -51,7 +51,7 @@ def _asset(path: Path) -> None:
     agent.assess(Reading(asset_id=machine.id, time=datetime(2026, 1, 1, tzinfo=UTC), values=values))
 
 
-@settings(max_examples=1500)
+@settings(max_examples=1000)
 @given(data=mutated(ASSET_DATA))
 def test_near_valid_asset_files(data: dict, count) -> None:
     count()
@@ -91,7 +91,7 @@ def _plant(path: Path) -> None:
         assert exc.file == str(path) and str(exc).startswith(f"file {path}: ")
 
 
-@settings(max_examples=700)
+@settings(max_examples=500)
 @given(data=tweaked(PLANT_DATA))
 def test_near_valid_plant_files(data: dict, count, cached_policies) -> None:
     count()

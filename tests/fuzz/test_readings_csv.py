@@ -44,7 +44,9 @@ HEADERS = st.one_of(
 
 def _csv_line(cells: list[str]) -> str:
     # Quote some cells so commas, quotes and newlines inside them reach the parser as data too.
-    return ",".join(('"' + c.replace('"', '""') + '"') if any(x in c for x in ',"\n\r') else c for c in cells)
+    return ",".join(
+        ('"' + c.replace('"', '""') + '"') if any(x in c for x in ',"\n\r') else c for c in cells
+    )
 
 
 @st.composite
@@ -59,7 +61,9 @@ def csv_text(draw: st.DrawFn) -> str:
         )
     )
     lines = [_csv_line(header)] + [_csv_line([t, *cells]) for t, cells in rows]
-    return draw(st.sampled_from(["\n", "\r\n", "\r"])).join(lines) + draw(st.sampled_from(["", "\n"]))
+    return draw(st.sampled_from(["\n", "\r\n", "\r"])).join(lines) + draw(
+        st.sampled_from(["", "\n"])
+    )
 
 
 def _check(path: Path) -> None:
@@ -81,7 +85,7 @@ _ASSET_PATH = _TMP / "asset.toml"
 _ASSET_PATH.write_text(ASSET)
 
 
-@settings(max_examples=2500)
+@settings(max_examples=1800)
 @given(text=csv_text())
 def test_structured_csv_is_read_or_refused_with_file_and_row(text: str, count) -> None:
     count()
@@ -110,7 +114,9 @@ FLOAT = st.one_of(
     values=st.lists(st.tuples(FLOAT, FLOAT), min_size=1, max_size=40),
     step_s=st.sampled_from([1, 600, 3600, 10**7]),
 )
-def test_any_values_give_health_reports(values: list[tuple[float, float]], step_s: int, count) -> None:
+def test_any_values_give_health_reports(
+    values: list[tuple[float, float]], step_s: int, count
+) -> None:
     """Values are not file errors: extreme, NaN and infinite readings still give reports."""
     from agents.base import Reading
 

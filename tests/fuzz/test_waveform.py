@@ -82,7 +82,9 @@ def test_text_records(text: str, count) -> None:
 
 
 @settings(max_examples=500)
-@given(raw=st.one_of(NPY, st.binary(max_size=300)), suffix=st.sampled_from([".npy", ".txt", ".csv"]))
+@given(
+    raw=st.one_of(NPY, st.binary(max_size=300)), suffix=st.sampled_from([".npy", ".txt", ".csv"])
+)
 def test_npy_and_raw_bytes(raw: bytes, suffix: str, count) -> None:
     count()
     path = _TMP / f"record{suffix}"
@@ -110,7 +112,11 @@ def test_diagnose_command_never_a_traceback(
     path = _TMP / f"{kind}.txt"
     if not path.exists():
         rng = np.random.default_rng(0)
-        samples = {"noise": rng.normal(size=2048), "zeros": np.zeros(2048), "huge": np.full(2048, 1e300)}[kind]
+        samples = {
+            "noise": rng.normal(size=2048),
+            "zeros": np.zeros(2048),
+            "huge": np.full(2048, 1e300),
+        }[kind]
         path.write_text("\n".join(repr(float(v)) for v in samples))
     args = ["diagnose", "--waveform", str(path), "--fs", repr(fs), "--json"]
     for flag, value in zip(("--bpfo", "--bpfi", "--bsf", "--ftf"), freqs, strict=True):

@@ -22,15 +22,25 @@ from tests.orchestrator.test_web import TableBackend, config, item  # noqa: F401
 
 pytestmark = pytest.mark.fuzz
 
-IDS = st.one_of(st.sampled_from(["po:pc:BK:1", "po:pc:BK:2", "", "%", "..", "a/b", "x" * 3000]), TEXT)
+IDS = st.one_of(
+    st.sampled_from(["po:pc:BK:1", "po:pc:BK:2", "", "%", "..", "a/b", "x" * 3000]), TEXT
+)
 JSON_BODY = st.one_of(
     VALUE.map(lambda v: json.dumps(v, allow_nan=True).encode()),
-    st.fixed_dictionaries({"comment": st.one_of(TEXT, VALUE)}).map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({"comment": st.one_of(TEXT, VALUE)}).map(
+        lambda v: json.dumps(v).encode()
+    ),
     st.binary(max_size=200),
     st.just(b'{"comment": "' + b"\xff" * 10 + b'"}'),
 )
 CONTENT_TYPES = st.sampled_from(
-    ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", ""]
+    [
+        "application/json",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "",
+    ]
 )
 
 
@@ -42,7 +52,8 @@ def session(config):  # noqa: F811
         page = client.get("/login")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         signed = client.post(
-            "/login", data={"username": "ana", "password": "ana-pw", "csrf_token": csrf},
+            "/login",
+            data={"username": "ana", "password": "ana-pw", "csrf_token": csrf},
             follow_redirects=False,
         )
         assert signed.status_code == 303
@@ -68,7 +79,9 @@ def _answered(response) -> None:  # type: ignore[no-untyped-def]
     content_type=CONTENT_TYPES,
     with_csrf=st.booleans(),
 )
-def test_api_votes_with_any_body(session, approval_id, verb, body, content_type, with_csrf, count) -> None:
+def test_api_votes_with_any_body(
+    session, approval_id, verb, body, content_type, with_csrf, count
+) -> None:
     count()
     client, csrf = session
     headers = {"content-type": content_type} if content_type else {}
@@ -97,9 +110,21 @@ def test_forms_with_any_fields(session, approval_id, verb, fields, with_csrf, co
 @settings(max_examples=400)
 @given(
     path=st.sampled_from(
-        ["/api/decisions", "/decisions", "/api/approvals", "/approvals", "/api/board", "/board", "/api/workflows/"]
+        [
+            "/api/decisions",
+            "/decisions",
+            "/api/approvals",
+            "/approvals",
+            "/api/board",
+            "/board",
+            "/api/workflows/",
+        ]
     ),
-    params=st.dictionaries(st.sampled_from(["q", "limit", "msg", "ok", "x"]), st.one_of(TEXT, st.integers().map(str)), max_size=3),
+    params=st.dictionaries(
+        st.sampled_from(["q", "limit", "msg", "ok", "x"]),
+        st.one_of(TEXT, st.integers().map(str)),
+        max_size=3,
+    ),
     tail=IDS,
 )
 def test_pages_with_any_query(session, path, params, tail, count) -> None:
@@ -109,7 +134,7 @@ def test_pages_with_any_query(session, path, params, tail, count) -> None:
     _answered(client.get(url, params=params, follow_redirects=False))
 
 
-@settings(max_examples=300)
+@settings(max_examples=100)  # each attempt hashes a password (scrypt): the slow one
 @given(
     username=TEXT,
     password=st.one_of(TEXT, st.just("ana-pw")),

@@ -17,7 +17,9 @@ import pytest
 from orchestrator.cli import main
 from tests.orchestrator.test_cli_replay import ASSET
 
-SAMPLE = Path(__file__).resolve().parents[2] / "orchestrator" / "plants" / "precision_components.toml"
+SAMPLE = (
+    Path(__file__).resolve().parents[2] / "orchestrator" / "plants" / "precision_components.toml"
+)
 GOOD_ROWS = "".join(f"{1_767_225_600 + 600 * i},45.0,0.5\n" for i in range(30))
 
 
@@ -108,7 +110,10 @@ def test_replay_readings_at_the_float_limits_give_reports_not_a_crash(cli, tmp_p
         ("x = " + "[" * 5000 + "]" * 5000 + "\n", ("nested too deeply",)),
         ("a = {" * 3000 + "}" * 3000, ("not valid TOML",)),
         (ASSET.replace('unit = "degC"', 'unit = "furlongs"'), ("unit",)),
-        (ASSET.replace("commissioning_readings = 20", "commissioning_readings = -3"), ("commissioning_readings",)),
+        (
+            ASSET.replace("commissioning_readings = 20", "commissioning_readings = -3"),
+            ("commissioning_readings",),
+        ),
         (ASSET + "\nbogus = 1\n", ("bogus",)),
     ],
 )
@@ -134,7 +139,16 @@ def test_prognostics_non_utf8_history(cli, tmp_path: Path, fmt: str, name: str) 
 def test_prognostics_negative_seed(cli, tmp_path: Path) -> None:
     history = tmp_path / "h.txt"
     history.write_text("1 1 " + " ".join(["0"] * 24) + "\n")
-    code, out = cli("prognostics", "fit", "--history", str(history), "--out", str(tmp_path / "m"), "--seed", "-1")
+    code, out = cli(
+        "prognostics",
+        "fit",
+        "--history",
+        str(history),
+        "--out",
+        str(tmp_path / "m"),
+        "--seed",
+        "-1",
+    )
     refused(code, out, "--seed")
 
 
@@ -174,7 +188,12 @@ def plant(tmp_path: Path, *edits: tuple[str, str], append: str = "") -> Path:
 BAD_PLANTS: list[tuple[str, tuple[tuple[str, str], ...], str, tuple[str, ...]]] = [
     (
         "reference knob out of range",
-        (("cmms = { auto_complete_delay_s = 4.0 }", "cmms = { auto_complete_delay_s = 4.0, error_rate = 2 }"),),
+        (
+            (
+                "cmms = { auto_complete_delay_s = 4.0 }",
+                "cmms = { auto_complete_delay_s = 4.0, error_rate = 2 }",
+            ),
+        ),
         "",
         ("endpoints.reference.cmms.error_rate",),
     ),
@@ -192,7 +211,7 @@ BAD_PLANTS: list[tuple[str, tuple[tuple[str, str], ...], str, tuple[str, ...]]] 
     ),
     (
         "inventory without sku",
-        (('sku = "BK-6205"\ndescription', 'description'),),
+        (('sku = "BK-6205"\ndescription', "description"),),
         "",
         ("inventory[0].sku",),
     ),
@@ -228,7 +247,12 @@ BAD_PLANTS: list[tuple[str, tuple[tuple[str, str], ...], str, tuple[str, ...]]] 
     ),
     (
         "approval tier without roles",
-        (('{ name = "lead", roles = ["maintenance_lead"], deadline_s = 28800.0 }', '{ name = "lead", deadline_s = 28800.0 }'),),
+        (
+            (
+                '{ name = "lead", roles = ["maintenance_lead"], deadline_s = 28800.0 }',
+                '{ name = "lead", deadline_s = 28800.0 }',
+            ),
+        ),
         "",
         ("approvals.tiers[0].roles",),
     ),
@@ -270,7 +294,9 @@ def test_run_refuses_a_bad_plant_before_starting_anything(
     refused(*cli("run", "--config", str(path)), "plant.toml", *needles)
 
 
-def test_run_with_an_unusable_state_dir(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_with_an_unusable_state_dir(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("AUTOOPS_STATE_DIR", str(blocker / "state"))
