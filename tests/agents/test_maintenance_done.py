@@ -139,6 +139,7 @@ def test_message_reaches_the_actor_and_survives_its_restart(
     ray_session: None, tmp_path: Path
 ) -> None:
     from agents.runtime.adapter import AgentFleet
+    from tests.agents.test_runtime import wait_restarted
 
     fleet = AgentFleet.start(
         [mill("mill-1")], namespace=f"test-{uuid.uuid4().hex[:8]}", checkpoint_dir=tmp_path
@@ -148,6 +149,7 @@ def test_message_reaches_the_actor_and_survives_its_restart(
         at = vibration("mill-1", range(16))[-1].time
         assert fleet.maintenance_done("mill-1", at) is True
         fleet.kill("mill-1", restart=True)  # ray.kill(actor, no_restart=False)
+        wait_restarted(fleet, "asset:mill-1", 2)
         # Still known after the restart: the retried message changes nothing.
         assert fleet.maintenance_done("mill-1", at) is False
         reports = fleet.ingest(vibration("mill-1", range(16, 20)))

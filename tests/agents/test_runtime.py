@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -268,6 +269,16 @@ def fleet_args(ray_session: None, tmp_path: Path) -> Iterator[dict[str, Any]]:
     yield {"namespace": f"test-{uuid.uuid4().hex[:8]}", "checkpoint_dir": tmp_path / "state"}
 
 
+def wait_restarted(fleet: Any, actor: str, incarnation: int, timeout_s: float = 120.0) -> None:
+    """``ray.kill`` returns before the actor is gone: wait (bounded) until the new incarnation
+    answers, so what follows talks to it and not to the old one still finishing a call."""
+    deadline = time.monotonic() + timeout_s
+    while fleet.stats()[actor].incarnation < incarnation:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{actor} not restarted as incarnation {incarnation} in {timeout_s} s")
+        time.sleep(0.2)
+
+
 @pytest.mark.integration
 def test_killed_actor_comes_back_with_its_baseline_and_keeps_reporting(
     fleet_args: dict[str, Any],
@@ -286,6 +297,7 @@ def test_killed_actor_comes_back_with_its_baseline_and_keeps_reporting(
         assert before.baseline_ready  # commissioned: 12 readings learnt
 
         assert fleet.kill("mill-1", restart=True) == "asset:mill-1"  # ray.kill(no_restart=False)
+        wait_restarted(fleet, "asset:mill-1", 2)
         later = fleet.ingest(vibration("mill-1", range(16, 22)) + counts("sku-b", range(16, 22)))
 
         resumed = [r for r in later if r.asset_id == "mill-1"]
@@ -340,6 +352,7 @@ def test_sharded_actor_restores_every_agent_it_hosts(fleet_args: dict[str, Any])
         ]
         fleet.ingest([r for s in specs for r in counts(s.asset_id, range(10))])
         fleet.kill("sku-b")
+        wait_restarted(fleet, "shard:0", 2)
         later = fleet.ingest([r for s in specs for r in counts(s.asset_id, range(10, 14))])
         for spec in specs:
             mine = [r for r in later if r.asset_id == spec.asset_id]
