@@ -5,6 +5,12 @@ says when *this* machine no longer behaves as it did when it was known to be hea
 commissioning window every believable feature value is kept; when the window closes, each feature
 gets a median and a robust spread (1.4826 x MAD, i.e. the standard deviation for Gaussian data,
 but not pulled by the odd outlier). Afterwards a value is scored by its robust z-score.
+
+Each feature also gets a ``level_scale``: the robust spread of the rolling median of
+``LEVEL_WINDOW`` values over the commissioning window, never below what white noise alone would
+give (1.25 x spread / sqrt(window)). Slow wander seen while commissioning widens it, so the
+level of an indicator is judged against how much its level moved when healthy, not only against
+the reading-to-reading noise.
 """
 
 from __future__ import annotations
@@ -18,9 +24,15 @@ import numpy as np
 
 #: Fewest values of a feature needed to learn it; features seen less often are not scored.
 MIN_VALUES = 10
-#: Relative floor of the spread, so a feature that hardly moved in commissioning (e.g. speed
-#: under a constant set point) does not turn every later wiggle into a huge z-score.
-REL_FLOOR = 0.02
+#: Relative floor of the spread, so a feature that hardly moved in commissioning does not turn
+#: every later wiggle into a huge z-score: 0.1 % of the value, the accuracy class of a good
+#: transmitter. (It was 2 %, which hid real departures of large-valued indicators: a temperature
+#: of 1,400 K would have needed 28 K to move one z.) Quantised values also get their resolution.
+REL_FLOOR = 0.001
+#: Readings whose median is the *level* of an indicator (drift detection, ``agents.drift``).
+LEVEL_WINDOW = 8
+#: Standard error of a median of n Gaussian values is about 1.25 sigma / sqrt(n).
+_MEDIAN_EFFICIENCY = 1.2533
 
 
 class Baseline:
@@ -35,6 +47,7 @@ class Baseline:
         self.samples: dict[str, list[float]] = {}
         self.median: dict[str, float] = {}
         self.scale: dict[str, float] = {}
+        self.level_scale: dict[str, float] = {}
         self.ready = False
 
     def add(self, time: datetime, features: Mapping[str, float]) -> bool:
@@ -60,10 +73,20 @@ class Baseline:
             arr = np.asarray(values)
             med = float(np.median(arr))
             mad = 1.4826 * float(np.median(np.abs(arr - med)))
+            gaps = np.diff(np.unique(arr))
+            resolution = float(gaps.min()) if gaps.size else 0.0
+            scale = max(mad, resolution, REL_FLOOR * abs(med), 1e-9)
             self.median[name] = med
-            self.scale[name] = max(mad, REL_FLOOR * abs(med), 1e-9)
+            self.scale[name] = scale
+            self.level_scale[name] = _level_scale(arr, scale)
         self.samples = {}
         self.ready = True
+
+    def level_z(self, name: str, level: float) -> float | None:
+        """Robust z of an indicator's smoothed level against the spread of its healthy level."""
+        if name not in self.median or not math.isfinite(level):
+            return None
+        return (level - self.median[name]) / self.level_scale[name]
 
     def z(self, features: Mapping[str, float]) -> dict[str, float]:
         """Robust z-score of each learned feature present in ``features``."""
@@ -84,6 +107,7 @@ class Baseline:
             "samples": self.samples,
             "median": self.median,
             "scale": self.scale,
+            "level_scale": self.level_scale,
             "ready": self.ready,
         }
 
@@ -95,7 +119,23 @@ class Baseline:
         self.samples = {k: [float(v) for v in vs] for k, vs in state["samples"].items()}
         self.median = {k: float(v) for k, v in state["median"].items()}
         self.scale = {k: float(v) for k, v in state["scale"].items()}
+        # Snapshots from before level scales existed: the white-noise bound.
+        white = _MEDIAN_EFFICIENCY / math.sqrt(LEVEL_WINDOW)
+        self.level_scale = {
+            k: float(state.get("level_scale", {}).get(k, white * v)) for k, v in self.scale.items()
+        }
         self.ready = bool(state["ready"])
 
 
-__all__ = ["Baseline"]
+def _level_scale(values: np.ndarray, scale: float) -> float:
+    """Robust spread of the rolling ``LEVEL_WINDOW``-median, floored at the white-noise value."""
+    white = _MEDIAN_EFFICIENCY * scale / math.sqrt(LEVEL_WINDOW)
+    if values.size < 2 * LEVEL_WINDOW:
+        return white
+    windows = np.lib.stride_tricks.sliding_window_view(values, LEVEL_WINDOW)
+    levels = np.median(windows, axis=1)
+    mad = 1.4826 * float(np.median(np.abs(levels - np.median(levels))))
+    return max(mad, white)
+
+
+__all__ = ["LEVEL_WINDOW", "Baseline"]

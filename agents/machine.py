@@ -16,6 +16,11 @@ the status falls only after ``clear_after`` readings below it):
 - red    ISO zone D, a declared red limit, or RUL below ``red_rul_h``;
 - amber  ISO zone C, a declared amber limit, a bearing defect line, a sustained anomaly with a
          rising trend, RUL below ``amber_rul_h``; or -- at most amber -- an instrument fault.
+- every indicator without a declared limit is also judged against its own commissioning
+  baseline (``agents.drift``): a far, sustained, trended departure is amber, naming the indicator
+  and its direction; on an asset without any red limit, a departure four times the amber
+  excursion and still growing is red. RUL without a declared limit is estimated against a failure
+  level learned from history (``thresholds.failure_levels``) or reported as unknown.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 from agents.base import Reading
 from agents.baseline import Baseline
 from agents.bearing import BearingDiagnosis, diagnose
+from agents.drift import DriftMonitor, directions_for, rul_from_drifts
 from agents.errors import AutoopsError
 from agents.iso10816 import classify
 from agents.machine_config import Limit, MachineAsset, MachineThresholds
@@ -45,6 +51,7 @@ _CONDITION_KINDS = frozenset(
 _TO_MM_S = {"mm/s": 1.0, "in/s": 25.4}
 #: Values per feature whose median is scored against the baseline.
 _ANOMALY_WINDOW = 5
+_WAVE_FEATURES = ("rms", "crest", "kurtosis", "velocity_rms", "defect_ratio")
 
 
 def _level(value: float, limit: Limit) -> Status:
@@ -87,8 +94,12 @@ class MachineAgent:
             f"{s.name}.{feat}"
             for s in asset.sensors
             if s.kind is SensorKind.VIBRATION_ACCELERATION
-            for feat in ("rms", "crest", "kurtosis", "velocity_rms", "defect_ratio")
+            for feat in _WAVE_FEATURES
         }
+        # Declared limits and ISO zones win where given; every other indicator drifts.
+        ways = directions_for(asset.sensors, _WAVE_FEATURES)
+        self.drift = DriftMonitor(th, {k: v for k, v in ways.items() if k not in self.limits})
+        self.drift_red = not any(lim.red is not None for lim in self.limits.values())
         self.seq = 0
         self.t0: datetime | None = None
         self.monitor = SensorFaultMonitor(asset.sensors, asset.sensor_checks)
@@ -178,6 +189,7 @@ class MachineAgent:
         self.rejudge = True
         self.held, self.defects, self.recent, self.last_wave = {}, {}, {}, {}
         self.anomalous = False
+        self.drift.reset()
         if recommission:
             fresh = Baseline(
                 readings=self.asset.commissioning_readings, hours=self.asset.commissioning_hours
@@ -269,6 +281,11 @@ class MachineAgent:
                 top = max(z.items(), key=lambda kv: abs(kv[1]))
                 anomaly = abs(top[1])
             main_z = z.get(self.main) if self.main is not None else None
+        drifts = []
+        if self.baseline.ready and after_job and not check.out_of_order:
+            drifts = self.drift.update(
+                self._hours(reading.time), features, self.baseline, allow_red=self.drift_red
+            )
         fit: TrendFit | None = None
         rul = None
         main_now = features.get(self.main) if self.main is not None else None
@@ -298,7 +315,11 @@ class MachineAgent:
         b.anomaly(
             anomaly, top, self.th.anomaly_z, fit, self.main, main_z if self.anomalous else None
         )
-        b.rul(rul, self.th.amber_rul_h, self.th.red_rul_h)
+        b.drift(drifts)
+        unknown = ""
+        if rul is None and drifts and (self.main is None or self.main not in self.limits):
+            rul, unknown = rul_from_drifts(drifts, self.th)
+        b.rul(rul, self.th.amber_rul_h, self.th.red_rul_h, unknown)
         note = self._maintenance_note(reading.time, fit, closed)
         if note is not None:
             b.findings.append(note)
@@ -366,6 +387,7 @@ class MachineAgent:
             "maintained_at": self.maintained_at.isoformat() if self.maintained_at else None,
             "relearn": self.relearn.state() if self.relearn is not None else None,
             "rejudge": self.rejudge,
+            "drift": self.drift.state(),
         }
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
@@ -402,6 +424,7 @@ class MachineAgent:
             self.relearn = Baseline(readings=None, hours=None)
             self.relearn.load(snapshot["relearn"])
         self.rejudge = bool(snapshot.get("rejudge", False))
+        self.drift.load(snapshot.get("drift", {}))
 
 
 __all__ = ["Limit", "MachineAgent", "MachineAsset", "MachineThresholds"]

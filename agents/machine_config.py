@@ -25,6 +25,13 @@ class Limit(_Frozen):
     red: float | None = None
 
 
+class FailureLevel(_Frozen):
+    """Level of an indicator at which the machine failed, learned from history, with its basis."""
+
+    value: float
+    basis: str = Field(min_length=1)  # e.g. "median at failure of 99 engines of the fleet"
+
+
 class MachineThresholds(_Frozen):
     """When a machine turns amber or red. Every field can be overridden in the asset file."""
 
@@ -42,6 +49,14 @@ class MachineThresholds(_Frozen):
     trend_window_h: float = Field(default=48.0, gt=0)
     bearing_ratio: float = Field(default=DEFAULT_RATIO_THRESHOLD, gt=1)
     rul_horizon_h: float = Field(default=2000.0, gt=0)
+    # Drift from the learned baseline, for indicators without a declared limit (agents.drift).
+    drift_z: float = Field(default=8.0, gt=0)  # smoothed level, in z of the healthy level's spread
+    drift_raw_z: float = Field(default=3.0, gt=0)  # the same level, in z of single readings
+    drift_memory_h: float = Field(default=24.0, gt=0)  # a departure must beat the level this old
+    drift_margin_z: float = Field(default=0.5, ge=0)  # ... by this many z of single readings
+    drift_red_multiple: float = Field(default=4.0, gt=1)  # red: this many times the amber level
+    # Failure levels learned from the asset's or the fleet's history: RUL without a declared limit.
+    failure_levels: dict[str, FailureLevel] = Field(default_factory=dict)
 
 
 class MachineAsset(_Frozen):
@@ -77,9 +92,12 @@ class MachineAsset(_Frozen):
                 raise ValueError(f"sensors.{s.name}: a waveform sensor needs sampling_hz")
         if self.bearing is not None and self.shaft_hz is None and self.defect_frequencies is None:
             raise ValueError("bearing: give shaft_hz too, the defect frequencies depend on speed")
-        for key in self.thresholds.limits:
-            if key.split(".", 1)[0] not in names:
-                raise ValueError(f"thresholds.limits.{key}: no sensor named {key.split('.')[0]!r}")
+        for table in ("limits", "failure_levels"):
+            for key in getattr(self.thresholds, table):
+                if key.split(".", 1)[0] not in names:
+                    raise ValueError(
+                        f"thresholds.{table}.{key}: no sensor named {key.split('.')[0]!r}"
+                    )
         return self
 
     def frequencies(self) -> DefectFrequencies | None:
@@ -94,4 +112,4 @@ class MachineAsset(_Frozen):
         return zone_limits(self.machine_group, self.foundation)
 
 
-__all__ = ["Limit", "MachineAsset", "MachineThresholds"]
+__all__ = ["FailureLevel", "Limit", "MachineAsset", "MachineThresholds"]

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from agents.bearing import BearingDiagnosis, DefectFrequencies
+from agents.drift import Drift
 from agents.iso10816 import Zone, ZoneLimits
 from agents.models import AssetKind, HealthReport, Indicator, RulEstimate, SensorKind, Status
 from agents.sensor_faults import FaultCheck
@@ -142,7 +143,33 @@ class ReportBuilder:
             self.findings.append(text)
             self.reasons[Status.AMBER].append(text)
 
-    def rul(self, rul: RulEstimate | None, amber_h: float, red_h: float) -> None:
+    def drift(self, drifts: list[Drift]) -> None:
+        """Indicators departing from their baseline: amber (red by the drift red rule), named."""
+        for d in sorted(drifts, key=lambda d: -abs(d.z)):
+            level = Status.RED if d.red else Status.AMBER
+            unit = self.unit(d.feature)
+            self.extra.append(
+                Indicator(
+                    name=f"{d.feature}.drift",
+                    value=round(d.z, 3),
+                    unit="robust z",
+                    status=level,
+                    note=f"{d.word} from baseline {d.baseline:.4g} to {d.level:.4g} {unit}".rstrip(),
+                )
+            )
+            text = (
+                f"departure from baseline: {d.feature} {d.word}, {d.z:+.1f} robust z from this "
+                f"machine's commissioning level ({d.baseline:.4g} -> {d.level:.4g} {unit}".rstrip()
+                + f"), trend t={d.t_stat:.1f}"
+                + (", far beyond the amber excursion and still growing" if d.red else "")
+            )
+            self.findings.append(text)
+            self.reasons[level].append(text)
+            self.scores.append(0.3 if d.red else 0.6)
+
+    def rul(
+        self, rul: RulEstimate | None, amber_h: float, red_h: float, unknown: str = ""
+    ) -> None:
         level = Status.GREEN
         if rul is not None:
             level = (
@@ -157,7 +184,7 @@ class ReportBuilder:
                 amber_at=amber_h,
                 red_at=red_h,
                 status=level,
-                note="remaining useful life; lower is worse",
+                note=unknown or "remaining useful life; lower is worse",
             )
         )
         if rul is not None and level is not Status.GREEN:

@@ -56,6 +56,14 @@ class SensorKind(StrEnum):
     CONDITION_INDICATOR = "condition_indicator"  # generic, any unit
 
 
+class Degrades(StrEnum):
+    """Which way an indicator moves as the machine wears: vibration rises, an efficiency falls."""
+
+    RISE = "rise"
+    FALL = "fall"
+    EITHER = "either"
+
+
 #: Units accepted per sensor kind. ``None`` means any unit is accepted.
 UNITS: dict[SensorKind, frozenset[str] | None] = {
     SensorKind.VIBRATION_VELOCITY: frozenset({"mm/s", "in/s"}),
@@ -82,6 +90,9 @@ class SensorSpec(Frozen):
     max_step: float | None = None  # largest plausible change between consecutive readings
     correlated_with: tuple[str, ...] = ()  # sensors that should move with this one
     sampling_hz: float | None = Field(default=None, gt=0)  # for waveform sensors
+    # Direction of wear, for the drift rule (``agents.drift``). Unset: vibration and temperature
+    # rise, a generic condition indicator may go either way, process sensors are not judged.
+    degrades: Degrades | None = None
 
     @model_validator(mode="after")
     def _unit_fits_kind(self) -> SensorSpec:

@@ -30,6 +30,7 @@ raises: the caller gets the clean values and the list of faults.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,11 +83,11 @@ class SensorFaultDetector:
         self.jump_run = 0
         self.nan_run = 0
         self.unseen = 0  # readings since the last believable value in which none was seen
-        self._cache: tuple[float, float] | None = None
+        self._cache: tuple[float, float, float] | None = None
         self._fresh = 0
 
-    def _learned(self) -> tuple[float, float] | None:
-        """(median step, 98th percentile step) of believable values, once enough are known.
+    def _learned(self) -> tuple[float, float, float] | None:
+        """(median step, 98th percentile step, share of zero steps) of believable values.
 
         Recomputed every few new steps only: they describe the sensor's usual behaviour, which
         one more value does not change, and the checks run for every reading of every sensor.
@@ -95,7 +96,11 @@ class SensorFaultDetector:
             return None
         if self._cache is None or self._fresh >= 8:
             arr = np.asarray(self.steps)
-            self._cache = (float(np.median(arr)), float(np.quantile(arr, 0.98)))
+            self._cache = (
+                float(np.median(arr)),
+                float(np.quantile(arr, 0.98)),
+                float(np.mean(arr == 0.0)),
+            )
             self._fresh = 0
         return self._cache
 
@@ -103,6 +108,21 @@ class SensorFaultDetector:
         """Median reading-to-reading change of believable values, once enough are known."""
         learned = self._learned()
         return learned[0] if learned else None
+
+    def stuck_run(self) -> int:
+        """Identical values in a row that make 'stuck' for this sensor.
+
+        A quantised sensor (whole degrees, a counter) repeats its value as a matter of course: a
+        run of k repeats is called stuck only when, at the share ``p`` of unchanged steps it has
+        shown, chance would give it less than once in a million (``p ** (k - 1) < 1e-6``).
+        """
+        learned = self._learned()
+        p = learned[2] if learned else 0.0
+        if p <= 0.0:
+            return self.settings.stuck_repeats
+        if p >= 1.0:
+            return 1 << 30
+        return max(self.settings.stuck_repeats, 2 + int(math.log(1e-6) / math.log(p)))
 
     def jump_limit(self) -> float | None:
         # Needs a longer history than the flatline check: rare large but normal changes (a new
@@ -133,7 +153,7 @@ class SensorFaultDetector:
             )
         usual = self.usual_step()
         repeats = self.repeats + 1 if self.last_raw is not None and value == self.last_raw else 1
-        if repeats >= self.settings.stuck_repeats and usual is not None and usual > 0:
+        if repeats >= self.stuck_run() and usual is not None and usual > 0:
             ins.faults[FaultKind.STUCK] = (
                 f"same value {value:g} {spec.unit} {repeats} times in a row"
             )
@@ -148,6 +168,8 @@ class SensorFaultDetector:
             and usual > 0
             and spread < self.settings.flat_ratio * usual
             and FaultKind.STUCK not in ins.faults
+            # A window of one repeated value is a run, judged by the stuck rule above.
+            and repeats < len(window)
         ):
             ins.faults[FaultKind.FLATLINE] = (
                 f"spread {spread:.3g} {spec.unit} over {len(window)} readings, "

@@ -196,13 +196,18 @@ def estimate_rul(
 class TrendTracker:
     """Sliding window of (hours, value) for one indicator; fits on demand."""
 
-    def __init__(self, window_h: float) -> None:
+    def __init__(self, window_h: float, *, min_dt_h: float = 0.0) -> None:
         self.window_h = window_h
+        # Points closer than this to the last kept one are skipped: at 1 Hz a 48-h window would
+        # otherwise hold 172,800 points per indicator for a fit that needs a few hundred.
+        self.min_dt_h = min_dt_h
         self.points: deque[tuple[float, float]] = deque()
 
     def add(self, t_h: float, value: float) -> None:
         if self.points and t_h <= self.points[-1][0]:
             return  # out of order or repeated time: a trend needs increasing time
+        if self.points and t_h - self.points[-1][0] < self.min_dt_h:
+            return
         self.points.append((t_h, value))
         while self.points and self.points[0][0] < t_h - self.window_h:
             self.points.popleft()

@@ -1,0 +1,186 @@
+"""Does health hold on machines we never tuned for? Figures for ``reports/health-validation.md``.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/eval_health.py [--engines N] [--subprocess] [--skip-cmapss]
+        [--skip-sim] [--seeds 1-5]
+
+1. **C-MAPSS run-to-failure** (``../shared/data/cmapss/train_FD001.txt``, not copied here). Each
+   training engine becomes an asset whose 14 informative sensors are *generic condition
+   indicators* with no limits, no direction and no failure level declared; one cycle is written
+   as one hour. Its readings go through ``autoops replay --json`` (in process through the same
+   command; ``--subprocess`` runs the installed console script instead) with the default
+   commissioning (48 readings) and default thresholds. Printed: engines amber before failure,
+   median / quartiles of the lead (cycles from first amber to the last cycle), false ambers in
+   healthy early life (amber while RUL > 125 cycles, the field's usual "still healthy" horizon,
+   and amber within the first 100 cycles), and which indicators the first amber named.
+   The 7 constant channels (sensors 1, 5, 6, 10, 16, 18, 19) are left out as a plant engineer
+   would leave out dead channels: they carry nothing, and the flatline check would rightly call
+   them broken instruments.
+2. **Simulator bearing scenarios**: ``autoops simulate --scenario bearing-wear`` for the seeds
+   (lead of the first amber, false ambers before the defect's onset, status sequence) and a healthy
+   spindle under the twin's load changes plus extra noise and a daily temperature wander, run for
+   days with no declared limits: amber readings (must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATA = ROOT.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
+#: Sensor columns (1-based sensor numbers) that vary in FD001.
+SENSORS = (2, 3, 4, 7, 8, 9, 11, 12, 13, 14, 15, 17, 20, 21)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+HEALTHY_RUL = 125  # cycles; the usual C-MAPSS cap (Heimes 2008): beyond it an engine is healthy
+
+
+def _asset_toml(unit: int) -> str:
+    lines = [f'id = "engine-{unit}"', ""]
+    for s in SENSORS:
+        lines += ["[[sensors]]", f'name = "s{s}"', 'kind = "condition_indicator"', 'unit = ""', ""]
+    return "\n".join(lines)
+
+
+def _csv(rows: np.ndarray) -> str:
+    header = "time," + ",".join(f"s{s}" for s in SENSORS)
+    out = [header]
+    for r in rows:
+        stamp = (T0 + timedelta(hours=float(r[1]))).isoformat()
+        out.append(stamp + "," + ",".join(repr(float(r[4 + s])) for s in SENSORS))
+    return "\n".join(out) + "\n"
+
+
+def _replay(asset: Path, readings: Path, use_subprocess: bool) -> list[dict[str, Any]]:
+    args = ["replay", "--asset", str(asset), "--readings", str(readings), "--json"]
+    if use_subprocess:
+        exe = Path(sys.executable).with_name("autoops")
+        text = subprocess.run([str(exe), *args], capture_output=True, text=True, check=True).stdout
+    else:
+        from typer.testing import CliRunner
+
+        from orchestrator.cli import app
+
+        result = CliRunner().invoke(app, args)
+        if result.exit_code != 0:
+            raise RuntimeError(f"autoops replay failed: {result.output}")
+        text = result.stdout
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def cmapss(n_engines: int | None, use_subprocess: bool) -> dict[str, Any]:
+    data = np.loadtxt(DATA)
+    units = sorted({int(u) for u in data[:, 0]})[:n_engines]
+    per: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for unit in units:
+            rows = data[data[:, 0] == unit]
+            asset, readings = Path(tmp, f"e{unit}.toml"), Path(tmp, f"e{unit}.csv")
+            asset.write_text(_asset_toml(unit))
+            readings.write_text(_csv(rows))
+            reports = _replay(asset, readings, use_subprocess)
+            last = int(rows[-1, 1])
+            cycles = [int(r) for r in rows[:, 1]]
+            amber = [c for c, r in zip(cycles, reports, strict=True) if r["status"] in ("amber", "red")]
+            red = [c for c, r in zip(cycles, reports, strict=True) if r["status"] == "red"]
+            first = amber[0] if amber else None
+            named = []
+            if first is not None:
+                rep = reports[cycles.index(first)]
+                named = [
+                    f"{i['name'].removesuffix('.drift')} {'rising' if i['value'] > 0 else 'falling'}"
+                    for i in rep["indicators"]
+                    if i["name"].endswith(".drift")
+                ]
+            per.append(
+                {
+                    "unit": unit,
+                    "life": last,
+                    "first_amber": first,
+                    "lead": last - first if first is not None else None,
+                    "first_red": red[0] if red else None,
+                    "amber_rul_gt_125": sum(1 for c in amber if last - c > HEALTHY_RUL),
+                    "amber_first_100": sum(1 for c in amber if c <= 100),
+                    "named": named,
+                    "instrument_faults": sum(1 for r in reports if r["sensor_faults"]),
+                }
+            )
+    leads = sorted(p["lead"] for p in per if p["lead"] is not None)
+    named_count: dict[str, int] = {}
+    for p in per:
+        for n in p["named"]:
+            named_count[n] = named_count.get(n, 0) + 1
+    q = statistics.quantiles(leads, n=4) if len(leads) >= 2 else [float("nan")] * 3
+    return {
+        "engines": len(per),
+        "amber_before_failure": sum(1 for p in per if p["first_amber"] is not None),
+        "red_before_failure": sum(1 for p in per if p["first_red"] is not None),
+        "lead_cycles_median": statistics.median(leads) if leads else None,
+        "lead_cycles_quartiles": [round(q[0], 1), round(q[2], 1)],
+        "lead_cycles_min_max": [leads[0], leads[-1]] if leads else None,
+        "engines_false_amber_rul_gt_125": sum(1 for p in per if p["amber_rul_gt_125"]),
+        "false_amber_readings_rul_gt_125": sum(p["amber_rul_gt_125"] for p in per),
+        "engines_amber_in_first_100_cycles": sum(1 for p in per if p["amber_first_100"]),
+        "engines_with_instrument_faults": sum(1 for p in per if p["instrument_faults"]),
+        "first_amber_named": dict(sorted(named_count.items(), key=lambda kv: -kv[1])),
+        "per_engine": per,
+    }
+
+
+def simulator(seeds: list[int]) -> dict[str, Any]:
+    from agents.simulator.machine_twin import bearing_wear
+    from benchmarks.sim_wander import healthy_wander_run
+
+    wear = []
+    for seed in seeds:
+        out = bearing_wear(seed)
+        wear.append(
+            {
+                "seed": seed,
+                "amber_lead_h": out["amber_lead_h"],
+                "false_amber_count": out["false_amber_count"],
+                "status_changes": [c["status"] for c in out["status_changes"]],
+                "first_amber_summary": out["first_amber_summary"],
+            }
+        )
+    healthy = [healthy_wander_run(seed) for seed in seeds]
+    return {"bearing_wear": wear, "healthy_wander_no_limits": healthy}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--engines", type=int, default=None, help="first N engines only")
+    ap.add_argument("--subprocess", action="store_true", help="run the autoops console script")
+    ap.add_argument("--skip-cmapss", action="store_true")
+    ap.add_argument("--skip-sim", action="store_true")
+    ap.add_argument("--seeds", default="1-5", help="simulator seeds, e.g. 1-5")
+    ap.add_argument("--per-engine", action="store_true", help="print each engine's line too")
+    args = ap.parse_args()
+    result: dict[str, Any] = {}
+    if not args.skip_cmapss:
+        if not DATA.is_file():
+            print(f"C-MAPSS skipped: {DATA} not found", file=sys.stderr)
+        else:
+            result["cmapss_fd001"] = cmapss(args.engines, args.subprocess)
+            if not args.per_engine:
+                result["cmapss_fd001"].pop("per_engine")
+    if not args.skip_sim:
+        lo, _, hi = args.seeds.partition("-")
+        result["simulator"] = simulator(list(range(int(lo), int(hi or lo) + 1)))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
