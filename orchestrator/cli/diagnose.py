@@ -87,9 +87,10 @@ def diagnose(
     ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
-    """Find outer race, inner race, ball and cage defects in one vibration record."""
+    """Decide one record's bearing condition (healthy, outer/inner race, ball, cage)."""
     from agents.bearing import DEFAULT_RATIO_THRESHOLD
     from agents.bearing import diagnose as run_diagnosis
+    from agents.bearing_decision import decide
     from agents.errors import InputError
     from agents.replay import read_waveform
 
@@ -111,12 +112,10 @@ def diagnose(
     if band_low is not None and band_high is not None:
         band = (band_low, band_high)
     samples = read_waveform(waveform)
-    result = run_diagnosis(
-        samples,
-        fs,
-        freqs,
-        band=band,
-        ratio_threshold=ratio_threshold or DEFAULT_RATIO_THRESHOLD,
+    threshold = ratio_threshold or DEFAULT_RATIO_THRESHOLD
+    result = run_diagnosis(samples, fs, freqs, band=band, ratio_threshold=threshold)
+    decision = decide(
+        samples, fs, freqs, shaft_hz=shaft_hz, band=band, ratio_threshold=threshold
     )
     if as_json:
         out = {
@@ -124,6 +123,15 @@ def diagnose(
             "fs_hz": fs,
             "samples": int(samples.size),
             "duration_s": samples.size / fs,
+            # The decision: one condition, its confidence, the others ranked (bearing_decision).
+            "condition": decision.condition.value,
+            "confidence": decision.confidence,
+            "alternatives": [
+                {"condition": c.condition.value, "confidence": c.confidence}
+                for c in decision.alternatives
+            ],
+            "decision": decision.model_dump(mode="json"),
+            # Every kind whose line stands out on its own (agents.bearing.diagnose).
             "faults": [k.value for k in result.kinds],
             "frequencies_hz": freqs.model_dump(),
             **result.model_dump(mode="json"),
@@ -135,6 +143,13 @@ def diagnose(
         "defect frequencies: "
         + ", ".join(f"{k.upper()} {v:.2f} Hz" for k, v in freqs.model_dump().items())
     )
+    others = ", ".join(f"{c.condition.value} {c.confidence:.2f}" for c in decision.alternatives)
+    print(
+        f"condition: {decision.condition.value} (confidence {decision.confidence:.2f}; "
+        f"then {others}; shaft {decision.shaft_hz:.2f} Hz, {decision.speed_source})"
+    )
+    if decision.note:
+        print(f"note: {decision.note}")
     if not result.findings:
         print("result: no bearing defect (no envelope line stands out)")
     for finding in result.findings:

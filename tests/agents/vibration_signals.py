@@ -60,12 +60,16 @@ def impact_train(
 
 
 def background(
-    rng: np.random.Generator, *, noise: float = 0.5, unbalance: float = 2.0
+    rng: np.random.Generator,
+    *,
+    noise: float = 0.5,
+    unbalance: float = 2.0,
+    shaft_hz: float = SHAFT_HZ,
 ) -> np.ndarray:
     """Broadband noise plus a 1x shaft tone (unbalance) and a weaker 2x (misalignment)."""
     t = time_axis()
     return (
         rng.normal(0.0, noise, t.size)
-        + unbalance * np.sin(2 * np.pi * SHAFT_HZ * t)
-        + 0.3 * unbalance * np.sin(2 * np.pi * 2 * SHAFT_HZ * t + 0.4)
+        + unbalance * np.sin(2 * np.pi * shaft_hz * t)
+        + 0.3 * unbalance * np.sin(2 * np.pi * 2 * shaft_hz * t + 0.4)
     )

@@ -77,6 +77,13 @@ def test_inner_race_from_npy_with_geometry(
     assert code == 0
     result = json.loads(out)
     assert result["faults"] == ["inner_race"]
+    # One decided condition with its confidence, the other four ranked after it.
+    assert result["condition"] == "inner_race" and result["confidence"] > 0.5
+    alternatives = result["alternatives"]
+    assert {a["condition"] for a in alternatives} == {"healthy", "outer_race", "ball", "cage"}
+    assert [a["confidence"] for a in alternatives] == sorted(
+        (a["confidence"] for a in alternatives), reverse=True
+    )
     finding = result["findings"][0]
     assert finding["frequency_hz"] == pytest.approx(freqs_6205().bpfi, rel=0.02)
     assert finding["ratio"] >= result["ratio_threshold"]
@@ -96,6 +103,7 @@ def test_outer_race_from_text_with_given_frequencies(
     )
     assert code == 0
     assert "FOUND outer race defect (BPFO)" in out
+    assert "condition: outer_race (confidence" in out
     assert "x background" in out
 
 
@@ -110,7 +118,9 @@ def test_healthy_record_reports_none(
         monkeypatch,
     )
     assert code == 0
-    assert json.loads(out)["faults"] == ["none"]
+    result = json.loads(out)
+    assert result["faults"] == ["none"]
+    assert result["condition"] == "healthy" and result["alternatives"][0]["confidence"] < 0.5
 
 
 @pytest.mark.parametrize(
