@@ -12,13 +12,20 @@ indicator departs far, lasting and with a trend. The rule for one indicator, wit
    when healthy (slow wander seen in commissioning widens it), and at least ``drift_raw_z`` = 3
    robust z measured against single healthy readings -- beyond 99.7 % of the healthy values, so a
    very quiet indicator is not called on a shift that is small next to its noise.
-2. **A new extreme.** The level also beats every level the indicator had more than
+2. **A new extreme.** The level also lies beyond every level the indicator had more than
    ``drift_memory_h`` = 24 h ago (since commissioning) by ``drift_margin_z`` = 0.5 z. Wear keeps
    setting new extremes; a daily temperature cycle or a load-driven swing comes back to levels it
-   has reached before, so it never passes this test once a day of history exists. Until a full
-   memory span has been seen after commissioning, the rule does not raise at all.
+   has reached before.
+
+   **Seasoning.** The first memory span (24 h) after commissioning raises nothing: it is learned.
+   A commissioning window shorter than the slowest wander (a day/night cycle, a mean-reverting
+   drift of hours) under-states the spread; when the first day's values spread wider about the
+   commissioning median than commissioning did, both spreads of 1 are widened by that factor
+   (never narrowed). The report's z is against the widened spread.
 3. **Trended.** The least-squares slope over ``trend_window_h`` (48 h) points the same way with
-   a t-statistic of at least ``rising_t`` = 3.
+   a t-statistic of at least ``rising_t`` = 3, after the AR(1) correction for autocorrelated
+   residuals (wander makes neighbouring readings alike, which plain least squares would count as
+   independent evidence).
 4. **Sustained.** 1-3 hold for ``persistence`` readings in a row (3); the status persistence of
    the agent comes on top. Once raised, the departure holds until the level falls back below half
    of both thresholds in 1 (hysteresis), trend or not: a level far from baseline that stopped
@@ -56,6 +63,10 @@ from agents.trend import TrendFit, TrendTracker, estimate_rul
 
 #: Buckets per memory span kept for the "new extreme" test (memory stays bounded at any rate).
 _BUCKETS = 24
+#: Values kept (at most) from the first memory span after commissioning.
+_SEASON_POINTS = 240
+#: Spans the trend window is cut into for the trend test.
+_BLOCKS = 12
 #: Points per trend window kept for the trend fit (decimated beyond that).
 _TREND_POINTS = 240
 
@@ -85,8 +96,12 @@ class _Track:
         self.values: deque[float] = deque(maxlen=LEVEL_WINDOW)
         self.tracker = TrendTracker(window_h, min_dt_h=window_h / _TREND_POINTS)
         self.first_h: float | None = None
-        # (bucket, highest z, lowest z) of recent levels; older ones are folded into ref.
+        # (bucket, highest, lowest) level minus baseline median; older ones fold into ref.
         self.recent: deque[list[float]] = deque()
+        # Raw values of the first memory span after commissioning (decimated), then the factor
+        # by which they widened the commissioning spread.
+        self.season: list[float] = []
+        self.widen: float | None = None
         self.ref_hi = -math.inf
         self.ref_lo = math.inf
         self.hold = 0
@@ -101,6 +116,8 @@ class _Track:
             "ref": [self.ref_hi, self.ref_lo],
             "hold": self.hold,
             "active": self.active,
+            "season": self.season,
+            "widen": self.widen,
         }
 
     def load(self, state: Mapping[str, Any]) -> None:
@@ -110,6 +127,8 @@ class _Track:
         self.recent = deque([float(x) for x in b] for b in state["recent"])
         self.ref_hi, self.ref_lo = (float(x) for x in state["ref"])
         self.hold, self.active = int(state["hold"]), int(state["active"])
+        self.season = [float(v) for v in state["season"]]
+        self.widen = None if state["widen"] is None else float(state["widen"])
 
 
 class DriftMonitor:
@@ -158,12 +177,23 @@ class DriftMonitor:
         if len(tr.values) < LEVEL_WINDOW:
             return None
         level = float(np.median(tr.values))
-        med, scale = baseline.median[key], baseline.scale[key]
-        z = (level - med) / scale
-        zl = (level - med) / baseline.level_scale[key]
-        seasoned = t_h - tr.first_h >= th.drift_memory_h
-        new_hi, new_lo = z >= tr.ref_hi + th.drift_margin_z, z <= tr.ref_lo - th.drift_margin_z
-        self._remember(tr, t_h, z)
+        med = baseline.median[key]
+        if tr.widen is None:
+            if t_h - tr.first_h < th.drift_memory_h:
+                dt = th.drift_memory_h / _SEASON_POINTS
+                if len(tr.season) * dt <= t_h - tr.first_h:
+                    tr.season.append(value)
+                self._remember(tr, t_h, level - med)
+                return None
+            tr.widen = _widen(tr.season, med, baseline.scale[key])
+            tr.season = []
+        scale = baseline.scale[key] * tr.widen
+        delta = level - med
+        z = delta / scale
+        zl = delta / (baseline.level_scale[key] * tr.widen)
+        margin = th.drift_margin_z * scale
+        new_hi, new_lo = delta >= tr.ref_hi + margin, delta <= tr.ref_lo - margin
+        self._remember(tr, t_h, delta)
         fit: TrendFit | None = None
         if tr.active:
             d = tr.active
@@ -177,14 +207,12 @@ class DriftMonitor:
                     for d in dirs
                     if d * z >= th.drift_raw_z
                     and d * zl >= th.drift_z
-                    and seasoned
                     and (new_hi if d > 0 else new_lo)
                 ),
                 0,
             )
             if d:
-                fit = tr.tracker.fit()
-                if fit is None or d * fit.t_stat < th.rising_t:
+                if d * _block_t(tr.tracker) < th.rising_t:
                     d = 0
             tr.hold = tr.hold + 1 if d else 0
             if tr.hold < th.persistence:
@@ -192,15 +220,13 @@ class DriftMonitor:
             tr.active = d
         if fit is None:
             fit = tr.tracker.fit()
-        t_stat = d * fit.t_stat if fit is not None else 0.0
+        t_stat = d * _block_t(tr.tracker)
         red = (
-            allow_red
-            and d * z >= th.drift_red_multiple * th.drift_raw_z
-            and t_stat >= th.rising_t
+            allow_red and d * z >= th.drift_red_multiple * th.drift_raw_z and t_stat >= th.rising_t
         )
         return Drift(key, d, z, level, med, t_stat, red, fit)
 
-    def _remember(self, tr: _Track, t_h: float, z: float) -> None:
+    def _remember(self, tr: _Track, t_h: float, z: float) -> None:  # z: level - median
         """Keep per-bucket extremes of the level; fold those older than the memory into ref."""
         width = self.th.drift_memory_h / _BUCKETS
         bucket = math.floor(t_h / width)
@@ -221,6 +247,55 @@ class DriftMonitor:
         for key, st in state.items():
             track = self.tracks[key] = _Track(self.th.trend_window_h)
             track.load(st)
+
+
+def _widen(season: list[float], median: float, scale: float) -> float:
+    """How much wider than commissioning showed the first day's healthy spread is (>= 1).
+
+    A commissioning window shorter than the slowest wander (a day/night cycle, a mean-reverting
+    drift of hours) under-states the spread; the first memory span after it, when the rule does
+    not raise yet, shows more of it. Robust spread about the commissioning median, so a level
+    that moved away counts too.
+    """
+    if len(season) < 10:
+        return 1.0
+    arr = np.asarray(season, dtype=np.float64)
+    return max(1.0, 1.4826 * float(np.median(np.abs(arr - median))) / scale)
+
+
+def _block_t(tracker: TrendTracker) -> float:
+    """t-statistic of the slope over the trend window, robust to wander (signed).
+
+    Least squares on single readings counts every reading as independent evidence; wander makes
+    neighbours alike and inflates t many times. The window is cut into ``_BLOCKS`` equal spans,
+    the slope is fitted to the span means (white noise averages out), and t is shrunk for the
+    lag-1 autocorrelation rho >= 0 of the span residuals by sqrt((1 - rho) / (1 + rho)), the
+    effective sample size of an AR(1) series (Bartlett).
+    """
+    if len(tracker.points) < 2 * _BLOCKS:
+        return 0.0
+    arr = np.asarray(tracker.points, dtype=np.float64)
+    t, y = arr[:, 0], arr[:, 1]
+    edges = np.linspace(t[0], t[-1], _BLOCKS + 1)
+    idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, _BLOCKS - 1)
+    counts = np.bincount(idx, minlength=_BLOCKS)
+    keep = counts > 0
+    if int(keep.sum()) < _BLOCKS // 2:
+        return 0.0
+    bt = (np.bincount(idx, weights=t, minlength=_BLOCKS)[keep]) / counts[keep]
+    by = (np.bincount(idx, weights=y, minlength=_BLOCKS)[keep]) / counts[keep]
+    tc = bt - bt.mean()
+    sxx = float(np.dot(tc, tc))
+    if sxx <= 0:
+        return 0.0
+    slope = float(np.dot(tc, by - by.mean())) / sxx
+    resid = by - by.mean() - slope * tc
+    ss = float(np.dot(resid, resid))
+    if ss <= 0:
+        return math.copysign(math.inf, slope) if slope else 0.0
+    se = math.sqrt(ss / (bt.size - 2) / sxx)
+    rho = min(max(float(np.dot(resid[1:], resid[:-1])) / ss, 0.0), 0.99)
+    return slope / se * math.sqrt((1.0 - rho) / (1.0 + rho))
 
 
 def rul_from_drifts(drifts: list[Drift], th: MachineThresholds) -> tuple[RulEstimate | None, str]:

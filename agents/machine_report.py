@@ -167,9 +167,7 @@ class ReportBuilder:
             self.reasons[level].append(text)
             self.scores.append(0.3 if d.red else 0.6)
 
-    def rul(
-        self, rul: RulEstimate | None, amber_h: float, red_h: float, unknown: str = ""
-    ) -> None:
+    def rul(self, rul: RulEstimate | None, amber_h: float, red_h: float, unknown: str = "") -> None:
         level = Status.GREEN
         if rul is not None:
             level = (

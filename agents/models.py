@@ -103,7 +103,9 @@ class SensorSpec(Frozen):
                 f"use one of {sorted(allowed)}"
             )
         if self.min is not None and self.max is not None and self.min >= self.max:
-            raise SensorSpecError(f"sensor {self.name!r}: min {self.min} must be below max {self.max}")
+            raise SensorSpecError(
+                f"sensor {self.name!r}: min {self.min} must be below max {self.max}"
+            )
         return self
 
 
@@ -174,7 +176,9 @@ class HealthReport(Frozen):
     anomaly_score: float | None = None
     rul: RulEstimate | None = None
     sensor_faults: tuple[SensorFault, ...] = ()
-    findings: tuple[str, ...] = ()  # machine-fault evidence in words, e.g. "outer race defect (BPFO)"
+    findings: tuple[
+        str, ...
+    ] = ()  # machine-fault evidence in words, e.g. "outer race defect (BPFO)"
     baseline_ready: bool = False
     summary: str = ""
 

@@ -114,9 +114,7 @@ def diagnose(
     samples = read_waveform(waveform)
     threshold = ratio_threshold or DEFAULT_RATIO_THRESHOLD
     result = run_diagnosis(samples, fs, freqs, band=band, ratio_threshold=threshold)
-    decision = decide(
-        samples, fs, freqs, shaft_hz=shaft_hz, band=band, ratio_threshold=threshold
-    )
+    decision = decide(samples, fs, freqs, shaft_hz=shaft_hz, band=band, ratio_threshold=threshold)
     if as_json:
         out = {
             "file": str(waveform),
