@@ -214,3 +214,72 @@ def test_both_commissioning_options_is_an_error(
     )
     assert code == 2
     assert "not both" in err
+
+
+GENERIC_ASSET = """\
+id = "gearbox-4"
+# Two vendor condition indicators and nothing else: no limits, no direction, no failure level.
+
+[[sensors]]
+name = "ci_gear"
+kind = "condition_indicator"
+unit = ""
+
+[[sensors]]
+name = "ci_oil"
+kind = "condition_indicator"
+unit = ""
+"""
+
+
+def test_generic_indicators_without_limits_go_amber_well_before_failure_naming_the_riser(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ~7 days at 10-minute readings: healthy with noise and a daily cycle, then ci_gear wears
+    # (exponential growth over its last ~117 hours) to failure at the last row.
+    rng = np.random.default_rng(12)
+    n, onset = 1000, 300
+    hours = np.arange(n) / 6
+    day = np.sin(2 * np.pi * hours / 24)
+    k = np.clip(np.arange(n) - onset, 0, None)
+    gear = 1.0 + 0.05 * day + rng.normal(0, 0.05, n) + 0.02 * np.expm1(4.5 * k / (n - onset))
+    oil = 12.0 + 0.3 * day + rng.normal(0, 0.2, n)
+    asset, readings = tmp_path / "gearbox.toml", tmp_path / "gearbox.csv"
+    asset.write_text(GENERIC_ASSET)
+    rows = [f"{T0 + i * STEP_S},{gear[i]:.5f},{oil[i]:.4f}" for i in range(n)]
+    readings.write_text("time,ci_gear,ci_oil\n" + "\n".join(rows) + "\n")
+    code, out, _ = run(
+        ["replay", "--asset", str(asset), "--readings", str(readings), "--json"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0
+    reports = [json.loads(line) for line in out.splitlines()]
+    assert len(reports) == n
+    statuses = [r["status"] for r in reports]
+    first = statuses.index("amber")
+    assert onset < first <= n - 36 * 6  # after the onset, at least 36 hours before the failure
+    assert all(s in ("green", "unknown") for s in statuses[:onset])
+    summary = reports[first]["summary"]
+    assert summary.startswith("amber: departure from baseline: ci_gear rising")
+    assert "ci_oil" not in summary
+    rul = next(i for i in reports[first]["indicators"] if i["name"] == "rul")
+    assert rul["value"] is None and rul["note"].startswith("unknown: ci_gear departs")
+
+
+CMAPSS = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
+)
+
+
+@pytest.mark.skipif(not CMAPSS.is_file(), reason=f"C-MAPSS FD001 not found at {CMAPSS}")
+def test_cmapss_engines_as_generic_indicators_go_amber_before_failure_not_early() -> None:
+    # The evaluation of reports/health-validation.md on its first ten engines, through the same
+    # `autoops replay` command: every engine amber before its last cycle, none while RUL > 125.
+    from benchmarks.eval_health import cmapss
+
+    result = cmapss(10, use_subprocess=False)
+    assert result["amber_before_failure"] == 10
+    assert result["engines_false_amber_rul_gt_125"] == 0
+    assert result["lead_cycles_median"] >= 15
+    assert all(p["named"] for p in result["per_engine"])  # the first amber names its indicator
