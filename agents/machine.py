@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from agents import machine_state
 from agents.base import Reading
 from agents.baseline import Baseline
 from agents.bearing import BearingDiagnosis, diagnose
@@ -40,6 +41,7 @@ from agents.errors import AutoopsError
 from agents.iso10816 import classify
 from agents.machine_config import Limit, MachineAsset, MachineThresholds
 from agents.machine_report import ReportBuilder, bearing_findings
+from agents.machine_state import ANOMALY_WINDOW as _ANOMALY_WINDOW
 from agents.models import HealthReport, RulEstimate, SensorKind, Status
 from agents.sensor_faults import SensorFaultMonitor
 from agents.signal import waveform_features
@@ -49,8 +51,6 @@ _CONDITION_KINDS = frozenset(
     {SensorKind.VIBRATION_VELOCITY, SensorKind.TEMPERATURE, SensorKind.CONDITION_INDICATOR}
 )
 _TO_MM_S = {"mm/s": 1.0, "in/s": 25.4}
-#: Values per feature whose median is scored against the baseline.
-_ANOMALY_WINDOW = 5
 _WAVE_FEATURES = ("rms", "crest", "kurtosis", "velocity_rms", "defect_ratio")
 
 
@@ -370,61 +370,11 @@ class MachineAgent:
     # -- state ------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Baseline, trend, detectors, status and sequence number, as JSON-able data."""
-        return {
-            "asset_id": self.asset.id,
-            "seq": self.seq,
-            "t0": self.t0.isoformat() if self.t0 else None,
-            "status": self.status.value,
-            "raw": list(self.raw),
-            "held": {k: v.value for k, v in self.held.items()},
-            "defects": {k: [n, list(t)] for k, (n, t) in self.defects.items()},
-            "recent": {k: list(d) for k, d in self.recent.items()},
-            "anomalous": self.anomalous,
-            "last_wave": {k: [t.isoformat(), f] for k, (t, f) in self.last_wave.items()},
-            "monitor": self.monitor.state(),
-            "baseline": self.baseline.state(),
-            "tracker": self.tracker.state(),
-            "maintained_at": self.maintained_at.isoformat() if self.maintained_at else None,
-            "relearn": self.relearn.state() if self.relearn is not None else None,
-            "rejudge": self.rejudge,
-            "drift": self.drift.state(),
-        }
+        return machine_state.snapshot(self)
 
     def restore(self, snapshot: Mapping[str, Any]) -> None:
         """Resume from ``snapshot()`` of an agent for the same asset."""
-        if snapshot.get("asset_id") != self.asset.id:
-            raise ValueError(
-                f"snapshot is for asset {snapshot.get('asset_id')!r}, not {self.asset.id!r}"
-            )
-        self.seq = int(snapshot["seq"])
-        self.t0 = datetime.fromisoformat(snapshot["t0"]) if snapshot["t0"] else None
-        self.status = Status(snapshot["status"])
-        self.raw = deque((int(r) for r in snapshot["raw"]), maxlen=self.raw.maxlen)
-        self.held = {k: Status(v) for k, v in snapshot["held"].items()}
-        self.defects = {
-            k: (int(n), [str(x) for x in t]) for k, (n, t) in snapshot["defects"].items()
-        }
-        self.anomalous = bool(snapshot["anomalous"])
-        self.last_wave = {
-            k: (datetime.fromisoformat(t), {n: float(v) for n, v in f.items()})
-            for k, (t, f) in snapshot["last_wave"].items()
-        }
-        self.recent = {
-            k: deque((float(v) for v in vs), maxlen=_ANOMALY_WINDOW)
-            for k, vs in snapshot["recent"].items()
-        }
-        self.monitor.load(snapshot["monitor"])
-        self.baseline.load(snapshot["baseline"])
-        self.tracker.load(snapshot["tracker"])
-        # Snapshots from before maintenance messages existed have none of these keys.
-        at = snapshot.get("maintained_at")
-        self.maintained_at = datetime.fromisoformat(at) if at else None
-        self.relearn = None
-        if snapshot.get("relearn") is not None:
-            self.relearn = Baseline(readings=None, hours=None)
-            self.relearn.load(snapshot["relearn"])
-        self.rejudge = bool(snapshot.get("rejudge", False))
-        self.drift.load(snapshot.get("drift", {}))
+        machine_state.restore(self, snapshot)
 
 
 __all__ = ["Limit", "MachineAgent", "MachineAsset", "MachineThresholds"]
