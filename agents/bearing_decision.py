@@ -12,8 +12,9 @@ how sure it is, and what else it could be. ``decide`` gives that, by this rule:
    further harmonic and for each modulation sideband the kind should have (inner race: +-1x shaft
    around 1x and 2x BPFI, as the defect turns through the load zone; ball: +-FTF around 2x BSF,
    as the cage carries it; outer race and cage: none, the outer race does not turn). A line that
-   sits within 1.5 bins of a shaft harmonic counts for nothing: at that resolution it cannot be
-   told from unbalance, looseness or a rub, which ring at shaft orders.
+   sits within 1.5 bins of a shaft harmonic whose neighbouring harmonics ring about as strongly
+   counts for nothing: it is a tooth of a shaft comb (unbalance, looseness, a rub), which at that
+   resolution cannot be told from a defect line.
 3. **Clearly above the background**: the kind passes ``diagnose``'s test (fundamental >= 4x
    background and a second harmonic >= 3x; measured false-call rate ~1 in 3,000 noise windows, see
    ``agents.bearing``) on its non-shaft lines, and ``diagnose`` did not explain its line by
@@ -115,9 +116,27 @@ def _measured_speed(x: NDArray[np.float64], fs: float, nominal: float) -> float 
     return float((k + shift) * df)
 
 
-def _on_shaft_order(freq: float, shaft: float, df: float) -> bool:
-    j = round(freq / shaft)
-    return j >= 1 and abs(freq - j * shaft) <= 1.5 * df
+def _on_shaft_comb(
+    f: NDArray[np.float64], amp: NDArray[np.float64], line: tuple[float, float, float], shaft: float
+) -> bool:
+    """Whether a line is one tooth of a comb of shaft harmonics (looseness, rub, unbalance).
+
+    The line must sit within 1.5 bins of a shaft order j, and the orders j-1 and j+1 must carry
+    lines at least half as strong above their own background: a real defect line that happens
+    to fall on a shaft order has no such neighbours.
+    """
+    df = float(f[1] - f[0])
+    j = round(line[0] / shaft)
+    if j < 1 or abs(line[0] - j * shaft) > 1.5 * df:
+        return False
+    ratio = line[1] / line[2] if line[2] > 0 else 0.0
+    for m in (j - 1, j + 1):
+        if m < 1:
+            continue
+        hit = _line(f, amp, m * shaft, 0.0, df)
+        if hit is None or hit[2] <= 0 or hit[1] / hit[2] < 0.5 * ratio:
+            return False
+    return True
 
 
 def _ratio(
@@ -127,7 +146,7 @@ def _ratio(
     if target < 4 * df or target * (1 + DEFAULT_SLIP_TOLERANCE) >= usable:
         return 0.0
     hit = _line(f, amp, target, DEFAULT_SLIP_TOLERANCE, df)
-    if hit is None or hit[2] <= 0 or _on_shaft_order(hit[0], shaft, df):
+    if hit is None or hit[2] <= 0 or _on_shaft_comb(f, amp, hit, shaft):
         return 0.0
     return hit[1] / hit[2]
 
