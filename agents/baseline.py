@@ -133,9 +133,10 @@ def _level_scale(values: np.ndarray, scale: float) -> float:
     if values.size < 2 * LEVEL_WINDOW:
         return white
     windows = np.lib.stride_tricks.sliding_window_view(values, LEVEL_WINDOW)
-    levels = np.median(windows, axis=1)
-    mad = 1.4826 * float(np.median(np.abs(levels - np.median(levels))))
-    return max(mad, white)
+    with np.errstate(over="ignore", invalid="ignore"):  # values near the float limits
+        levels = np.median(windows, axis=1)
+        mad = 1.4826 * float(np.median(np.abs(levels - np.median(levels))))
+    return max(mad, white) if math.isfinite(mad) else white
 
 
 __all__ = ["LEVEL_WINDOW", "Baseline"]

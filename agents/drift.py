@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from agents.baseline import LEVEL_WINDOW, Baseline
 from agents.machine_config import MachineThresholds
@@ -154,7 +155,9 @@ class DriftMonitor:
             track = self.tracks.get(key)
             if track is None:
                 track = self.tracks[key] = _Track(self.th.trend_window_h)
-            drift = self._judge(key, track, t_h, value, baseline, dirs, allow_red)
+            # Readings near the float limits overflow a median of two: judged as no level.
+            with np.errstate(over="ignore", invalid="ignore"):
+                drift = self._judge(key, track, t_h, value, baseline, dirs, allow_red)
             if drift is not None:
                 out.append(drift)
         return out
@@ -177,6 +180,8 @@ class DriftMonitor:
         if len(tr.values) < LEVEL_WINDOW:
             return None
         level = float(np.median(tr.values))
+        if not math.isfinite(level):
+            return None
         med = baseline.median[key]
         if tr.widen is None:
             if t_h - tr.first_h < th.drift_memory_h:
@@ -275,7 +280,13 @@ def _block_t(tracker: TrendTracker) -> float:
     if len(tracker.points) < 2 * _BLOCKS:
         return 0.0
     arr = np.asarray(tracker.points, dtype=np.float64)
-    t, y = arr[:, 0], arr[:, 1]
+    # Readings near the float limits overflow the sums: no trend rather than a NaN.
+    with np.errstate(all="ignore"):
+        t_stat = _block_t_of(arr[:, 0], arr[:, 1])
+    return 0.0 if math.isnan(t_stat) else t_stat
+
+
+def _block_t_of(t: NDArray[np.float64], y: NDArray[np.float64]) -> float:
     edges = np.linspace(t[0], t[-1], _BLOCKS + 1)
     idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, _BLOCKS - 1)
     counts = np.bincount(idx, minlength=_BLOCKS)
@@ -291,6 +302,8 @@ def _block_t(tracker: TrendTracker) -> float:
     slope = float(np.dot(tc, by - by.mean())) / sxx
     resid = by - by.mean() - slope * tc
     ss = float(np.dot(resid, resid))
+    if not math.isfinite(ss):
+        return 0.0
     if ss <= 0:
         return math.copysign(math.inf, slope) if slope else 0.0
     se = math.sqrt(ss / (bt.size - 2) / sxx)
