@@ -30,13 +30,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from agents import machine_state
 from agents.base import Reading
 from agents.baseline import Baseline
 from agents.bearing import BearingDiagnosis, diagnose
-from agents.drift import DriftMonitor, directions_for, rul_from_drifts
+from agents.drift import DriftMonitor, directions_for, rul_from_drifts, small_median
 from agents.errors import AutoopsError
 from agents.iso10816 import classify
 from agents.machine_config import Limit, MachineAsset, MachineThresholds
@@ -275,7 +273,7 @@ class MachineAgent:
                 if key in self.condition:
                     self.recent.setdefault(key, deque(maxlen=_ANOMALY_WINDOW)).append(value)
             z = self.baseline.z(
-                {k: float(np.median(self.recent[k])) for k in features if k in self.condition}
+                {k: small_median(self.recent[k]) for k in features if k in self.condition}
             )
             if z:
                 top = max(z.items(), key=lambda kv: abs(kv[1]))
