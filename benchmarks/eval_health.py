@@ -51,11 +51,26 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HEALTHY_RUL = 125  # cycles; the usual C-MAPSS cap (Heimes 2008): beyond it an engine is healthy
 
 
-def _asset_toml(unit: int) -> str:
+def _asset_toml(unit: int, failure_levels: dict[int, float] | None = None) -> str:
     lines = [f'id = "engine-{unit}"', ""]
     for s in SENSORS:
         lines += ["[[sensors]]", f'name = "s{s}"', 'kind = "condition_indicator"', 'unit = ""', ""]
+    for s, level in (failure_levels or {}).items():
+        lines += [
+            f"[thresholds.failure_levels.s{s}]",
+            f"value = {level!r}",
+            'basis = "median of the last 5 cycles of the 99 other engines (leave-one-out)"',
+            "",
+        ]
     return "\n".join(lines)
+
+
+def _fleet_failure_levels(data: np.ndarray, unit: int) -> dict[int, float]:
+    """Per sensor: median over the *other* engines of their mean over their last 5 cycles."""
+    ends = {
+        int(u): data[data[:, 0] == u][-5:].mean(axis=0) for u in np.unique(data[:, 0]) if u != unit
+    }
+    return {s: float(np.median([e[4 + s] for e in ends.values()])) for s in SENSORS}
 
 
 def _csv(rows: np.ndarray) -> str:
@@ -84,7 +99,9 @@ def _replay(asset: Path, readings: Path, use_subprocess: bool) -> list[dict[str,
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
-def cmapss(n_engines: int | None, use_subprocess: bool) -> dict[str, Any]:
+def cmapss(
+    n_engines: int | None, use_subprocess: bool, fleet_levels: bool = False
+) -> dict[str, Any]:
     data = np.loadtxt(DATA)
     units = sorted({int(u) for u in data[:, 0]})[:n_engines]
     per: list[dict[str, Any]] = []
@@ -92,7 +109,8 @@ def cmapss(n_engines: int | None, use_subprocess: bool) -> dict[str, Any]:
         for unit in units:
             rows = data[data[:, 0] == unit]
             asset, readings = Path(tmp, f"e{unit}.toml"), Path(tmp, f"e{unit}.csv")
-            asset.write_text(_asset_toml(unit))
+            levels = _fleet_failure_levels(data, unit) if fleet_levels else None
+            asset.write_text(_asset_toml(unit, levels))
             readings.write_text(_csv(rows))
             reports = _replay(asset, readings, use_subprocess)
             last = int(rows[-1, 1])
@@ -103,6 +121,9 @@ def cmapss(n_engines: int | None, use_subprocess: bool) -> dict[str, Any]:
             red = [c for c, r in zip(cycles, reports, strict=True) if r["status"] == "red"]
             first = amber[0] if amber else None
             named = []
+            rul_at_amber = None
+            if first is not None and reports[cycles.index(first)]["rul"] is not None:
+                rul_at_amber = reports[cycles.index(first)]["rul"]
             if first is not None:
                 rep = reports[cycles.index(first)]
                 named = [
@@ -121,6 +142,16 @@ def cmapss(n_engines: int | None, use_subprocess: bool) -> dict[str, Any]:
                     "amber_first_100": sum(1 for c in amber if c <= 100),
                     "named": named,
                     "instrument_faults": sum(1 for r in reports if r["sensor_faults"]),
+                    "rul_at_first_amber": rul_at_amber,
+                    # RUL stated at every reading from the first amber on, against the truth.
+                    "rul_errors": [
+                        (
+                            r["rul"]["value"] - (last - c),
+                            r["rul"]["lower"] <= last - c <= r["rul"]["upper"],
+                        )
+                        for c, r in zip(cycles, reports, strict=True)
+                        if first is not None and c >= first and r["rul"] is not None
+                    ],
                 }
             )
     leads = sorted(p["lead"] for p in per if p["lead"] is not None)
@@ -129,7 +160,19 @@ def cmapss(n_engines: int | None, use_subprocess: bool) -> dict[str, Any]:
         for n in p["named"]:
             named_count[n] = named_count.get(n, 0) + 1
     q = statistics.quantiles(leads, n=4) if len(leads) >= 2 else [float("nan")] * 3
+    errors = [e for p in per for e in p.pop("rul_errors")]
+    rul = {
+        "readings_with_rul_after_first_amber": len(errors),
+        "engines_with_a_rul_at_first_amber": sum(1 for p in per if p["rul_at_first_amber"]),
+    }
+    if errors:
+        abs_err = [abs(e) for e, _ in errors]
+        rul |= {
+            "rul_abs_error_cycles_median": round(statistics.median(abs_err), 1),
+            "rul_interval_covers_truth": round(sum(1 for _, c in errors if c) / len(errors), 3),
+        }
     return {
+        "rul_against_fleet_failure_levels" if fleet_levels else "rul": rul,
         "engines": len(per),
         "amber_before_failure": sum(1 for p in per if p["first_amber"] is not None),
         "red_before_failure": sum(1 for p in per if p["first_red"] is not None),
@@ -196,13 +239,20 @@ def main() -> None:
     ap.add_argument("--seeds", default="1-5", help="simulator seeds, e.g. 1-5")
     ap.add_argument("--weeks", type=int, default=40, help="synthetic healthy generic weeks")
     ap.add_argument("--per-engine", action="store_true", help="print each engine's line too")
+    ap.add_argument(
+        "--fleet-failure-levels",
+        action="store_true",
+        help="declare each engine's failure levels learned from the 99 others (leave-one-out)",
+    )
     args = ap.parse_args()
     result: dict[str, Any] = {}
     if not args.skip_cmapss:
         if not DATA.is_file():
             print(f"C-MAPSS skipped: {DATA} not found", file=sys.stderr)
         else:
-            result["cmapss_fd001"] = cmapss(args.engines, args.subprocess)
+            result["cmapss_fd001"] = cmapss(
+                args.engines, args.subprocess, args.fleet_failure_levels
+            )
             if not args.per_engine:
                 result["cmapss_fd001"].pop("per_engine")
     if not args.skip_sim:
