@@ -209,7 +209,6 @@ class DriftMonitor:
         margin = th.drift_margin_z * scale
         new_hi, new_lo = delta >= tr.ref_hi + margin, delta <= tr.ref_lo - margin
         self._remember(tr, t_h, delta)
-        fit: TrendFit | None = None
         if tr.active:
             d = tr.active
             if d * z < 0.5 * th.drift_raw_z or d * zl < 0.5 * th.drift_z:
@@ -233,8 +232,7 @@ class DriftMonitor:
             if tr.hold < th.persistence:
                 return None
             tr.active = d
-        if fit is None:
-            fit = tr.tracker.fit()
+        fit = tr.tracker.fit()  # for the RUL towards a learned failure level
         t_stat = d * _block_t(tr.tracker)
         red = (
             allow_red and d * z >= th.drift_red_multiple * th.drift_raw_z and t_stat >= th.rising_t
