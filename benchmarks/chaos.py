@@ -441,11 +441,11 @@ async def main(args: argparse.Namespace) -> int:
               and dup_po == 0 and dup_wo == 0 and not foreign and summary["lost_readings"] == 0)
         summary["ok"] = ok
         if args.json:
-            print(json.dumps(summary))
+            print(json.dumps(summary), file=REPORT, flush=True)
         else:
             for key, value in summary.items():
                 if key != "kill_log":
-                    print(f"{key:>32}: {value}")
+                    print(f"{key:>32}: {value}", file=REPORT)
         return 0 if ok else 1
     finally:
         for node in nodes.values():
@@ -477,7 +477,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+#: Where the result goes: the real standard output. Ray's raylet writes its own notices to file
+#: descriptor 1 of this process whatever ``log_to_driver`` says; they go to stderr instead, so
+#: ``--json`` output is JSON alone.
+REPORT = sys.stdout
+
 if __name__ == "__main__":
+    REPORT = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     sys.exit(asyncio.run(main(parse())))

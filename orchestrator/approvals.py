@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
@@ -163,9 +164,14 @@ class TemporalApprovals:
         return None
 
     async def _send(self, workflow_id: str, vote: ApprovalVote) -> ApprovalStatus:
+        status: ApprovalStatus = await self._update(workflow_id, "decide", vote, ApprovalStatus)
+        return status
+
+    async def _update(self, workflow_id: str, name: str, arg: Any, result_type: type[Any]) -> Any:
+        """Send an Update; a refusal by its validator (or no such workflow) is ``ApprovalRefused``."""
         handle = self._client.get_workflow_handle(workflow_id)
         try:
-            return await handle.execute_update("decide", vote, result_type=ApprovalStatus)
+            return await handle.execute_update(name, arg, result_type=result_type)
         except WorkflowUpdateFailedError as exc:
             reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)
             raise ApprovalRefused(f"{workflow_id}: refused: {reason}") from None
@@ -182,23 +188,12 @@ class TemporalApprovals:
         too_long = comment_too_long(decision.comment)
         if too_long:  # see cast(): over 2 MB not even the workflow's refusal could be sent
             raise ApprovalRefused(f"{workflow_id}: refused: {too_long}")
-        handle = self._client.get_workflow_handle(workflow_id)
         with tracer.start_as_current_span(
             "approval.resolve",
             attributes={"workflow.id": workflow_id, "approval.approver": decision.user,
                         "approval.role": decision.role, "approval.outcome": "retry" if decision.retry else "cancel"},
         ):
-            try:
-                return str(await handle.execute_update("resolve", decision, result_type=str))
-            except WorkflowUpdateFailedError as exc:
-                reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)
-                raise ApprovalRefused(f"{workflow_id}: refused: {reason}") from None
-            except RPCError as exc:
-                if exc.status == RPCStatusCode.NOT_FOUND:
-                    raise ApprovalRefused(
-                        f"{workflow_id}: no such running workflow; see autoops approvals list"
-                    ) from None
-                raise
+            return str(await self._update(workflow_id, "resolve", decision, str))
 
     # ------------------------------------------------------------------ web backend protocol
 
