@@ -8,6 +8,7 @@ later from inside a workflow or an actor. Everything here is plain Python: nothi
 
 from __future__ import annotations
 
+import socket
 import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -231,12 +232,31 @@ def _check_policies(config: PlantConfig, source: str, assets: set[str]) -> None:
                 raise ConfigError(_first(exc, where), file=source) from None
 
 
+def _check_web_port(config: PlantConfig, source: str) -> None:
+    """The web UI's port must be free now: found after Temporal and Ray started, it is a crash."""
+    host, port = config.web.host, int(config.web.port)
+    if port == 0:
+        return
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server binds it
+        probe.bind((host, port))
+    except OSError as exc:
+        raise ConfigError(
+            f"the web UI cannot listen on {host}:{port} ({exc.strerror or exc}): another program "
+            "uses it; stop it, or choose another port with [web] port or AUTOOPS_WEB_PORT",
+            file=source, column="web.port",
+        ) from None
+    finally:
+        probe.close()
+
+
 def check_plant(config: PlantConfig, *, source: str = "plant configuration") -> None:
     """Validate everything ``run`` / ``demo`` would otherwise find only after starting services.
 
     Raises ``ConfigError`` naming ``source`` and the field: the state directory, every asset
     table (built as its agent would be, without Ray), the reference servers' knobs, the approval
-    tiers, the simulation's twins and the policies' parameter overrides.
+    tiers, the simulation's twins, the policies' parameter overrides and the web UI's port.
     """
     check_state_dir(config.state_dir, source)
     assets = _check_assets(config, source)
@@ -244,6 +264,7 @@ def check_plant(config: PlantConfig, *, source: str = "plant configuration") -> 
     _check_approvals(config, source)
     _check_simulation(config, source)
     _check_policies(config, source, assets)
+    _check_web_port(config, source)
 
 
 __all__ = ["check_plant", "check_state_dir"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 app = typer.Typer(
+    rich_markup_mode=None,  # help texts name TOML tables like [[users]]: print brackets as written
     name="autoops",
     no_args_is_help=True,
     add_completion=False,

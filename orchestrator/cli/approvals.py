@@ -25,6 +25,7 @@ from orchestrator.cli.app import app
 T = TypeVar("T")
 
 approvals_app = typer.Typer(
+    rich_markup_mode=None,  # help texts name TOML tables like [[users]]: print brackets as written
     name="approvals", no_args_is_help=True, help="Pending human approvals: list, approve, reject."
 )
 app.add_typer(approvals_app, name="approvals")

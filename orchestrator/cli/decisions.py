@@ -11,6 +11,7 @@ import typer
 from orchestrator.cli.app import app
 
 decisions_app = typer.Typer(
+    rich_markup_mode=None,  # help texts name TOML tables like [[users]]: print brackets as written
     name="decisions",
     no_args_is_help=True,
     help="The decision log: what the policies decided, and why.",

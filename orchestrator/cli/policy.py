@@ -13,6 +13,7 @@ from agents.errors import PolicyError
 from orchestrator.cli.app import app
 
 policy_app = typer.Typer(
+    rich_markup_mode=None,  # help texts name TOML tables like [[users]]: print brackets as written
     name="policy",
     no_args_is_help=True,
     help="Policies as code: list, test their cases, validate, backtest.",

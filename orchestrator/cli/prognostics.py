@@ -12,6 +12,7 @@ import typer
 from orchestrator.cli.app import app
 
 prognostics_app = typer.Typer(
+    rich_markup_mode=None,  # help texts name TOML tables like [[users]]: print brackets as written
     name="prognostics",
     no_args_is_help=True,
     help="Fleet remaining useful life: fit on run-to-failure histories, predict for running units.",

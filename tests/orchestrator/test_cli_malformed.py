@@ -340,3 +340,21 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(
     assert code == 70
     assert "unexpected ZeroDivisionError: division by zero" in out
     assert "this is a bug in autoops" in out and "Traceback" not in out
+
+
+def test_demo_with_its_web_port_taken_says_so_before_starting_anything(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("AUTOOPS_WEB_PORT", str(port))
+        path = plant(tmp_path)
+        code, out = cli("demo", "--headless", "--config", str(path), "--state-dir", str(tmp_path / "s"))
+        refused(code, out, "web.port", f"127.0.0.1:{port}", "AUTOOPS_WEB_PORT")
+    finally:
+        taken.close()
