@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/eval_health.py [--engines N] [--subprocess] [--skip-cmapss]
+    .venv/bin/python benchmarks/eval_health.py [--engines N] [--subprocess] [--cmapss FILE | --skip-cmapss]
         [--skip-sim] [--seeds 1-5]
 
 1. **C-MAPSS run-to-failure** (``../shared/data/cmapss/train_FD001.txt``, not copied here). Each
@@ -100,9 +100,9 @@ def _replay(asset: Path, readings: Path, use_subprocess: bool) -> list[dict[str,
 
 
 def cmapss(
-    n_engines: int | None, use_subprocess: bool, fleet_levels: bool = False
+    n_engines: int | None, use_subprocess: bool, fleet_levels: bool = False, path: Path = DATA
 ) -> dict[str, Any]:
-    data = np.loadtxt(DATA)
+    data = np.loadtxt(path)
     units = sorted({int(u) for u in data[:, 0]})[:n_engines]
     per: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -235,6 +235,8 @@ def main() -> None:
     ap.add_argument("--engines", type=int, default=None, help="first N engines only")
     ap.add_argument("--subprocess", action="store_true", help="run the autoops console script")
     ap.add_argument("--skip-cmapss", action="store_true")
+    ap.add_argument("--cmapss", type=Path, default=DATA,
+                    help=f"C-MAPSS training file (default {DATA}, beside the repository)")
     ap.add_argument("--skip-sim", action="store_true")
     ap.add_argument("--seeds", default="1-5", help="simulator seeds, e.g. 1-5")
     ap.add_argument("--weeks", type=int, default=40, help="synthetic healthy generic weeks")
@@ -247,11 +249,12 @@ def main() -> None:
     args = ap.parse_args()
     result: dict[str, Any] = {}
     if not args.skip_cmapss:
-        if not DATA.is_file():
-            print(f"C-MAPSS skipped: {DATA} not found", file=sys.stderr)
+        if not args.cmapss.is_file():
+            # Asked for and missing is an error, not an empty result that looks like a pass.
+            sys.exit(f"error: C-MAPSS file {args.cmapss} not found: give --cmapss PATH or --skip-cmapss")
         else:
             result["cmapss_fd001"] = cmapss(
-                args.engines, args.subprocess, args.fleet_failure_levels
+                args.engines, args.subprocess, args.fleet_failure_levels, args.cmapss
             )
             if not args.per_engine:
                 result["cmapss_fd001"].pop("per_engine")
