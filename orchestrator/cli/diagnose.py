@@ -129,8 +129,11 @@ def diagnose(
                 for c in decision.alternatives
             ],
             "decision": decision.model_dump(mode="json"),
-            # Every kind whose line stands out on its own (agents.bearing.diagnose).
-            "faults": [k.value for k in result.kinds],
+            # The decision again, as the list of faults it reports ("none" when healthy).
+            "faults": ["none"] if decision.condition.value == "healthy" else [decision.condition.value],
+            # Supporting detail: every kind whose line stands out on its own at the given
+            # (nameplate) frequencies (agents.bearing.diagnose); the decision above weighs them.
+            "lines_at_given_frequencies": [k.value for k in result.kinds],
             "frequencies_hz": freqs.model_dump(),
             **result.model_dump(mode="json"),
         }
@@ -148,10 +151,12 @@ def diagnose(
     )
     if decision.note:
         print(f"note: {decision.note}")
+    print("evidence at the given frequencies (the condition above weighs it with harmonics, "
+          "sidebands and the measured speed):")
     if not result.findings:
-        print("result: no bearing defect (no envelope line stands out)")
+        print("  no envelope line stands out on its own")
     for finding in result.findings:
-        print(f"FOUND {finding.describe()}")
+        print(f"  FOUND {finding.describe()}")
     for e in result.evidence:
         if not e.detected:
             note = f" [{e.note}]" if e.note else ""
