@@ -40,6 +40,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+#: Magnitude beyond which a finite value is garbage whatever the sensor (see ``inspect``).
+IMPLAUSIBLE = 1e15
+
 from agents.models import FaultKind, SensorFault, SensorKind, SensorSpec
 
 
@@ -143,6 +146,10 @@ class SensorFaultDetector:
         if not np.isfinite(value):
             n = self.nan_run + 1
             return _Inspection(None, {FaultKind.NAN: f"{value} ({n} non-finite value(s) in a row)"})
+        if abs(value) > IMPLAUSIBLE:
+            # No instrument reads this (even a plant's lifetime energy counter in Wh stays far
+            # below): a corrupt register or payload. Kept out of baselines and trends, like NaN.
+            return _Inspection(None, {FaultKind.OUT_OF_RANGE: f"{value:g} is not a physical reading"})
         ins = _Inspection(value)
         spec = self.spec
         if (spec.min is not None and value < spec.min) or (

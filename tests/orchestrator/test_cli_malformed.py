@@ -8,6 +8,7 @@ ones, each checked for: a non-zero exit, a message naming the file and the field
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -102,6 +103,12 @@ def test_replay_readings_at_the_float_limits_give_reports_not_a_crash(cli, tmp_p
     code, out = cli("replay", "--asset", str(asset), "--readings", str(readings), "--json")
     assert code == 0, out
     assert "Traceback" not in out and out.count('"report_id"') == 60
+    # Garbage, not a healthy machine: every report flags both instruments, none says "healthy".
+    reports = [json.loads(line) for line in out.splitlines() if '"report_id"' in line]  # JSON lines
+    assert len(reports) == 60
+    for report in reports:
+        kinds = {(f["sensor"], f["kind"]) for f in report["sensor_faults"]}
+        assert {("oil_temp", "out_of_range"), ("wear_ci", "out_of_range")} <= kinds, report
 
 
 @pytest.mark.parametrize(
