@@ -105,6 +105,17 @@ async def test_attention_is_answered_in_the_web_ui_by_a_role_it_was_sent_to(stac
     assert result.status == PartOrderStatus.RECEIVED
     assert len(stack.supplier_orders(result.po_number)) == 1
 
+    # The JSON API's way: a second failure, cancelled with the reason.
+    second = await supplier_down_until_attention(stack)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as buyer:
+        csrf = await sign_in(buyer, "carla")
+        cancelled = await buyer.post(f"/api/approvals/{second}/cancel",
+                                     json={"comment": "ordered by phone instead"}, headers={"X-CSRF-Token": csrf})
+        assert cancelled.status_code == 200 and cancelled.json()["ok"] is True, cancelled.text
+    result = await result_of(stack.client.get_workflow_handle_for(PartOrderWorkflow.run, second))
+    assert result.status == PartOrderStatus.ABANDONED
+    assert "cancelled by carla" in result.approval.reason and "ordered by phone" in result.approval.reason
+
 
 async def test_attention_is_answered_from_the_command_line(stack: Stack, tmp_path: Path) -> None:
     config = tmp_path / "plant.toml"
