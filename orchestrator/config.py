@@ -7,6 +7,7 @@ that holds the secret, and the value is read into a ``SecretStr`` (printed as ``
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import time
@@ -194,7 +195,7 @@ class PlantConfig(Section):
             except ValidationError as exc:
                 raise ValueError(
                     "; ".join(
-                        f"{_field_path(_source_loc(err['loc']))}: {err['msg']}"
+                        _problem(_source_loc(err["loc"]), err["msg"])
                         for err in exc.errors(include_url=False)
                     )
                 ) from None
@@ -249,6 +250,17 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return path or "(top level)"
 
 
+def _problem(loc: tuple[int | str, ...], msg: str) -> str:
+    """``field.path: message``; a validator's own "field: message" extends the path."""
+    msg = msg.removeprefix("Value error, ")
+    head, sep, rest = msg.partition(": ")
+    if sep and re.fullmatch(r"[A-Za-z_][\w.\[\]]*", head):
+        path = _field_path(loc)
+        joined = head if not loc else (f"{path}{head}" if head.startswith("[") else f"{path}.{head}")
+        return f"{joined}: {rest}"
+    return f"{_field_path(loc)}: {msg}" if loc else msg
+
+
 def _source_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     # A discriminated union puts the kind in the path (sources.0.opcua.tags.1): drop it.
     return tuple(p for i, p in enumerate(loc) if not (i == 2 and p in ("opcua", "mqtt", "modbus")))
@@ -260,7 +272,7 @@ def parse_config(data: dict[str, Any], *, source: str = "<config>") -> PlantConf
         return PlantConfig.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{_field_path(err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+            _problem(err['loc'], err["msg"]) for err in exc.errors(include_url=False)
         )
         raise ConfigError(f"invalid plant configuration: {problems}", file=source) from None
 
