@@ -78,8 +78,10 @@ class OpcUaEndpoint:
         certificate: Path | None = None,
         private_key: Path | None = None,
         secure_only: bool = False,
+        users: Mapping[str, str] | None = None,
     ) -> None:
         self.port = port or free_port()
+        self.users = dict(users) if users else None  # user -> password; None = anyone
         self.certificate = certificate
         self.private_key = private_key
         self.secure_only = secure_only
@@ -95,7 +97,7 @@ class OpcUaEndpoint:
         """Serve ``{"<asset>.<sensor>": initial value}`` as ``ns=2;s=<asset>.<sensor>``."""
         from asyncua import Server, ua
 
-        server = Server()
+        server = Server(user_manager=_Users(self.users) if self.users else None)
         await server.init()
         server.set_endpoint(self.url)
         server.set_server_name("autoops twin")
@@ -145,12 +147,32 @@ class OpcUaEndpoint:
             SourceTimestamp=source_time or datetime.now(UTC),
             ServerTimestamp=datetime.now(UTC),
         )
-        await self.server.write_attribute_value(self.nodes[self.node(name)], dv)
+        node_id = self.nodes[self.node(name)]
+        stored = self.server.iserver.aspace._nodes[node_id].attributes[ua.AttributeIds.Value]
+        if stored.value is not None and stored.value.Value is not None and stored.value.Value.VariantType != vtype:
+            # A misbehaving device changes a tag's type (a string where a float was); asyncua's
+            # server refuses that on a write, so the twin forgets the stored value first.
+            stored.value = None
+        await self.server.write_attribute_value(node_id, dv)
 
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.stop()
             self.server = None
+
+
+class _Users:
+    """Only the listed users, with their passwords (the tests' and the demo's OPC UA login)."""
+
+    def __init__(self, users: Mapping[str, str]) -> None:
+        self.users = users
+
+    def get_user(self, iserver: Any, username: str | None = None, password: str | None = None, certificate: Any = None) -> Any:
+        from asyncua.crypto.permission_rules import User, UserRole
+
+        if username is not None and self.users.get(username) == password:
+            return User(role=UserRole.User)
+        return None
 
 
 def _variant_type(value: Any) -> Any:

@@ -144,6 +144,8 @@ class _SourceBase(_Frozen):
     password_env: str | None = None
     # A tag silent for this many sampling / poll intervals is stale: "no data" on its sensor.
     stale_after: int = Field(default=5, ge=1)
+    # Reconnect back-off: 1 s, doubling up to this.
+    reconnect_max_s: float = Field(default=30.0, gt=0)
 
     def credentials(self) -> tuple[str | None, SecretStr | None]:
         """User name and password from the environment; a named variable that is unset is an error."""

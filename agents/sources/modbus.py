@@ -5,7 +5,7 @@ the tag's byte order (within a register) and word order (register order), then `
 offset`` in the delivered unit, converted to the sensor's. Modbus has no timestamps: the source
 time is the time of the poll. A Modbus exception (illegal address, device failure, ...) becomes a
 "bad quality" fault on that tag only; a timeout or a lost connection makes every tag "no data" and
-the source reconnects with back-off (1 s doubling to 30 s).
+the source reconnects with back-off (1 s doubling to ``reconnect_max_s``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from agents.sources.base import Clock, Emit, Quality, TagSample, no_data, sample
 from agents.sources.config import ModbusSourceSpec, ModbusTag
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_S = 30.0
 
 EXCEPTIONS = {
     1: "illegal function",
@@ -123,7 +121,7 @@ class ModbusSource:
         return out
 
     async def run(self, emit: Emit) -> None:
-        backoff = 1.0
+        backoff = min(1.0, self.spec.reconnect_max_s)
         host, port = self.spec.host_port
         while True:
             client = self._client()
@@ -131,7 +129,7 @@ class ModbusSource:
                 if not await client.connect():
                     raise ModbusUnreachable(f"cannot connect to {host}:{port}")
                 log.info("source %s: connected to %s:%d", self.id, host, port)
-                backoff = 1.0
+                backoff = min(1.0, self.spec.reconnect_max_s)
                 while True:
                     started = asyncio.get_running_loop().time()
                     for s in await self.poll(client):
@@ -149,7 +147,7 @@ class ModbusSource:
             finally:
                 client.close()
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            backoff = min(backoff * 2, self.spec.reconnect_max_s)
 
     async def read_once(self, timeout_s: float = 10.0) -> list[TagSample]:
         client = self._client()

@@ -14,7 +14,7 @@ was not seen is used only if it carries its name.
 The source subscribes with QoS 1 (at least once; the agents drop a re-delivered reading by asset
 and time). With a fixed ``client_id`` the session is persistent: the broker queues QoS 1
 messages while autoops is away. A lost connection makes every tag "no data"; the source
-reconnects with back-off (1 s doubling to 30 s). With ``expect_every_s`` a tag silent for
+reconnects with back-off (1 s doubling to ``reconnect_max_s``). With ``expect_every_s`` a tag silent for
 ``stale_after`` periods is "no data" too (``SourceHub`` checks it).
 """
 
@@ -33,8 +33,6 @@ from agents.sources.base import Clock, Emit, Quality, TagSample, no_data, sample
 from agents.sources.config import MqttSourceSpec, MqttTag
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_S = 30.0
 
 
 def _path(doc: Any, path: str) -> Any:
@@ -198,14 +196,14 @@ class MqttSource:
         )
 
     async def run(self, emit: Emit) -> None:
-        backoff = 1.0
+        backoff = min(1.0, self.spec.reconnect_max_s)
         while True:
             try:
                 async with self._client() as client:
                     for topic in self.subscriptions():
                         await client.subscribe(topic, qos=self.spec.qos)
                     self.connected.set()
-                    backoff = 1.0
+                    backoff = min(1.0, self.spec.reconnect_max_s)
                     log.info("source %s: connected to %s", self.id, self.spec.endpoint)
                     async for message in client.messages:
                         self.handle(message.topic.value, bytes(message.payload or b""), emit)
@@ -220,7 +218,7 @@ class MqttSource:
                 for tag in self.spec.tags:
                     emit(no_data(self.id, tag, now, reason))
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            backoff = min(backoff * 2, self.spec.reconnect_max_s)
 
     async def read_once(self, timeout_s: float = 10.0) -> list[TagSample]:
         """Subscribe and wait for one value of every tag (retained messages / births), at most

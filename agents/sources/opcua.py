@@ -7,7 +7,7 @@ is used and the status kept, Bad -> no value, a "bad quality" sensor fault namin
 
 The connection is watched (a read of the server state every sampling interval, at least once a
 second): when it fails, every tag turns "no data" with the reason, and the source reconnects with
-exponential back-off (1 s doubling to 30 s) and re-subscribes; readings resume by themselves.
+exponential back-off (1 s doubling to ``reconnect_max_s``, 30 s by default) and re-subscribes; readings resume by themselves.
 Security: None, Sign or SignAndEncrypt with Basic256Sha256, certificate files named in the plant
 file; user name and password come from environment variables and are never logged.
 
@@ -27,8 +27,6 @@ from agents.sources.base import Clock, Emit, Quality, TagSample, no_data, sample
 from agents.sources.config import OpcUaSourceSpec, OpcUaTag
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_S = 30.0
 
 
 def _status(code: Any) -> tuple[Quality, str]:
@@ -56,6 +54,10 @@ async def _client(spec: OpcUaSourceSpec) -> Any:
     if user:
         client.set_user(user)
     if password is not None:
+        # asyncua logs whole requests at DEBUG, the login's password included: never below INFO.
+        library = logging.getLogger("asyncua")
+        if library.getEffectiveLevel() < logging.INFO:
+            library.setLevel(logging.INFO)
         client.set_password(password.get_secret_value())
     sec = spec.security
     if sec.mode != "None":
@@ -147,7 +149,7 @@ class OpcUaSource:
         return sub
 
     async def run(self, emit: Emit) -> None:
-        backoff = 1.0
+        backoff = min(1.0, self.spec.reconnect_max_s)
         while True:
             client = None
             try:
@@ -155,7 +157,7 @@ class OpcUaSource:
                 await client.connect()
                 await self._subscribe(client, emit)
                 self.connected.set()
-                backoff = 1.0
+                backoff = min(1.0, self.spec.reconnect_max_s)
                 log.info("source %s: connected to %s", self.id, self.spec.endpoint)
                 every = min(self.spec.interval_s, 1.0)
                 while True:
@@ -179,7 +181,7 @@ class OpcUaSource:
                     except Exception:  # noqa: BLE001  the socket may already be gone
                         pass
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+            backoff = min(backoff * 2, self.spec.reconnect_max_s)
 
     async def read_once(self, timeout_s: float = 10.0) -> list[TagSample]:
         """Read every tag once (no subscription)."""

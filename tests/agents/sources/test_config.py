@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from agents.errors import ConfigError
-from tests.agents.sources.plant import plant, write_plant
 from orchestrator.config import load_config
+from tests.agents.sources.plant import plant, write_plant
 
 GOOD = """\
 [[sources]]

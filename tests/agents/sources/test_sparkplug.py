@@ -7,6 +7,7 @@ import pytest
 from agents.sources import sparkplug
 from agents.sources.sparkplug import DataType, Metric, Payload
 
+
 def _tahu_payload_class():  # the Tahu schema's subset, built with protobuf itself
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
