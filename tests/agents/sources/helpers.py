@@ -38,6 +38,10 @@ class Collected:
     def has(self, sensor: str, pred: Callable[[TagSample], bool], asset: str | None = None) -> bool:
         return any(pred(s) for s in self.of(sensor, asset))
 
+    def at(self, sensor: str, when: Any, asset: str | None = None) -> bool:
+        """A sample of ``sensor`` stamped ``when`` by its source arrived."""
+        return any(s.source_time == when for s in self.of(sensor, asset))
+
     def latest_is(self, sensor: str, quality: Quality, asset: str | None = None) -> bool:
         s = self.last(sensor, asset)
         return s is not None and s.quality is quality

@@ -7,6 +7,7 @@ import logging
 import math
 import tomllib
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ async def test_every_data_type_arrives_with_unit_scale_and_source_time(tmp_path:
             for i, (name, _, _, expected) in enumerate(writes):
                 asset, sensor = name.split(".")
                 await wait_until(
-                    lambda: got.has(sensor, lambda s: s.source_time == T0 + timedelta(seconds=i), asset),
+                    partial(got.at, sensor, T0 + timedelta(seconds=i), asset),
                     f"{name} written at T0+{i}s",
                 )
                 s = next(s for s in got.of(sensor, asset) if s.source_time == T0 + timedelta(seconds=i))
@@ -149,7 +150,7 @@ async def test_server_down_for_30_s_gives_no_data_faults_then_resumes_by_itself(
             for i in range(12):
                 # OPC UA reports changes: each value differs from the one before.
                 await server.write("press-1.oil_temp", 110.0 + 0.5 * i, variant="Double", source_time=T0 + timedelta(seconds=i))
-                await wait_until(lambda: got.has("oil_temp", lambda s: s.source_time == T0 + timedelta(seconds=i)), "a value")
+                await wait_until(partial(got.at, "oil_temp", T0 + timedelta(seconds=i)), "a value")
             await server.stop()
             await wait_until(lambda: got.latest_is("pressure", Quality.NO_DATA), "no data after the stop")
             await asyncio.sleep(30)  # the outage itself: the server is away for 30 s
