@@ -287,10 +287,15 @@ class SparkplugEdgeNode:
     async def raw(self, message: str, device: str | None, payload: bytes) -> None:
         await self._client.publish(sparkplug.topic(self.group, message, self.node, device), payload, qos=1)
 
+    def drop(self) -> None:
+        """Lose the connection as a power cut would: the broker then publishes the NDEATH will."""
+        self._client._client.socket().close()
+
     async def close(self) -> None:
         if self._stack is not None:
-            await self._stack.aclose()
-            self._stack = None
+            stack, self._stack = self._stack, None
+            with contextlib.suppress(Exception):  # after ``drop`` there is nothing to close cleanly
+                await asyncio.wait_for(stack.aclose(), timeout=5.0)
 
 
 def _ms(at: datetime | None = None) -> int:
