@@ -66,7 +66,9 @@ def plant(n: int, source: dict[str, Any] | None) -> PlantConfig:
         }
         for i in range(n)
     ]
-    return parse_config({"site": "bench", "machines": machines, "sources": [source] if source else []})
+    return parse_config(
+        {"site": "bench", "machines": machines, "sources": [source] if source else []}
+    )
 
 
 def tags(n: int, protocol: str) -> list[dict[str, Any]]:
@@ -126,7 +128,9 @@ async def through(protocol: str, n: int, seconds: float, shard: int, tmp: Path) 
         namespace=f"bench-{protocol}-{uuid.uuid4().hex[:6]}",
         checkpoint_dir=tmp / f"checkpoints-{protocol}",
     )
-    hub = SourceHub(config.source_specs(), ReadingBuffer(tmp / f"{protocol}.sqlite"), flush_every_s=0.1)
+    hub = SourceHub(
+        config.source_specs(), ReadingBuffer(tmp / f"{protocol}.sqlite"), flush_every_s=0.1
+    )
     stop = asyncio.Event()
     edge = None
     try:
@@ -152,7 +156,11 @@ async def through(protocol: str, n: int, seconds: float, shard: int, tmp: Path) 
                     await edge.data(f"press-{i}", values)
                 else:
                     for j, (s, _, _, _) in enumerate(SENSORS):
-                        server.set("holding", (i * len(SENSORS) + j) * 2, encode_registers(values[s], FLOAT32))
+                        server.set(
+                            "holding",
+                            (i * len(SENSORS) + j) * 2,
+                            encode_registers(values[s], FLOAT32),
+                        )
             await asyncio.sleep(0)
         await hub.stop()
         elapsed = time.perf_counter() - started
@@ -189,7 +197,11 @@ async def direct(n: int, count: int, shard: int, tmp: Path) -> dict[str, Any]:
         started = time.perf_counter()
         for k in range(ticks):
             batch = [
-                Reading(f"press-{i}", t0 + timedelta(seconds=k), {s: value(j, k) for j, (s, _, _, _) in enumerate(SENSORS)})
+                Reading(
+                    f"press-{i}",
+                    t0 + timedelta(seconds=k),
+                    {s: value(j, k) for j, (s, _, _, _) in enumerate(SENSORS)},
+                )
                 for i in range(n)
             ]
             await asyncio.to_thread(fleet.ingest, batch)
@@ -209,6 +221,7 @@ async def main() -> None:
     parser.add_argument("--assets", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--shard-size", type=int, default=5)
+    parser.add_argument("--protocols", default="opcua,mqtt,modbus")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -218,18 +231,28 @@ async def main() -> None:
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for protocol in ("opcua", "mqtt", "modbus"):
-                rows.append(await through(protocol, args.assets, args.seconds, args.shard_size, Path(tmp)))
+            for protocol in args.protocols.split(","):
+                rows.append(
+                    await through(protocol, args.assets, args.seconds, args.shard_size, Path(tmp))
+                )
             most = max(r["readings_to_agents"] for r in rows)
             rows.append(await direct(args.assets, most, args.shard_size, Path(tmp)))
     finally:
         with contextlib.suppress(Exception):
             disconnect_ray()
     if args.json:
-        print(json.dumps({"assets": args.assets, "sensors_per_asset": len(SENSORS), "rows": rows}, indent=2))
+        print(
+            json.dumps(
+                {"assets": args.assets, "sensors_per_asset": len(SENSORS), "rows": rows}, indent=2
+            )
+        )
         return
-    print(f"{args.assets} assets x {len(SENSORS)} sensors, shard size {args.shard_size}, local Ray (2 CPUs)")
-    print(f"{'path':<28} {'tag samples/s':>14} {'readings/s to agents':>22} {'readings':>9} {'s':>6}")
+    print(
+        f"{args.assets} assets x {len(SENSORS)} sensors, shard size {args.shard_size}, local Ray (2 CPUs)"
+    )
+    print(
+        f"{'path':<28} {'tag samples/s':>14} {'readings/s to agents':>22} {'readings':>9} {'s':>6}"
+    )
     for r in rows:
         print(
             f"{r['protocol']:<28} {r.get('tag_samples_per_s', '-')!s:>14} {r['readings_per_s']:>22} "

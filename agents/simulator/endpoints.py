@@ -149,7 +149,11 @@ class OpcUaEndpoint:
         )
         node_id = self.nodes[self.node(name)]
         stored = self.server.iserver.aspace._nodes[node_id].attributes[ua.AttributeIds.Value]
-        if stored.value is not None and stored.value.Value is not None and stored.value.Value.VariantType != vtype:
+        if (
+            stored.value is not None
+            and stored.value.Value is not None
+            and stored.value.Value.VariantType != vtype
+        ):
             # A misbehaving device changes a tag's type (a string where a float was); asyncua's
             # server refuses that on a write, so the twin forgets the stored value first.
             stored.value = None
@@ -167,7 +171,13 @@ class _Users:
     def __init__(self, users: Mapping[str, str]) -> None:
         self.users = users
 
-    def get_user(self, iserver: Any, username: str | None = None, password: str | None = None, certificate: Any = None) -> Any:
+    def get_user(
+        self,
+        iserver: Any,
+        username: str | None = None,
+        password: str | None = None,
+        certificate: Any = None,
+    ) -> Any:
         from asyncua.crypto.permission_rules import User, UserRole
 
         if username is not None and self.users.get(username) == password:
@@ -242,7 +252,9 @@ class SparkplugEdgeNode:
         )
         self._stack = contextlib.AsyncExitStack()
         self._client = await self._stack.enter_async_context(
-            aiomqtt.Client(self.host, self.port, will=will, identifier=f"edge-{self.group}-{self.node}")
+            aiomqtt.Client(
+                self.host, self.port, will=will, identifier=f"edge-{self.group}-{self.node}"
+            )
         )
         await self._publish("NBIRTH", None, sparkplug.Payload(timestamp=_ms(), metrics=[]))
 
@@ -253,21 +265,29 @@ class SparkplugEdgeNode:
     async def _publish(self, message: str, device: str | None, payload: sparkplug.Payload) -> None:
         payload.seq = self._next()
         await self._client.publish(
-            sparkplug.topic(self.group, message, self.node, device), sparkplug.encode(payload), qos=1
+            sparkplug.topic(self.group, message, self.node, device),
+            sparkplug.encode(payload),
+            qos=1,
         )
 
-    async def birth(self, device: str, values: Mapping[str, Any], *, at: datetime | None = None) -> None:
+    async def birth(
+        self, device: str, values: Mapping[str, Any], *, at: datetime | None = None
+    ) -> None:
         """DBIRTH: every metric with its name, alias, datatype and current value."""
         metrics = []
         for name, value in values.items():
             alias = self._aliases.setdefault((device, name), len(self._aliases) + 1)
             dtype = self.devices.setdefault(device, {}).setdefault(name, _datatype(value))
             metrics.append(
-                sparkplug.Metric(name=name, alias=alias, timestamp=_ms(at), datatype=dtype, value=value)
+                sparkplug.Metric(
+                    name=name, alias=alias, timestamp=_ms(at), datatype=dtype, value=value
+                )
             )
         await self._publish("DBIRTH", device, sparkplug.Payload(timestamp=_ms(at), metrics=metrics))
 
-    async def data(self, device: str, values: Mapping[str, Any], *, at: datetime | None = None) -> None:
+    async def data(
+        self, device: str, values: Mapping[str, Any], *, at: datetime | None = None
+    ) -> None:
         """DDATA by alias only, as Sparkplug devices send it after their birth."""
         metrics = [
             sparkplug.Metric(
@@ -285,7 +305,9 @@ class SparkplugEdgeNode:
         await self._publish("DDEATH", device, sparkplug.Payload(timestamp=_ms(), metrics=[]))
 
     async def raw(self, message: str, device: str | None, payload: bytes) -> None:
-        await self._client.publish(sparkplug.topic(self.group, message, self.node, device), payload, qos=1)
+        await self._client.publish(
+            sparkplug.topic(self.group, message, self.node, device), payload, qos=1
+        )
 
     def drop(self) -> None:
         """Lose the connection as a power cut would: the broker then publishes the NDEATH will."""

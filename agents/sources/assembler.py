@@ -63,7 +63,9 @@ class ReadingAssembler:
                         )
                     )
             self.last_time[asset] = time
-            out.append(Reading(asset_id=asset, time=time, values=values, source_faults=tuple(faults)))
+            out.append(
+                Reading(asset_id=asset, time=time, values=values, source_faults=tuple(faults))
+            )
         self.fresh.clear()
         return out
 

@@ -11,6 +11,7 @@ samples into the agents' ``Reading`` objects, bad ones into sensor faults.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ class Source(Protocol):
 
     @property
     def protocol(self) -> str:
-        """"opcua" | "mqtt" | "modbus"."""
+        """ "opcua" | "mqtt" | "modbus"."""
         ...
 
     async def run(self, emit: Emit) -> None:
@@ -91,6 +92,17 @@ class Source(Protocol):
     async def read_once(self, timeout_s: float) -> list[TagSample]:
         """Connect, read every mapped tag once, disconnect (``autoops sources check``)."""
         ...
+
+
+def cancelled_underneath(exc: BaseException | None = None) -> None:
+    """Re-raise a cancellation that a protocol library swallowed or turned into its own error.
+
+    pymodbus catches ``CancelledError`` inside a pending request and answers with an error
+    instead; a supervisor loop that treats every error as "server down, retry" would then never
+    stop. Called first in each source's catch-all and after each poll."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError() from exc
 
 
 def coerce(raw: Any) -> tuple[float | None, str]:
@@ -145,4 +157,15 @@ def no_data(source_id: str, tag: Any, at: datetime, reason: str) -> TagSample:
     )
 
 
-__all__ = ["Clock", "Emit", "Quality", "Source", "TagSample", "coerce", "no_data", "sample", "utc_now"]
+__all__ = [
+    "Clock",
+    "Emit",
+    "Quality",
+    "Source",
+    "TagSample",
+    "cancelled_underneath",
+    "coerce",
+    "no_data",
+    "sample",
+    "utc_now",
+]

@@ -42,7 +42,9 @@ def dump(reading: Reading) -> str:
             "asset": reading.asset_id,
             "time": reading.time.isoformat(),
             "values": {k: _num(float(v)) for k, v in reading.values.items()},
-            "waveforms": {k: np.asarray(v, dtype=float).tolist() for k, v in reading.waveforms.items()},
+            "waveforms": {
+                k: np.asarray(v, dtype=float).tolist() for k, v in reading.waveforms.items()
+            },
             "faults": [f.model_dump(mode="json") for f in reading.source_faults],
         }
     )
@@ -96,7 +98,9 @@ class ReadingBuffer:
                         "(SELECT seq FROM readings ORDER BY seq LIMIT ?)",
                         (over,),
                     )
-                    self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (over,))
+                    self._db.execute(
+                        "UPDATE meta SET value = value + ? WHERE key = 'dropped'", (over,)
+                    )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -104,7 +108,10 @@ class ReadingBuffer:
         if over > 0:
             log.warning(
                 "store-and-forward buffer %s full (%d readings): dropped the %d oldest, %d so far",
-                self.path, self.max_readings, over, self.dropped,
+                self.path,
+                self.max_readings,
+                over,
+                self.dropped,
             )
             return over
         return 0
@@ -129,7 +136,9 @@ class ReadingBuffer:
     @property
     def dropped(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()[0])
+            return int(
+                self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()[0]
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -89,7 +89,9 @@ class Tag(_Frozen):
         """Fix the unit the agent expects (called once the plant's sensors are known)."""
         self._sensor_unit = sensor_unit
         delivered = self.unit or sensor_unit
-        self._convert = None if _same_unit(delivered, sensor_unit) else CONVERSIONS[(delivered, sensor_unit)]
+        self._convert = (
+            None if _same_unit(delivered, sensor_unit) else CONVERSIONS[(delivered, sensor_unit)]
+        )
 
     def convert(self, value: float) -> float:
         return self._convert(value) if self._convert is not None else value
@@ -150,7 +152,10 @@ class _SourceBase(_Frozen):
     def credentials(self) -> tuple[str | None, SecretStr | None]:
         """User name and password from the environment; a named variable that is unset is an error."""
         values = []
-        for field, var in (("username_env", self.username_env), ("password_env", self.password_env)):
+        for field, var in (
+            ("username_env", self.username_env),
+            ("password_env", self.password_env),
+        ):
             if var and var not in os.environ:
                 raise ValueError(
                     f"sources.{self.id}.{field}: environment variable {var!r} is not set"
@@ -192,7 +197,9 @@ class MqttTag(Tag):
 
     def label(self) -> str:
         if self.metric is not None:
-            return f"spBv1.0/{self.group}/{self.node}/{self.device or ''} {self.metric}".replace("/ ", " ")
+            return f"spBv1.0/{self.group}/{self.node}/{self.device or ''} {self.metric}".replace(
+                "/ ", " "
+            )
         return f"{self.topic} {self.path}"
 
 
@@ -269,7 +276,7 @@ class ModbusSourceSpec(_SourceBase):
             for reg in range(tag.address, tag.address + tag.width):
                 other = taken.setdefault((unit, tag.table, reg), i)
                 if other != i:
-                        raise ValueError(
+                    raise ValueError(
                         f"tags[{i}].register: {tag.table} register {reg} of unit {unit} is "
                         f"already read by tags[{other}] ({self.tags[other].sensor}); registers overlap"
                     )
@@ -286,7 +293,9 @@ class ModbusSourceSpec(_SourceBase):
         return self.poll_ms / 1000.0
 
 
-SourceSpec = Annotated[OpcUaSourceSpec | MqttSourceSpec | ModbusSourceSpec, Field(discriminator="kind")]
+SourceSpec = Annotated[
+    OpcUaSourceSpec | MqttSourceSpec | ModbusSourceSpec, Field(discriminator="kind")
+]
 
 
 class _Sources(_Frozen):
@@ -350,7 +359,9 @@ def check_sources(sources: Sequence[SourceSpec], index: SensorIndex) -> list[str
             where = f"sources[{si}].tags[{ti}]"
             sensors = index.get(tag.asset)
             if sensors is None:
-                problems.append(f"{where}.asset: unknown asset {tag.asset!r}; assets are {sorted(index)}")
+                problems.append(
+                    f"{where}.asset: unknown asset {tag.asset!r}; assets are {sorted(index)}"
+                )
                 continue
             if tag.sensor not in sensors:
                 problems.append(

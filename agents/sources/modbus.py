@@ -16,7 +16,16 @@ import math
 import struct
 from typing import Any
 
-from agents.sources.base import Clock, Emit, Quality, TagSample, no_data, sample, utc_now
+from agents.sources.base import (
+    Clock,
+    Emit,
+    Quality,
+    TagSample,
+    cancelled_underneath,
+    no_data,
+    sample,
+    utc_now,
+)
 from agents.sources.config import ModbusSourceSpec, ModbusTag
 
 log = logging.getLogger(__name__)
@@ -88,7 +97,9 @@ class ModbusSource:
         from pymodbus.exceptions import ModbusIOException
 
         unit = tag.unit_id if tag.unit_id is not None else self.spec.unit_id
-        read = client.read_holding_registers if tag.table == "holding" else client.read_input_registers
+        read = (
+            client.read_holding_registers if tag.table == "holding" else client.read_input_registers
+        )
         try:
             response = await read(tag.address, count=tag.width, device_id=unit)
         except (ModbusIOException, ConnectionError, TimeoutError) as exc:
@@ -98,13 +109,25 @@ class ModbusSource:
             code = getattr(response, "exception_code", None)
             what = EXCEPTIONS.get(code, "unknown") if code is not None else str(response)
             return TagSample(
-                self.id, tag.asset, tag.sensor, None, tag.sensor_unit, Quality.BAD, at,
+                self.id,
+                tag.asset,
+                tag.sensor,
+                None,
+                tag.sensor_unit,
+                Quality.BAD,
+                at,
                 f"Modbus exception {code} ({what}) reading {tag.label()} of unit {unit}",
             )
         registers = list(getattr(response, "registers", []) or [])
         if len(registers) < tag.width:
             return TagSample(
-                self.id, tag.asset, tag.sensor, None, tag.sensor_unit, Quality.BAD, at,
+                self.id,
+                tag.asset,
+                tag.sensor,
+                None,
+                tag.sensor_unit,
+                Quality.BAD,
+                at,
                 f"{tag.label()}: {len(registers)} register(s) returned, {tag.width} expected",
             )
         value = decode_registers(registers, tag)
@@ -132,13 +155,16 @@ class ModbusSource:
                 backoff = min(1.0, self.spec.reconnect_max_s)
                 while True:
                     started = asyncio.get_running_loop().time()
-                    for s in await self.poll(client):
+                    samples = await self.poll(client)
+                    cancelled_underneath()  # before emitting: a swallowed cancel reads as errors
+                    for s in samples:
                         emit(s)
                     spent = asyncio.get_running_loop().time() - started
                     await asyncio.sleep(max(0.0, self.spec.interval_s - spent))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001  supervisor loop: a dead server is data, not a crash
+                cancelled_underneath(exc)
                 reason = f"Modbus server {host}:{port} unreachable ({exc})"
                 log.warning("source %s: %s; retrying in %.0f s", self.id, reason, backoff)
                 now = self.clock()
@@ -158,7 +184,10 @@ class ModbusSource:
             return await asyncio.wait_for(self.poll(client), timeout=timeout_s)
         except Exception as exc:  # noqa: BLE001  reported per tag
             now = self.clock()
-            return [no_data(self.id, t, now, f"Modbus server {host}:{port}: {exc}") for t in self.spec.tags]
+            return [
+                no_data(self.id, t, now, f"Modbus server {host}:{port}: {exc}")
+                for t in self.spec.tags
+            ]
         finally:
             client.close()
 

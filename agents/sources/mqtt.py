@@ -29,7 +29,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agents.sources import sparkplug
-from agents.sources.base import Clock, Emit, Quality, TagSample, no_data, sample, utc_now
+from agents.sources.base import (
+    Clock,
+    Emit,
+    Quality,
+    TagSample,
+    cancelled_underneath,
+    no_data,
+    sample,
+    utc_now,
+)
 from agents.sources.config import MqttSourceSpec, MqttTag
 
 log = logging.getLogger(__name__)
@@ -77,7 +86,9 @@ class MqttSource:
         )
         for tag in spec.tags:
             if spec.format == "sparkplug":
-                self.by_metric[(tag.group or "", tag.node or "", tag.device)][tag.metric or ""].append(tag)
+                self.by_metric[(tag.group or "", tag.node or "", tag.device)][
+                    tag.metric or ""
+                ].append(tag)
             else:
                 self.by_topic[tag.topic or ""].append(tag)
         self.aliases: dict[tuple[str, str, str | None], dict[int, str]] = defaultdict(dict)
@@ -120,12 +131,20 @@ class MqttSource:
                 try:
                     at = _time(_path(doc, tag.time_path))
                 except (KeyError, TypeError, ValueError, OverflowError, OSError):
-                    emit(self._bad(tag, arrived, f"payload on {topic}: unreadable time at {tag.time_path!r}"))
+                    emit(
+                        self._bad(
+                            tag,
+                            arrived,
+                            f"payload on {topic}: unreadable time at {tag.time_path!r}",
+                        )
+                    )
                     continue
             emit(sample(self.id, tag, raw, at))
 
     def _bad(self, tag: MqttTag, at: datetime, reason: str) -> TagSample:
-        return TagSample(self.id, tag.asset, tag.sensor, None, tag.sensor_unit, Quality.BAD, at, reason)
+        return TagSample(
+            self.id, tag.asset, tag.sensor, None, tag.sensor_unit, Quality.BAD, at, reason
+        )
 
     def _sparkplug(self, topic: str, payload: bytes, arrived: datetime, emit: Emit) -> None:
         t = sparkplug.parse_topic(topic)
@@ -137,7 +156,14 @@ class MqttSource:
                     self.aliases.pop((group, node, device), None)
                     for tags in metrics.values():
                         for tag in tags:
-                            emit(no_data(self.id, tag, arrived, f"Sparkplug NDEATH: edge node {t.node} is offline"))
+                            emit(
+                                no_data(
+                                    self.id,
+                                    tag,
+                                    arrived,
+                                    f"Sparkplug NDEATH: edge node {t.node} is offline",
+                                )
+                            )
             return
         key = (t.group, t.node, t.device)
         metrics = self.by_metric.get(key)
@@ -147,7 +173,11 @@ class MqttSource:
             self.aliases.pop(key, None)
             for tags in metrics.values():
                 for tag in tags:
-                    emit(no_data(self.id, tag, arrived, f"Sparkplug DDEATH: device {t.device} is offline"))
+                    emit(
+                        no_data(
+                            self.id, tag, arrived, f"Sparkplug DDEATH: device {t.device} is offline"
+                        )
+                    )
             return
         if t.message not in ("NBIRTH", "DBIRTH", "NDATA", "DDATA"):
             return
@@ -182,7 +212,9 @@ class MqttSource:
         user, password = self.spec.credentials()
         tls = None
         if self.spec.tls or self.spec.endpoint.startswith("mqtts://"):
-            tls = ssl.create_default_context(cafile=str(self.spec.ca_file) if self.spec.ca_file else None)
+            tls = ssl.create_default_context(
+                cafile=str(self.spec.ca_file) if self.spec.ca_file else None
+            )
         return aiomqtt.Client(
             host,
             port,
@@ -211,6 +243,7 @@ class MqttSource:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001  supervisor loop: a dead broker is data, not a crash
+                cancelled_underneath(exc)
                 self.connected.clear()
                 reason = f"MQTT broker {self.spec.endpoint} unreachable ({type(exc).__name__}: {str(exc)[:120]})"
                 log.warning("source %s: %s; retrying in %.0f s", self.id, reason, backoff)
@@ -240,10 +273,14 @@ class MqttSource:
         except Exception as exc:  # noqa: BLE001  reported per tag
             if not isinstance(exc, TimeoutError):
                 now = self.clock()
-                return [no_data(self.id, t, now, f"MQTT broker {self.spec.endpoint}: {exc}") for t in self.spec.tags]
+                return [
+                    no_data(self.id, t, now, f"MQTT broker {self.spec.endpoint}: {exc}")
+                    for t in self.spec.tags
+                ]
         now = self.clock()
         return [
-            got.get(t.key) or no_data(self.id, t, now, f"no message for {t.label()} within {timeout_s:g} s")
+            got.get(t.key)
+            or no_data(self.id, t, now, f"no message for {t.label()} within {timeout_s:g} s")
             for t in self.spec.tags
         ]
 

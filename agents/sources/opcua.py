@@ -23,7 +23,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agents.sources.base import Clock, Emit, Quality, TagSample, no_data, sample, utc_now
+from agents.sources.base import (
+    Clock,
+    Emit,
+    Quality,
+    TagSample,
+    cancelled_underneath,
+    no_data,
+    sample,
+    utc_now,
+)
 from agents.sources.config import OpcUaSourceSpec, OpcUaTag
 
 log = logging.getLogger(__name__)
@@ -143,7 +152,10 @@ class OpcUaSource:
             if isinstance(handle, ua.StatusCode):
                 emit(
                     no_data(
-                        self.id, tag, self.clock(), f"cannot monitor {tag.node}: {_status(handle)[1]}"
+                        self.id,
+                        tag,
+                        self.clock(),
+                        f"cannot monitor {tag.node}: {_status(handle)[1]}",
                     )
                 )
         return sub
@@ -168,6 +180,7 @@ class OpcUaSource:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001  supervisor loop: a dead server is data, not a crash
+                cancelled_underneath(exc)
                 self.connected.clear()
                 reason = f"OPC UA server {self.spec.endpoint} unreachable ({_reason(exc)})"
                 log.warning("source %s: %s; retrying in %.0f s", self.id, reason, backoff)
@@ -201,8 +214,14 @@ class OpcUaSource:
                 except Exception as exc:  # noqa: BLE001  one bad node id must not hide the others
                     out.append(
                         TagSample(
-                            self.id, tag.asset, tag.sensor, None, tag.sensor_unit, Quality.BAD,
-                            self.clock(), f"node {tag.node}: {_reason(exc)}",
+                            self.id,
+                            tag.asset,
+                            tag.sensor,
+                            None,
+                            tag.sensor_unit,
+                            Quality.BAD,
+                            self.clock(),
+                            f"node {tag.node}: {_reason(exc)}",
                         )
                     )
         finally:
@@ -235,7 +254,11 @@ async def browse(
                 if len(out) >= max_nodes:
                     return
                 name = (await child.read_browse_name()).Name
-                if child.nodeid.NamespaceIndex == 0 and depth == 0 and name in ("Server", "Aliases"):
+                if (
+                    child.nodeid.NamespaceIndex == 0
+                    and depth == 0
+                    and name in ("Server", "Aliases")
+                ):
                     continue  # the server's own diagnostics, not the plant's tags
                 cls = await child.read_node_class()
                 entry: dict[str, Any] = {
@@ -248,7 +271,9 @@ async def browse(
                         dv = await child.read_data_value()
                         entry["data_type"] = dv.Value.VariantType.name if dv.Value else ""
                         value = dv.Value.Value if dv.Value else None
-                        entry["value"] = value if isinstance(value, int | float | str | bool) else repr(value)
+                        entry["value"] = (
+                            value if isinstance(value, int | float | str | bool) else repr(value)
+                        )
                         entry["status"] = _status(dv.StatusCode)[0].value
                     except Exception as exc:  # noqa: BLE001  shown, not fatal
                         entry["error"] = _reason(exc)

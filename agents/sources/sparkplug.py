@@ -191,7 +191,14 @@ def _encode_metric(m: Metric) -> bytes:
         out += _key(7, 0) + _varint(1)
         return bytes(out)
     t, v = m.datatype, m.value
-    if t in (DataType.INT8, DataType.INT16, DataType.INT32, DataType.UINT8, DataType.UINT16, DataType.UINT32):
+    if t in (
+        DataType.INT8,
+        DataType.INT16,
+        DataType.INT32,
+        DataType.UINT8,
+        DataType.UINT16,
+        DataType.UINT32,
+    ):
         out += _key(10, 0) + _varint(int(v) & 0xFFFFFFFF)
     elif t in (DataType.INT64, DataType.UINT64, DataType.DATETIME):
         out += _key(11, 0) + _varint(int(v))

@@ -64,7 +64,9 @@ def check(
         doc = {
             "ok": not failed,
             "config": str(config),
-            "sources": [{"source": s.id, "protocol": s.kind, "endpoint": s.endpoint} for s in specs],
+            "sources": [
+                {"source": s.id, "protocol": s.kind, "endpoint": s.endpoint} for s in specs
+            ],
             "tags": tags,
             "failed": failed,
             "assets_without_source": unsourced,

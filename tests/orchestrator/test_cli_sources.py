@@ -17,17 +17,22 @@ from tests.agents.sources.plant import write_plant
 pytestmark = pytest.mark.integration
 
 
-
 async def _autoops(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from orchestrator.cli import main; main()", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        "from orchestrator.cli import main; main()",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     return proc.returncode or 0, out.decode(), err.decode()
 
 
-def _sources(opcua: str, modbus: str, *, node: str = "ns=2;s=press-1.oil_temp", register: int = 0) -> str:
+def _sources(
+    opcua: str, modbus: str, *, node: str = "ns=2;s=press-1.oil_temp", register: int = 0
+) -> str:
     return f"""\
 [[sources]]
 id = "press-opcua"
@@ -48,7 +53,9 @@ tags = [
 """
 
 
-async def test_check_prints_every_tag_as_json_and_names_the_ones_it_cannot_read(tmp_path: Path) -> None:
+async def test_check_prints_every_tag_as_json_and_names_the_ones_it_cannot_read(
+    tmp_path: Path,
+) -> None:
     opcua = OpcUaEndpoint()
     await opcua.start({"press-1.oil_temp": 61.5, "press-1.pressure": 180.0})
     modbus = ModbusEndpoint(size=100)
@@ -63,21 +70,38 @@ async def test_check_prints_every_tag_as_json_and_names_the_ones_it_cannot_read(
         assert doc["ok"] is True and doc["failed"] == []
         tags = {(t["asset"], t["sensor"]): t for t in doc["tags"]}
         assert tags[("press-1", "oil_temp")]["value"] == 61.5
-        assert tags[("press-1", "oil_temp")]["unit"] == "degC" and tags[("press-1", "oil_temp")]["quality"] == "good"
-        assert tags[("press-1", "oil_temp")]["protocol"] == "opcua" and tags[("press-1", "oil_temp")]["source_time"]
-        assert tags[("pump-1", "flow")]["value"] == 133.0 and tags[("pump-1", "flow")]["protocol"] == "modbus"
+        assert (
+            tags[("press-1", "oil_temp")]["unit"] == "degC"
+            and tags[("press-1", "oil_temp")]["quality"] == "good"
+        )
+        assert (
+            tags[("press-1", "oil_temp")]["protocol"] == "opcua"
+            and tags[("press-1", "oil_temp")]["source_time"]
+        )
+        assert (
+            tags[("pump-1", "flow")]["value"] == 133.0
+            and tags[("pump-1", "flow")]["protocol"] == "modbus"
+        )
         assert doc["assets_without_source"] == []
 
         wrong = write_plant(
-            tmp_path, _sources(opcua.url, modbus.url, node="ns=2;s=press-1.oil_tmp", register=500), name="wrong.toml"
+            tmp_path,
+            _sources(opcua.url, modbus.url, node="ns=2;s=press-1.oil_tmp", register=500),
+            name="wrong.toml",
         )
         code, out, err = await _autoops("sources", "check", "--config", str(wrong), "--json")
         assert code == 1
         doc = json.loads(out)
         assert doc["ok"] is False and len(doc["failed"]) == 2
-        assert "ns=2;s=press-1.oil_tmp" in err and "press-1.oil_temp" in err and "BadNodeIdUnknown" in err
+        assert (
+            "ns=2;s=press-1.oil_tmp" in err
+            and "press-1.oil_temp" in err
+            and "BadNodeIdUnknown" in err
+        )
         assert "holding register 500" in err and "pump-1.flow" in err
-        assert {(t["asset"], t["sensor"]) for t in doc["tags"] if t["ok"]} == {("press-1", "pressure")}
+        assert {(t["asset"], t["sensor"]) for t in doc["tags"] if t["ok"]} == {
+            ("press-1", "pressure")
+        }
 
         code, out, err = await _autoops("sources", "check", "--config", str(good))
         assert code == 0 and "press-1.oil_temp" in out.replace(" ", "") and "good" in out

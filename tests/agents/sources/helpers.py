@@ -12,7 +12,9 @@ from agents.sources.base import Quality, TagSample
 DEADLINE_S = 30.0
 
 
-async def wait_until(condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
+async def wait_until(
+    condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S
+) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline_s
     while not condition():
@@ -29,7 +31,9 @@ class Collected:
         self.samples.append(s)
 
     def of(self, sensor: str, asset: str | None = None) -> list[TagSample]:
-        return [s for s in self.samples if s.sensor == sensor and (asset is None or s.asset_id == asset)]
+        return [
+            s for s in self.samples if s.sensor == sensor and (asset is None or s.asset_id == asset)
+        ]
 
     def last(self, sensor: str, asset: str | None = None) -> TagSample | None:
         got = self.of(sensor, asset)
@@ -48,7 +52,9 @@ class Collected:
 
 
 @contextlib.asynccontextmanager
-async def running(source: Any, emit: Callable[[TagSample], None]) -> AsyncIterator[asyncio.Task[Any]]:
+async def running(
+    source: Any, emit: Callable[[TagSample], None]
+) -> AsyncIterator[asyncio.Task[Any]]:
     task = asyncio.create_task(source.run(emit))
     try:
         yield task

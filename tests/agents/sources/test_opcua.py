@@ -65,7 +65,9 @@ async def test_every_data_type_arrives_with_unit_scale_and_source_time(tmp_path:
         got = Collected()
         source = OpcUaSource(_spec(tmp_path, server.url))  # type: ignore[arg-type]
         async with running(source, got):
-            await wait_until(lambda: len({s.sensor for s in got.samples}) == 8, "an initial value of every tag")
+            await wait_until(
+                lambda: len({s.sensor for s in got.samples}) == 8, "an initial value of every tag"
+            )
             writes = [
                 ("press-1.oil_temp", 212.0, "Double", 100.0),  # degF -> degC
                 ("press-1.pressure", 25000.0, "Float", 250.0),  # kPa -> bar
@@ -77,19 +79,28 @@ async def test_every_data_type_arrives_with_unit_scale_and_source_time(tmp_path:
                 ("pump-1.flow", 150.0, "Float", 150.0),
             ]
             for i, (name, value, variant, _) in enumerate(writes):
-                await server.write(name, value, variant=variant, source_time=T0 + timedelta(seconds=i))
+                await server.write(
+                    name, value, variant=variant, source_time=T0 + timedelta(seconds=i)
+                )
             for i, (name, _, _, expected) in enumerate(writes):
                 asset, sensor = name.split(".")
                 await wait_until(
                     partial(got.at, sensor, T0 + timedelta(seconds=i), asset),
                     f"{name} written at T0+{i}s",
                 )
-                s = next(s for s in got.of(sensor, asset) if s.source_time == T0 + timedelta(seconds=i))
+                s = next(
+                    s for s in got.of(sensor, asset) if s.source_time == T0 + timedelta(seconds=i)
+                )
                 assert s.quality is Quality.GOOD and s.value == pytest.approx(expected), s
             assert got.last("oil_temp").unit == "degC" and got.last("motor_power").unit == "kW"
             # Boolean: a running flag is 1 / 0.
-            await server.write("press-1.load", True, variant="Boolean", source_time=T0 + timedelta(minutes=1))
-            await wait_until(lambda: got.has("load", lambda s: s.value == 1.0 and s.source_time.minute == 1), "a boolean")
+            await server.write(
+                "press-1.load", True, variant="Boolean", source_time=T0 + timedelta(minutes=1)
+            )
+            await wait_until(
+                lambda: got.has("load", lambda s: s.value == 1.0 and s.source_time.minute == 1),
+                "a boolean",
+            )
     finally:
         await server.stop()
 
@@ -101,10 +112,18 @@ async def test_bad_status_strings_and_nan_are_faults_of_their_tag_only(tmp_path:
         got = Collected()
         async with running(OpcUaSource(_spec(tmp_path, server.url)), got):  # type: ignore[arg-type]
             await wait_until(lambda: len({s.sensor for s in got.samples}) == 8, "initial values")
-            await server.write("press-1.pressure", 0.0, variant="Double", status="BadSensorFailure", source_time=T0)
+            await server.write(
+                "press-1.pressure", 0.0, variant="Double", status="BadSensorFailure", source_time=T0
+            )
             await wait_until(lambda: got.latest_is("pressure", Quality.BAD), "Bad status")
             assert "BadSensorFailure" in got.last("pressure").reason
-            await server.write("press-1.speed", 1400, variant="Int32", status="UncertainLastUsableValue", source_time=T0)
+            await server.write(
+                "press-1.speed",
+                1400,
+                variant="Int32",
+                status="UncertainLastUsableValue",
+                source_time=T0,
+            )
             await wait_until(lambda: got.latest_is("speed", Quality.UNCERTAIN), "Uncertain status")
             assert got.last("speed").value == 1400.0 and "Uncertain" in got.last("speed").reason
             await server.write("press-1.vel", "n/a", variant="String", source_time=T0)
@@ -114,8 +133,13 @@ async def test_bad_status_strings_and_nan_are_faults_of_their_tag_only(tmp_path:
             await wait_until(lambda: got.latest_is("oil_temp", Quality.BAD), "NaN")
             assert got.last("oil_temp").reason == "value is NaN"
             # The others keep flowing.
-            await server.write("press-1.load", 77, variant="UInt16", source_time=T0 + timedelta(seconds=5))
-            await wait_until(lambda: got.has("load", lambda s: s.value == 77.0 and s.quality is Quality.GOOD), "load")
+            await server.write(
+                "press-1.load", 77, variant="UInt16", source_time=T0 + timedelta(seconds=5)
+            )
+            await wait_until(
+                lambda: got.has("load", lambda s: s.value == 77.0 and s.quality is Quality.GOOD),
+                "load",
+            )
     finally:
         await server.stop()
 
@@ -126,7 +150,9 @@ def _press_agent() -> MachineAgent:
 
 
 @pytest.mark.slow
-async def test_server_down_for_30_s_gives_no_data_faults_then_resumes_by_itself(tmp_path: Path) -> None:
+async def test_server_down_for_30_s_gives_no_data_faults_then_resumes_by_itself(
+    tmp_path: Path,
+) -> None:
     """The server stops for 30 s: every tag "no data", the machine not red; then back by itself."""
     server = OpcUaEndpoint()
     port = server.port
@@ -149,24 +175,46 @@ async def test_server_down_for_30_s_gives_no_data_faults_then_resumes_by_itself(
             await wait_until(lambda: len({s.sensor for s in got.samples}) == 8, "initial values")
             for i in range(12):
                 # OPC UA reports changes: each value differs from the one before.
-                await server.write("press-1.oil_temp", 110.0 + 0.5 * i, variant="Double", source_time=T0 + timedelta(seconds=i))
+                await server.write(
+                    "press-1.oil_temp",
+                    110.0 + 0.5 * i,
+                    variant="Double",
+                    source_time=T0 + timedelta(seconds=i),
+                )
                 await wait_until(partial(got.at, "oil_temp", T0 + timedelta(seconds=i)), "a value")
             await server.stop()
-            await wait_until(lambda: got.latest_is("pressure", Quality.NO_DATA), "no data after the stop")
+            await wait_until(
+                lambda: got.latest_is("pressure", Quality.NO_DATA), "no data after the stop"
+            )
             await asyncio.sleep(30)  # the outage itself: the server is away for 30 s
             latest = reports[-1]
             faults = {f.sensor: f for f in latest.sensor_faults}
             assert {"oil_temp", "pressure", "speed"} <= set(faults)
-            assert all(f.kind is FaultKind.NO_DATA and "unreachable" in f.detail for f in faults.values())
+            assert all(
+                f.kind is FaultKind.NO_DATA and "unreachable" in f.detail for f in faults.values()
+            )
             assert latest.status is not Status.RED
             server = OpcUaEndpoint(port)
             await server.start(VARIABLES)
-            await server.write("press-1.oil_temp", 110.0, variant="Double", source_time=T0 + timedelta(hours=1))
+            await server.write(
+                "press-1.oil_temp", 110.0, variant="Double", source_time=T0 + timedelta(hours=1)
+            )
             await wait_until(
-                lambda: got.has("oil_temp", lambda s: s.quality is Quality.GOOD and s.source_time == T0 + timedelta(hours=1)),
+                lambda: got.has(
+                    "oil_temp",
+                    lambda s: (
+                        s.quality is Quality.GOOD and s.source_time == T0 + timedelta(hours=1)
+                    ),
+                ),
                 "readings resume after the restart",
             )
-            await wait_until(lambda: not reports[-1].sensor_faults or "oil_temp" not in {f.sensor for f in reports[-1].sensor_faults}, "fault cleared")
+            await wait_until(
+                lambda: (
+                    not reports[-1].sensor_faults
+                    or "oil_temp" not in {f.sensor for f in reports[-1].sensor_faults}
+                ),
+                "fault cleared",
+            )
     finally:
         await server.stop()
 
@@ -174,9 +222,18 @@ async def test_server_down_for_30_s_gives_no_data_faults_then_resumes_by_itself(
 async def test_sign_and_encrypt_with_certificates_made_here_and_a_login_from_env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server_cert, server_key = make_certificate(tmp_path / "pki", "server", "urn:autoops:twin:server")
-    client_cert, client_key = make_certificate(tmp_path / "pki", "client", "urn:autoops:test:client")
-    server = OpcUaEndpoint(certificate=server_cert, private_key=server_key, secure_only=True, users={"maint": "Tr0ub4dor&3"})
+    server_cert, server_key = make_certificate(
+        tmp_path / "pki", "server", "urn:autoops:twin:server"
+    )
+    client_cert, client_key = make_certificate(
+        tmp_path / "pki", "client", "urn:autoops:test:client"
+    )
+    server = OpcUaEndpoint(
+        certificate=server_cert,
+        private_key=server_key,
+        secure_only=True,
+        users={"maint": "Tr0ub4dor&3"},
+    )
     await server.start(VARIABLES)
     monkeypatch.setenv("T_OPCUA_USER", "maint")
     monkeypatch.setenv("T_OPCUA_PASSWORD", "Tr0ub4dor&3")
@@ -190,7 +247,10 @@ async def test_sign_and_encrypt_with_certificates_made_here_and_a_login_from_env
         with caplog.at_level(logging.DEBUG):
             async with running(secure, got):
                 await server.write("press-1.oil_temp", 212.0, variant="Double", source_time=T0)
-                await wait_until(lambda: got.has("oil_temp", lambda s: s.source_time == T0), "a value over SignAndEncrypt")
+                await wait_until(
+                    lambda: got.has("oil_temp", lambda s: s.source_time == T0),
+                    "a value over SignAndEncrypt",
+                )
             assert got.last("oil_temp").value == pytest.approx(100.0)
             # Without security the server (SignAndEncrypt only) refuses: "no data", named.
             plain = await OpcUaSource(_spec(tmp_path, server.url)).read_once(10.0)  # type: ignore[arg-type]

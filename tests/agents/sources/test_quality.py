@@ -41,9 +41,19 @@ def test_coerce(raw: object, value: float | None, reason: str) -> None:
 @pytest.mark.parametrize("dtype", ["int16", "uint16", "int32", "uint32", "float32"])
 @pytest.mark.parametrize("byte_order", ["big", "little"])
 @pytest.mark.parametrize("word_order", ["big", "little"])
-def test_modbus_registers_every_type_and_order(dtype: str, byte_order: str, word_order: str) -> None:
-    tag = ModbusTag(asset="a", sensor="s", register=0, type=dtype, byte_order=byte_order, word_order=word_order)  # type: ignore[arg-type]
-    value = {"int16": -1234, "uint16": 54321, "int32": -123456789, "uint32": 3_000_000_000, "float32": 12.375}[dtype]
+def test_modbus_registers_every_type_and_order(
+    dtype: str, byte_order: str, word_order: str
+) -> None:
+    tag = ModbusTag(
+        asset="a", sensor="s", register=0, type=dtype, byte_order=byte_order, word_order=word_order
+    )  # type: ignore[arg-type]
+    value = {
+        "int16": -1234,
+        "uint16": 54321,
+        "int32": -123456789,
+        "uint32": 3_000_000_000,
+        "float32": 12.375,
+    }[dtype]
     words = encode_registers(value, tag)
     assert len(words) == tag.width
     assert decode_registers(words, tag) == value
@@ -56,7 +66,9 @@ def test_modbus_word_order_matters() -> None:
     assert encode_registers(1.0, swapped) == [0x0000, 0x3F80]
 
 
-def _s(sensor: str, value: float | None, t: datetime, quality: Quality = Quality.GOOD, reason: str = "") -> TagSample:
+def _s(
+    sensor: str, value: float | None, t: datetime, quality: Quality = Quality.GOOD, reason: str = ""
+) -> TagSample:
     return TagSample("src", "press-1", sensor, value, "degC", quality, t, reason)
 
 
@@ -68,7 +80,15 @@ def test_assembler_carries_values_forward_and_turns_bad_ones_into_faults() -> No
     assert first.time == T0 + timedelta(seconds=1)
     assert dict(first.values) == {"oil_temp": 40.0, "pressure": 120.0}
     assert asm.flush() == []  # nothing new, nothing sent
-    asm.add(_s("pressure", None, T0 + timedelta(seconds=2), Quality.BAD, "OPC UA status BadSensorFailure"))
+    asm.add(
+        _s(
+            "pressure",
+            None,
+            T0 + timedelta(seconds=2),
+            Quality.BAD,
+            "OPC UA status BadSensorFailure",
+        )
+    )
     (second,) = asm.flush()
     assert dict(second.values) == {"oil_temp": 40.0}  # the unchanged value is still the value
     (fault,) = second.source_faults
@@ -101,8 +121,17 @@ def test_no_data_is_a_sensor_fault_with_the_reason_not_a_red_machine() -> None:
         t = T0 + timedelta(minutes=i)
         asm.add(_s("oil_temp", 40.0 + 0.3 * math.sin(i), t))
         quality = Quality.NO_DATA if i >= 25 else Quality.GOOD
-        asm.add(_s("pressure", None if i >= 25 else 120.0 + math.cos(i), t, quality,
-                   "OPC UA server opc.tcp://127.0.0.1:4840 unreachable (ConnectionError)" if i >= 25 else ""))
+        asm.add(
+            _s(
+                "pressure",
+                None if i >= 25 else 120.0 + math.cos(i),
+                t,
+                quality,
+                "OPC UA server opc.tcp://127.0.0.1:4840 unreachable (ConnectionError)"
+                if i >= 25
+                else "",
+            )
+        )
         (reading,) = asm.flush()
         (report,) = _assess(agent, reading)
     assert report is not None and report.status is not Status.RED
@@ -113,12 +142,17 @@ def test_no_data_is_a_sensor_fault_with_the_reason_not_a_red_machine() -> None:
     assert "oil_temp" not in faults
 
 
-def test_buffer_keeps_order_and_timestamps_and_drops_the_oldest_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_buffer_keeps_order_and_timestamps_and_drops_the_oldest_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from agents.base import Reading
 
     path = tmp_path / "state" / "sources.sqlite"
     buf = ReadingBuffer(path, max_readings=5)
-    readings = [Reading("press-1", T0 + timedelta(seconds=i), {"oil_temp": 40.0 + i, "pressure": math.nan}) for i in range(8)]
+    readings = [
+        Reading("press-1", T0 + timedelta(seconds=i), {"oil_temp": 40.0 + i, "pressure": math.nan})
+        for i in range(8)
+    ]
     buf.put(readings[:4])
     with caplog.at_level("WARNING"):
         assert buf.put(readings[4:]) == 3
