@@ -7,9 +7,10 @@ server is started (asyncua's server, amqtt's broker with one Sparkplug B edge no
 server), a publisher changes every tag as fast as it can for ``--seconds``, and the whole path
 runs as in the orchestrator: source -> ``SourceHub`` (assembler, store-and-forward buffer in
 SQLite) -> ``AgentFleet.ingest`` on a local Ray (a fresh fleet per protocol). Printed per protocol:
-tag samples per second received and readings (one per asset and moment) per second delivered to
-the agents. In the same run, the same number of readings made in memory is handed to a fresh
-fleet directly (``ingest``, batches of one reading per asset) for comparison.
+tag samples per second received and readings per second delivered to the agents (one reading per
+asset and source time: a machine's scan stamps its tags alike; Modbus, without timestamps, one per
+poll). In the same run, the same number of readings made in memory is handed to a fresh fleet
+directly (``ingest``, batches of one reading per asset) for comparison.
 
 Prints only; not a test (on a shared 2-core machine the figures vary by tens of percent).
 Everything started here is stopped at the end; state lives in a temp dir.
@@ -148,12 +149,13 @@ async def through(protocol: str, n: int, seconds: float, shard: int, tmp: Path) 
             k += 1
             for i in range(n):
                 values = {s: value(j, k) for j, (s, _, _, _) in enumerate(SENSORS)}
+                at = datetime.now(UTC)  # one scan of the machine: its tags share a time
                 if protocol == "opcua":
                     for s, v in values.items():
-                        await server.write(f"press-{i}.{s}", v)
+                        await server.write(f"press-{i}.{s}", v, source_time=at)
                 elif protocol == "mqtt":
                     assert edge is not None
-                    await edge.data(f"press-{i}", values)
+                    await edge.data(f"press-{i}", values, at=at)
                 else:
                     for j, (s, _, _, _) in enumerate(SENSORS):
                         server.set(

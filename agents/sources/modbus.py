@@ -3,7 +3,7 @@
 Each tag reads its registers (1 for int16 / uint16, 2 for int32 / uint32 / float32), decoded with
 the tag's byte order (within a register) and word order (register order), then ``value * scale +
 offset`` in the delivered unit, converted to the sensor's. Modbus has no timestamps: the source
-time is the time of the poll. A Modbus exception (illegal address, device failure, ...) becomes a
+time is the time the poll started, the same for every tag of one poll. A Modbus exception (illegal address, device failure, ...) becomes a
 "bad quality" fault on that tag only; a timeout or a lost connection makes every tag "no data" and
 the source reconnects with back-off (1 s doubling to ``reconnect_max_s``).
 """
@@ -14,6 +14,7 @@ import asyncio
 import logging
 import math
 import struct
+from datetime import datetime
 from typing import Any
 
 from agents.sources.base import (
@@ -93,7 +94,7 @@ class ModbusSource:
             host, port=port, timeout=self.spec.timeout_s, retries=0, reconnect_delay=0
         )
 
-    async def _read_tag(self, client: Any, tag: ModbusTag) -> TagSample:
+    async def _read_tag(self, client: Any, tag: ModbusTag, at: datetime) -> TagSample:
         from pymodbus.exceptions import ModbusIOException
 
         unit = tag.unit_id if tag.unit_id is not None else self.spec.unit_id
@@ -104,7 +105,6 @@ class ModbusSource:
             response = await read(tag.address, count=tag.width, device_id=unit)
         except (ModbusIOException, ConnectionError, TimeoutError) as exc:
             raise ModbusUnreachable(f"{type(exc).__name__}: {exc}"[:200]) from exc
-        at = self.clock()
         if response.isError():
             code = getattr(response, "exception_code", None)
             what = EXCEPTIONS.get(code, "unknown") if code is not None else str(response)
@@ -139,7 +139,8 @@ class ModbusSource:
         """Read every tag once on a connected client (``ModbusUnreachable`` if the server is gone)."""
         if not client.connected:
             raise ModbusUnreachable("not connected")
-        out = [await self._read_tag(client, tag) for tag in self.spec.tags]
+        at = self.clock()  # one time per poll: the agents get one reading per asset and poll
+        out = [await self._read_tag(client, tag, at) for tag in self.spec.tags]
         self.polls += 1
         return out
 

@@ -72,32 +72,28 @@ def _s(
     return TagSample("src", "press-1", sensor, value, "degC", quality, t, reason)
 
 
-def test_assembler_carries_values_forward_and_turns_bad_ones_into_faults() -> None:
+def test_assembler_one_reading_per_source_time_values_carried_forward_bad_ones_faults() -> None:
     asm = ReadingAssembler()
     asm.add(_s("oil_temp", 40.0, T0))
     asm.add(_s("pressure", 120.0, T0 + timedelta(seconds=1)))
-    (first,) = asm.flush()
-    assert first.time == T0 + timedelta(seconds=1)
-    assert dict(first.values) == {"oil_temp": 40.0, "pressure": 120.0}
+    asm.add(_s("oil_temp", 40.5, T0 + timedelta(seconds=1)))
+    first, second = asm.flush()  # a burst (back-filled history): one reading per moment
+    assert (first.time, dict(first.values)) == (T0, {"oil_temp": 40.0})
+    assert second.time == T0 + timedelta(seconds=1)
+    assert dict(second.values) == {"oil_temp": 40.5, "pressure": 120.0}
     assert asm.flush() == []  # nothing new, nothing sent
     asm.add(
-        _s(
-            "pressure",
-            None,
-            T0 + timedelta(seconds=2),
-            Quality.BAD,
-            "OPC UA status BadSensorFailure",
-        )
+        _s("pressure", None, T0 + timedelta(seconds=2), Quality.BAD, "OPC UA status BadSensorFailure")
     )
-    (second,) = asm.flush()
-    assert dict(second.values) == {"oil_temp": 40.0}  # the unchanged value is still the value
-    (fault,) = second.source_faults
+    (third,) = asm.flush()
+    assert dict(third.values) == {"oil_temp": 40.5}  # the unchanged value is still the value
+    (fault,) = third.source_faults
     assert fault.sensor == "pressure" and fault.kind is FaultKind.BAD_QUALITY
     assert "BadSensorFailure" in fault.detail and "(source src)" in fault.detail
     # A late sample never moves an asset's time backwards: agents key readings by time.
     asm.add(_s("oil_temp", 41.0, T0))
-    (third,) = asm.flush()
-    assert third.time > second.time
+    (fourth,) = asm.flush()
+    assert fourth.time > third.time and fourth.values["oil_temp"] == 41.0
 
 
 def _press() -> MachineAsset:
