@@ -1,0 +1,121 @@
+"""The README's "connect your first machine" guide, followed literally.
+
+The plant file is the README's own (ports and state directory put where this test runs); no
+simulation. The test starts the OPC UA server and the Modbus TCP server the plant file points at,
+feeds them changing values, runs ``autoops run`` and reads the board, in the web UI and in the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import re
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agents.simulator.endpoints import ModbusEndpoint, OpcUaEndpoint
+from agents.sources.config import ModbusTag
+from agents.sources.modbus import encode_registers
+from orchestrator.passwords import hash_password
+from tests.orchestrator.demo_run import AUTOOPS, REPO, demo_env, kill_group
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PASSWORD = "guide-test-password"
+
+
+def guide_plant() -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- guide:plant -->", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    return "\n".join(line[3:] if line.startswith("   ") else line for line in block.splitlines())
+
+
+async def _feed(opcua: OpcUaEndpoint, modbus: ModbusEndpoint, stop: asyncio.Event) -> None:
+    """The machines at work: values that move, as a running pump and press do."""
+    oil = ModbusTag(asset="press-1", sensor="oil_temp", register=0, type="int16")
+    pressure = ModbusTag(asset="press-1", sensor="pressure", register=1, type="float32", word_order="little")
+    k = 0
+    while not stop.is_set():
+        k += 1
+        now = datetime.now(UTC)
+        await opcua.write("pump-1.bearing_temp", 45.0 + math.sin(k / 5), source_time=now)
+        await opcua.write("pump-1.vel", 1.8 + 0.2 * math.sin(k / 3), source_time=now)
+        modbus.set("holding", 0, encode_registers(round(10 * (52.0 + math.cos(k / 4))), oil))
+        modbus.set("holding", 1, encode_registers(2900.0 + 30 * math.sin(k / 6), pressure))  # psi
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=0.25)
+
+
+async def test_the_readme_guide_a_plant_of_its_own_live_on_the_board(tmp_path: Path) -> None:
+    opcua = OpcUaEndpoint()
+    modbus = ModbusEndpoint()
+    await opcua.start({"pump-1.bearing_temp": 45.0, "pump-1.vel": 1.8})
+    await modbus.start()
+    text = guide_plant()
+    assert "[simulation]" not in text
+    text = text.replace("opc.tcp://127.0.0.1:4840/autoops/", opcua.url)
+    text = text.replace("modbus://127.0.0.1:5020", modbus.url)
+    text = text.replace('state_dir = ".autoops-my-plant"', f'state_dir = "{tmp_path / "state"}"')
+    text = re.sub(r'password_hash = ".*"', f'password_hash = "{hash_password(PASSWORD)}"', text)
+    plant = tmp_path / "my-plant.toml"
+    plant.write_text(text, encoding="utf-8")
+
+    stop = asyncio.Event()
+    feeder = asyncio.create_task(_feed(opcua, modbus, stop))
+    env = demo_env(tmp_path / "state")
+    process = subprocess.Popen(
+        [str(AUTOOPS), "run", "--config", str(plant), "--tick", "0.5"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()  # type: ignore[union-attr]
+    try:
+        deadline = time.monotonic() + 240
+        url = None
+        while url is None and time.monotonic() < deadline:
+            found = next((m for line in list(lines) if (m := re.search(r"web UI (http://\S+?)/? ", line))), None)
+            url = found.group(1) if found else None
+            if process.poll() is not None:
+                raise AssertionError("autoops run exited:\n" + "".join(lines)[-4000:])
+            await asyncio.sleep(0.5)
+        assert url, "".join(lines)[-4000:]
+        out = "".join(lines)
+        assert "source pump-opcua: opcua" in out and "source press-modbus: modbus" in out
+        assert "has no data source" not in out
+
+        async with httpx.AsyncClient(base_url=url, timeout=10) as web:
+            login = await web.get("/login")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)  # type: ignore[union-attr]
+            await web.post("/login", data={"username": "eng", "password": PASSWORD, "csrf_token": csrf})
+            tiles: dict[str, dict] = {}
+            while time.monotonic() < deadline:
+                board = await web.get("/api/board")
+                assert board.status_code == 200, board.text
+                tiles = {t["asset_id"]: t for t in board.json()}
+                live = [
+                    t for t in tiles.values()
+                    if t.get("last_report_at") and t["status"] in ("green", "amber", "red")
+                ]
+                if len(live) == 2:
+                    break
+                await asyncio.sleep(1.0)
+            assert {a for a, t in tiles.items() if t.get("last_report_at")} == {"pump-1", "press-1"}, (tiles, "".join(lines)[-3000:])
+            assert all(t["status"] != "red" and not t["sensor_faults"] for t in tiles.values()), tiles
+            page = await web.get("/board")
+            assert "pump-1" in page.text and "press-1" in page.text and "No asset has reported yet" not in page.text
+        process.terminate()
+        await asyncio.to_thread(process.wait, 120)
+    finally:
+        stop.set()
+        await feeder
+        kill_group(process, env)
+        await opcua.stop()
+        await modbus.stop()
