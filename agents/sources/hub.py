@@ -10,7 +10,6 @@ acknowledges them once the agents have them (``done``): the loop never knows the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -111,15 +110,20 @@ class SourceHub:
                 log.exception("source hub: flush failed")
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(src.run(self._on_sample)) for src in self.sources]
-        self._tasks.append(asyncio.create_task(self._flush_loop()))
+        self._tasks = [
+            asyncio.create_task(src.run(self._on_sample), name=f"source:{src.id}")
+            for src in self.sources
+        ]
+        self._tasks.append(asyncio.create_task(self._flush_loop(), name="source-hub:flush"))
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = 10.0) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: a protocol library that swallows a cancel must not hang the shutdown.
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout_s)
+            for task in pending:
+                log.error("source hub: %s did not stop within %.0f s", task.get_name(), timeout_s)
         self._tasks = []
         self.flush()  # what the sources hold goes to disk, not lost with the process
 

@@ -177,6 +177,7 @@ class OpcUaSource:
                     await asyncio.wait_for(
                         client.nodes.server_state.read_value(), timeout=self.spec.timeout_s
                     )
+                    cancelled_underneath()  # asyncua may swallow a cancel inside a request
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001  supervisor loop: a dead server is data, not a crash
