@@ -93,8 +93,9 @@ class OpcUaEndpoint:
     def url(self) -> str:
         return f"opc.tcp://{HOST}:{self.port}/autoops/"
 
-    async def start(self, variables: Mapping[str, Any]) -> None:
-        """Serve ``{"<asset>.<sensor>": initial value}`` as ``ns=2;s=<asset>.<sensor>``."""
+    async def start(self, variables: Mapping[str, Any], *, history: bool = False) -> None:
+        """Serve ``{"<asset>.<sensor>": initial value}`` as ``ns=2;s=<asset>.<sensor>``;
+        ``history``: keep every change (in memory) for clients' HistoryRead."""
         from asyncua import Server, ua
 
         server = Server(user_manager=_Users(self.users) if self.users else None)
@@ -122,6 +123,10 @@ class OpcUaEndpoint:
             )
             self.nodes[f"ns={self.idx};s={name}"] = var.nodeid
         await server.start()
+        if history:
+            await server.historize_node_data_change(
+                [server.get_node(n) for n in self.nodes.values()], period=None, count=0
+            )
         self.server = server
 
     def node(self, name: str) -> str:

@@ -19,8 +19,8 @@ import logging
 import math
 import sqlite3
 import threading
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +78,30 @@ class ReadingBuffer:
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)")
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('dropped', 0)")
+        # Newest source time taken in per tag: where a source's back-fill resumes after a stop.
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS tag_times (source TEXT, asset TEXT, sensor TEXT, "
+            "time TEXT NOT NULL, PRIMARY KEY (source, asset, sensor))"
+        )
 
-    def put(self, readings: Sequence[Reading]) -> int:
-        """Append readings; returns how many old ones were dropped to stay within the bound."""
-        if not readings:
+    def put(
+        self,
+        readings: Sequence[Reading],
+        seen: Mapping[tuple[str, str, str], datetime] | None = None,
+    ) -> int:
+        """Append readings (and, in the same transaction, the newest source time per tag
+        ``(source, asset, sensor)`` they hold); returns how many old readings were dropped."""
+        if not readings and not seen:
             return 0
+        over = 0
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                self._db.executemany(
+                    "INSERT INTO tag_times VALUES (?, ?, ?, ?) ON CONFLICT (source, asset, sensor) "
+                    "DO UPDATE SET time = excluded.time WHERE excluded.time > tag_times.time",
+                    [(*key, t.astimezone(UTC).isoformat()) for key, t in (seen or {}).items()],
+                )
                 self._db.executemany(
                     "INSERT INTO readings (asset, time, body) VALUES (?, ?, ?)",
                     [(r.asset_id, r.time.isoformat(), dump(r)) for r in readings],
@@ -115,6 +131,14 @@ class ReadingBuffer:
             )
             return over
         return 0
+
+    def tag_times(self, source: str) -> dict[tuple[str, str], datetime]:
+        """(asset, sensor) -> newest source time taken in from ``source``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT asset, sensor, time FROM tag_times WHERE source = ?", (source,)
+            ).fetchall()
+        return {(a, s): datetime.fromisoformat(t) for a, s, t in rows}
 
     def peek(self, limit: int = 1000) -> list[tuple[int, Reading]]:
         """The oldest readings not yet acknowledged, in order, with their sequence numbers."""

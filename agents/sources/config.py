@@ -170,6 +170,11 @@ class OpcUaSourceSpec(_SourceBase):
     sampling_ms: float = Field(default=1000.0, gt=0)
     publishing_ms: float | None = Field(default=None, gt=0)  # None = the sampling interval
     timeout_s: float = Field(default=4.0, gt=0)
+    # Changes kept per monitored item between two publishes (none lost to a slow publish).
+    queue_size: int = Field(default=10, ge=1)
+    # On (re)connect, read the server's history (HistoryRead) from each tag's last delivered
+    # source time: what changed while autoops was away (stopped, killed, cut off) still arrives.
+    backfill: bool = False
     tags: tuple[OpcUaTag, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

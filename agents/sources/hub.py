@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,12 +30,17 @@ from agents.sources.config import (
 log = logging.getLogger(__name__)
 
 
-def build_source(spec: SourceSpec, *, clock: Clock = utc_now) -> Source:
+def build_source(
+    spec: SourceSpec,
+    *,
+    clock: Clock = utc_now,
+    resume_from: Mapping[tuple[str, str], datetime] | None = None,
+) -> Source:
     """The source object for one ``[[sources]]`` table (one module per protocol)."""
     if isinstance(spec, OpcUaSourceSpec):
         from agents.sources.opcua import OpcUaSource
 
-        return OpcUaSource(spec, clock=clock)
+        return OpcUaSource(spec, clock=clock, resume_from=resume_from)
     if isinstance(spec, MqttSourceSpec):
         from agents.sources.mqtt import MqttSource
 
@@ -63,7 +68,10 @@ class SourceHub:
         clock: Clock = utc_now,
     ) -> None:
         self.specs = list(specs)
-        self.sources = [build_source(s, clock=clock) for s in self.specs]
+        self.sources = [
+            build_source(s, clock=clock, resume_from=buffer.tag_times(s.id)) for s in self.specs
+        ]
+        self._seen: dict[tuple[str, str, str], datetime] = {}
         self.buffer = buffer
         self.flush_every_s = flush_every_s
         self.clock = clock
@@ -76,6 +84,9 @@ class SourceHub:
     def _on_sample(self, s: TagSample) -> None:
         self.assembler.add(s)
         if s.quality is not Quality.NO_DATA:
+            key = (s.source_id, s.asset_id, s.sensor)
+            if key not in self._seen or s.source_time > self._seen[key]:
+                self._seen[key] = s.source_time
             spec = next(sp for sp in self.specs if sp.id == s.source_id)
             tag = next(t for t in spec.tags if t.key == (s.asset_id, s.sensor))
             self._heard[(s.asset_id, s.sensor)] = (self.clock(), tag, s.source_id)
@@ -98,7 +109,8 @@ class SourceHub:
         """Stale check, assemble, append to the buffer; returns what was appended."""
         self._check_stale()
         readings = self.assembler.flush()
-        self.buffer.put(readings)
+        seen, self._seen = self._seen, {}
+        self.buffer.put(readings, seen)
         return readings
 
     async def _flush_loop(self) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -112,10 +113,49 @@ class OpcUaSource:
 
     protocol = "opcua"
 
-    def __init__(self, spec: OpcUaSourceSpec, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        spec: OpcUaSourceSpec,
+        *,
+        clock: Clock = utc_now,
+        resume_from: Mapping[tuple[str, str], datetime] | None = None,
+    ) -> None:
         self.spec = spec
         self.clock = clock
         self.connected = asyncio.Event()
+        # (asset, sensor) -> newest source time delivered; back-fill starts after it.
+        self.seen: dict[tuple[str, str], datetime] = dict(resume_from or {})
+
+    def _emit_seen(self, emit: Emit) -> Emit:
+        def wrapped(s: TagSample) -> None:
+            key = (s.asset_id, s.sensor)
+            if s.quality is not Quality.NO_DATA and (key not in self.seen or s.source_time > self.seen[key]):
+                self.seen[key] = s.source_time
+            emit(s)
+
+        return wrapped
+
+    async def _backfill(self, client: Any, emit: Emit) -> None:
+        """What changed since each tag's last delivered value, oldest first (HistoryRead)."""
+        now = self.clock()
+        for tag in self.spec.tags:
+            since = self.seen.get(tag.key)
+            if since is None:
+                continue
+            try:
+                history = await client.get_node(tag.node).read_raw_history(
+                    starttime=since, endtime=now, return_bounds=False
+                )
+            except Exception as exc:  # noqa: BLE001  a server without history: nothing to fill
+                cancelled_underneath(exc)
+                log.warning("source %s: no history for %s (%s)", self.id, tag.node, _reason(exc))
+                continue
+            missed = [dv for dv in history if dv.SourceTimestamp and _aware(dv.SourceTimestamp) > since]
+            missed.sort(key=lambda dv: _aware(dv.SourceTimestamp))
+            for dv in missed:
+                emit(self._sample(tag, dv))
+            if missed:
+                log.info("source %s: back-filled %d value(s) of %s", self.id, len(missed), tag.node)
 
     @property
     def id(self) -> str:
@@ -146,9 +186,13 @@ class OpcUaSource:
             by_node[node.nodeid.to_string()] = tag
             sampling = tag.sampling_ms or self.spec.sampling_ms
             if tag.deadband:
-                handle = await sub.deadband_monitor(node, tag.deadband, deadbandtype=1)
+                handle = await sub.deadband_monitor(
+                    node, tag.deadband, deadbandtype=1, queuesize=self.spec.queue_size
+                )
             else:
-                handle = await sub.subscribe_data_change(node, sampling_interval=sampling)
+                handle = await sub.subscribe_data_change(
+                    node, sampling_interval=sampling, queuesize=self.spec.queue_size
+                )
             if isinstance(handle, ua.StatusCode):
                 emit(
                     no_data(
@@ -162,12 +206,16 @@ class OpcUaSource:
 
     async def run(self, emit: Emit) -> None:
         backoff = min(1.0, self.spec.reconnect_max_s)
+        tracked = self._emit_seen(emit)
         while True:
             client = None
             try:
                 client = await _client(self.spec)
                 await client.connect()
-                await self._subscribe(client, emit)
+                # History first, then the live values: the assembler never sees time go back.
+                if self.spec.backfill:
+                    await self._backfill(client, tracked)
+                await self._subscribe(client, tracked)
                 self.connected.set()
                 backoff = min(1.0, self.spec.reconnect_max_s)
                 log.info("source %s: connected to %s", self.id, self.spec.endpoint)

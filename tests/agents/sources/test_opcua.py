@@ -275,3 +275,50 @@ async def test_browse_lists_the_node_ids_to_put_in_the_plant_file() -> None:
         assert not any(n["path"].startswith("Objects/Server") for n in nodes)
     finally:
         await server.stop()
+
+
+async def test_backfill_after_a_stop_delivers_every_missed_value_in_order_with_its_time(
+    tmp_path: Path,
+) -> None:
+    """Store-and-forward across a stop of autoops: the hub's buffer remembers each tag's last
+    source time, and the next start reads the server's history from there."""
+    from agents.sources.buffer import ReadingBuffer
+    from agents.sources.hub import SourceHub
+
+    server = OpcUaEndpoint()
+    await server.start(VARIABLES, history=True)
+    text = (
+        f'[[sources]]\nid = "plc-opcua"\nkind = "opcua"\nendpoint = "{server.url}"\n'
+        'sampling_ms = 50\nbackfill = true\ntags = [\n'
+        '  { asset = "press-1", sensor = "oil_temp", node = "ns=2;s=press-1.oil_temp", unit = "degF" },\n]\n'
+    )
+    specs = plant(tmp_path, text).source_specs()
+    path = tmp_path / "state" / "sources.sqlite"
+    written: list[datetime] = []
+
+    async def produce(n: int) -> None:
+        for _ in range(n):
+            at = datetime.now(UTC).replace(microsecond=(len(written) * 1000) % 1_000_000)
+            at = max(at, written[-1] + timedelta(milliseconds=1)) if written else at
+            await server.write("press-1.oil_temp", 100.0 + len(written), source_time=at)
+            written.append(at)
+            await asyncio.sleep(0.02)
+
+    try:
+        hub = SourceHub(specs, ReadingBuffer(path), flush_every_s=0.1)
+        await hub.start()
+        await produce(10)
+        await wait_until(lambda: hub.flush() is not None and hub.buffer.tag_times("plc-opcua").get(("press-1", "oil_temp")) == written[-1], "first values on disk")
+        await hub.stop()
+        hub.buffer.close()
+        await produce(15)  # autoops is away: nobody reads these
+        hub = SourceHub(specs, ReadingBuffer(path), flush_every_s=0.1)
+        await hub.start()
+        await wait_until(lambda: hub.buffer.tag_times("plc-opcua").get(("press-1", "oil_temp")) == written[-1], "back-filled")
+        await hub.stop()
+        times = [r.time for _, r in hub.buffer.peek(1000) if r.asset_id == "press-1"]
+        assert [t for t in times if t in set(written)] == written  # every one, in order, none twice
+        assert len(times) == len(set(times))
+        hub.buffer.close()
+    finally:
+        await server.stop()
