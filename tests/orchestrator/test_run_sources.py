@@ -118,6 +118,8 @@ async def test_the_readme_guide_a_plant_of_its_own_live_on_the_board(tmp_path: P
             ]
             page = await web.get("/board")
             assert "pump-1" in page.text and "press-1" in page.text and "No asset has reported yet" not in page.text
+        # The embedded reference MES serves this plant's own machines.
+        assert "unknown machine" not in "".join(lines), "".join(lines)[-3000:]
         process.terminate()
         await asyncio.to_thread(process.wait, 120)
     finally:
