@@ -34,8 +34,10 @@ class ReadingAssembler:
         self.last_time: dict[str, datetime] = {}
         self.samples_by_source: Counter[str] = Counter()
 
-    def add(self, s: TagSample) -> None:
-        self.samples_by_source[s.source_id] += 1
+    def add(self, s: TagSample, *, counted: bool = True) -> None:
+        """Take one sample (``counted``: it came from the source, not from a staleness check)."""
+        if counted:
+            self.samples_by_source[s.source_id] += 1
         self.pending[s.asset_id].append(s)
 
     def _apply(self, s: TagSample) -> None:

@@ -102,7 +102,8 @@ class SourceHub:
                 if heard is not None and now - heard[0] > limit:
                     self._heard.pop(tag.key)
                     self.assembler.add(
-                        no_data(spec.id, tag, now, f"no update for {limit.total_seconds():g} s")
+                        no_data(spec.id, tag, now, f"no update for {limit.total_seconds():g} s"),
+                        counted=False,
                     )
 
     def flush(self) -> list[Reading]:
@@ -150,7 +151,8 @@ class SourceHub:
             self.buffer.ack(upto)
 
     def readings_by_source(self) -> list[dict[str, Any]]:
-        """Samples received per source: ``[{"source", "protocol", "readings"}]``."""
+        """Values received per source (tag samples, bad ones included; not the hub's own "no
+        update" notes): ``[{"source", "protocol", "readings"}]``."""
         counts = self.assembler.samples_by_source
         return [
             {"source": spec.id, "protocol": spec.kind, "readings": int(counts.get(spec.id, 0))}
