@@ -170,3 +170,4 @@ async def test_broker_down_is_no_data_and_the_source_reconnects(tmp_path: Path) 
                 await wait_until(lambda: got.latest_is("current", Quality.GOOD), "values resume")
     finally:
         await broker.stop()
+
