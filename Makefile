@@ -38,6 +38,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_vibration.py
 	$(BIN)/python benchmarks/bench_loop.py  # starts (and stops) Temporal, Ray and the reference servers
+	$(BIN)/python benchmarks/bench_sources.py  # starts (and stops) OPC UA, MQTT and Modbus servers and Ray
 
 clean:
 	rm -rf $(VENV) .autoops .pytest_cache

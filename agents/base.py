@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from agents.models import HealthReport
+from agents.models import HealthReport, SensorFault
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +23,29 @@ class Reading:
 
     ``values`` holds scalar sensor values by sensor name (NaN / inf are allowed in: the agent flags
     them as sensor faults). ``waveforms`` holds raw sample windows (e.g. acceleration) by sensor
-    name; their sampling rate is declared on the sensor.
+    name; their sampling rate is declared on the sensor. ``source_faults`` are instrument faults a
+    source found before the agent (no data, Bad status, garbage payload): those sensors have no
+    value here and the agent's report carries these faults for them (``with_source_faults``).
     """
 
     asset_id: str
     time: datetime
     values: Mapping[str, float] = field(default_factory=dict)
     waveforms: Mapping[str, np.ndarray] = field(default_factory=dict)
+    source_faults: tuple[SensorFault, ...] = ()
+
+
+def with_source_faults(report: HealthReport, reading: Reading) -> HealthReport:
+    """The report with the source's faults for its sensors in place of the agent's guess.
+
+    The agent sees a sensor without a value and says "dropout"; the source knew why (server
+    down, Bad status, a string where a number belongs): its reason wins, one fault per sensor.
+    """
+    if not reading.source_faults or report.asset_id != reading.asset_id:
+        return report
+    named = {f.sensor for f in reading.source_faults}
+    kept = tuple(f for f in report.sensor_faults if f.sensor not in named)
+    return report.model_copy(update={"sensor_faults": (*kept, *reading.source_faults)})
 
 
 @runtime_checkable

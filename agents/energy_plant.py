@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agents.base import Reading
+from agents.base import Reading, with_source_faults
 from agents.energy import EnergySystem, MeterAgent
 from agents.energy_math import Attribution, attribute_reports
 from agents.errors import ConfigError
@@ -27,7 +27,12 @@ def meter_reading(reading: Reading, meter_id: str) -> Reading:
     values = {k: v for k, v in reading.values.items() if "." not in k}
     prefix = f"{meter_id}."
     values.update({k[len(prefix) :]: v for k, v in reading.values.items() if k.startswith(prefix)})
-    return Reading(asset_id=meter_id, time=reading.time, values=values)
+    faults = tuple(
+        f.model_copy(update={"sensor": f.sensor[len(prefix) :]})
+        for f in reading.source_faults
+        if f.sensor.startswith(prefix)
+    )
+    return Reading(asset_id=meter_id, time=reading.time, values=values, source_faults=faults)
 
 
 class PlantEnergyAgent:
@@ -50,9 +55,10 @@ class PlantEnergyAgent:
 
     def assess_all(self, reading: Reading) -> list[HealthReport]:
         """The plant report first, then one report per meter, all for this reading."""
-        reports = {
-            mid: agent.assess(meter_reading(reading, mid)) for mid, agent in self.meters.items()
-        }
+        reports = {}
+        for mid, agent in self.meters.items():
+            part = meter_reading(reading, mid)
+            reports[mid] = with_source_faults(agent.assess(part), part)
         self.last_reports = reports
         main_id = self.system.main.meter_id
         main = reports[main_id]

@@ -128,6 +128,9 @@ class FaultKind(StrEnum):
     OUT_OF_RANGE = "out_of_range"
     DROPOUT = "dropout"
     JUMP = "jump"
+    # Found by a source before the agent (agents/sources/): the tag gave no value.
+    NO_DATA = "no_data"  # stale tag, server / broker / device unreachable, Sparkplug death
+    BAD_QUALITY = "bad_quality"  # Bad status, type mismatch, garbage payload
 
 
 class SensorFault(Frozen):

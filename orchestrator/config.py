@@ -7,15 +7,25 @@ that holds the secret, and the value is read into a ``SecretStr`` (printed as ``
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from agents.errors import ConfigError
+from agents.sources.config import SourceSpec, check_sources, parse_sources, sensor_index
 
 
 class Section(BaseModel):
@@ -164,6 +174,8 @@ class PlantConfig(Section):
     energy: tuple[dict[str, Any], ...] = ()
     # The digital twins that drive the assets in the demo / benchmarks (agents.simulator.plant).
     simulation: dict[str, Any] = Field(default_factory=dict)
+    # Live sources and the sensors their tags feed (agents.sources.config), typed in _references.
+    sources: tuple[dict[str, Any], ...] = ()
     schedule: Schedule = Schedule()
     roles: dict[str, Role] = Field(default_factory=dict)
     users: tuple[User, ...] = ()
@@ -173,9 +185,25 @@ class PlantConfig(Section):
     temporal: TemporalSettings = TemporalSettings()
     ray: RaySettings = RaySettings()
     web: WebSettings = WebSettings()
+    _sources: tuple[SourceSpec, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
     def _references(self) -> PlantConfig:
+        if self.sources:
+            try:
+                typed = parse_sources(self.sources)
+            except ValidationError as exc:
+                raise ValueError(
+                    "; ".join(
+                        _problem(_source_loc(err["loc"]), err["msg"])
+                        for err in exc.errors(include_url=False)
+                    )
+                ) from None
+            index = sensor_index(self.machines, self.inventory, self.energy)
+            problems = check_sources(typed, index)
+            if problems:
+                raise ValueError("; ".join(problems))
+            self._sources = typed
         line_ids = {line.id for line in self.lines}
         for index, machine in enumerate(self.machines):
             line = machine.get("line")
@@ -194,6 +222,18 @@ class PlantConfig(Section):
                     )
         return self
 
+    def source_specs(self) -> tuple[SourceSpec, ...]:
+        """The typed ``[[sources]]``, their tags bound to the sensors' units."""
+        return self._sources
+
+    def unsourced_assets(self) -> list[str]:
+        """Assets no source feeds: without a simulation, they will never report."""
+        fed = {tag.asset for spec in self._sources for tag in spec.tags}
+        ids = [str(t.get("id")) for t in self.machines]
+        ids += [str(t.get("sku")) for t in self.inventory]
+        ids += [str(t.get("system_id")) for t in self.energy]
+        return [a for a in ids if a not in fed]
+
     def user(self, name: str) -> User | None:
         return next((u for u in self.users if u.name == name), None)
 
@@ -210,13 +250,29 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return path or "(top level)"
 
 
+def _problem(loc: tuple[int | str, ...], msg: str) -> str:
+    """``field.path: message``; a validator's own "field: message" extends the path."""
+    msg = msg.removeprefix("Value error, ")
+    head, sep, rest = msg.partition(": ")
+    if sep and re.fullmatch(r"[A-Za-z_][\w.\[\]]*", head):
+        path = _field_path(loc)
+        joined = head if not loc else (f"{path}{head}" if head.startswith("[") else f"{path}.{head}")
+        return f"{joined}: {rest}"
+    return f"{_field_path(loc)}: {msg}" if loc else msg
+
+
+def _source_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    # A discriminated union puts the kind in the path (sources.0.opcua.tags.1): drop it.
+    return tuple(p for i, p in enumerate(loc) if not (i == 2 and p in ("opcua", "mqtt", "modbus")))
+
+
 def parse_config(data: dict[str, Any], *, source: str = "<config>") -> PlantConfig:
     """Validate a parsed TOML document; raise ``ConfigError`` naming the source and the field."""
     try:
         return PlantConfig.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{_field_path(err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+            _problem(err['loc'], err["msg"]) for err in exc.errors(include_url=False)
         )
         raise ConfigError(f"invalid plant configuration: {problems}", file=source) from None
 

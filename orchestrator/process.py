@@ -171,6 +171,8 @@ class Stack:
             services.stop()
             raise
         stack = cls(config, state_dir, services, orchestrator, web_base, server, [], clients, worker)
+        if orchestrator.hub is not None:
+            await orchestrator.hub.start()
         stack._tasks.append(asyncio.create_task(worker.run(), name="temporal-worker"))
         stack._tasks.append(asyncio.create_task(server.serve(), name="web"))
         for _ in range(200):  # the web server binds within a second; bounded wait
@@ -251,6 +253,8 @@ class Stack:
 
     async def stop(self) -> None:
         """Stop the loop's helpers in order; what was in flight resumes at the next start."""
+        if self.orchestrator.hub is not None:
+            await self.orchestrator.hub.stop()  # what the sources hold goes to the disk buffer
         self.orchestrator.close()
         self._server.should_exit = True
         if self._worker is not None:

@@ -25,6 +25,7 @@ from agents.base import Reading
 from agents.errors import AutoopsError
 from agents.models import AssetKind, HealthReport
 from agents.simulator.plant import PlantSim, SimulationSpec
+from agents.sources.hub import SourceHub
 from orchestrator.assets import asset_specs, catalog, inventory_items
 from orchestrator.config import PlantConfig
 from orchestrator.progress import History, Progress
@@ -70,8 +71,10 @@ class Orchestrator:
         sim: PlantSim | None,
         mes: Any = None,
         task_queue: str | None = None,
+        hub: SourceHub | None = None,
     ) -> None:
         self.config = config
+        self.hub = hub  # live sources; their readings wait on disk until the agents have them
         self.client = client
         self.fleet = fleet
         self.engine = engine
@@ -147,6 +150,18 @@ class Orchestrator:
         if progress.engine:
             engine.restore(progress.engine)
         store = DecisionStore(state=state_dir)
+        hub = None
+        if config.source_specs():
+            from agents.sources.buffer import ReadingBuffer
+
+            hub = SourceHub(config.source_specs(), ReadingBuffer(state_dir / "sources.sqlite"))
+        if sim is None:
+            for asset in config.unsourced_assets():
+                log.warning(
+                    "asset %r has no source and there is no simulation: it will not report; "
+                    "map its sensors to a [[sources]] tag in the plant file",
+                    asset,
+                )
         return cls(
             config,
             client=client,
@@ -157,6 +172,7 @@ class Orchestrator:
             state_dir=state_dir,
             sim=sim,
             mes=mes,
+            hub=hub,
         )
 
     def close(self) -> None:
@@ -246,9 +262,18 @@ class Orchestrator:
     # ---- one tick ----------------------------------------------------------------------------
     async def step(self, readings: Sequence[Reading] | None = None) -> StepResult:
         """Sense -> decide -> act for one tick (readings from the simulation unless given)."""
+        delivered: int | None = None
         if readings is None:
-            readings = self.sim.tick() if self.sim is not None else []
+            if self.sim is not None:
+                readings = self.sim.tick()
+            elif self.hub is not None:
+                # Oldest first, original timestamps; acknowledged only once the agents have them.
+                delivered, readings = self.hub.take()
+            else:
+                readings = []
         reports = await asyncio.to_thread(self.fleet.ingest, list(readings)) if readings else []
+        if self.hub is not None and delivered is not None:
+            self.hub.done(delivered)
         REPORTS.add(len(reports))
         self.history.add(reports)
         await self._refresh_workflows()

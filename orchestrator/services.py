@@ -73,6 +73,45 @@ class Services:
             self._dev_server = None
 
 
+def mes_plan(config: PlantConfig) -> object:
+    """What the embedded reference MES knows: the plant file's own machines, shifts and breaks
+    (the sample plant keeps its reference plan, with its queued jobs)."""
+    from datetime import date, datetime
+
+    from orchestrator.reference.mes_plan import DEFAULT_PLANT, PlannedBreak, PlantPlan, Shift
+    from workflows.integrations.models import Capability, Machine
+
+    ids = {str(t.get("id")) for t in config.machines}
+    if ids <= {m.asset_id for m in DEFAULT_PLANT.machines}:
+        return DEFAULT_PLANT
+
+    def minutes(start: object, end: object) -> int:
+        day = date(2026, 1, 1)
+        span = datetime.combine(day, end) - datetime.combine(day, start)  # type: ignore[arg-type]
+        return int(span.total_seconds() // 60) % (24 * 60) or 24 * 60
+
+    return PlantPlan(
+        machines=tuple(
+            Machine(
+                asset_id=str(t["id"]),
+                name=str(t.get("name") or t["id"]),
+                kind=str(t.get("kind", "machine")),
+                line=str(t.get("line") or ""),
+                capabilities=tuple(
+                    Capability(id=c, description=c) for c in t.get("capabilities", ())
+                ),
+            )
+            for t in config.machines
+        ),
+        shifts=tuple(Shift(name=x.name, start=x.start, end=x.end) for x in config.schedule.shifts)
+        or DEFAULT_PLANT.shifts,
+        breaks=tuple(
+            PlannedBreak(label=b.name, start=b.start, minutes=minutes(b.start, b.end))
+            for b in config.schedule.planned_breaks
+        ),
+    )
+
+
 def supplier_catalog(config: PlantConfig) -> tuple[object, ...]:
     """The reference supplier's catalogue: the plant's own SKUs, with their prices and lead times."""
     from orchestrator.reference.supplier import DEFAULT_CATALOG, CatalogItem
@@ -184,6 +223,7 @@ async def start_services(
                 supplier_knobs=SupplierKnobs.model_validate(knobs.get("supplier", {})),
                 cmms_knobs=CmmsKnobs.model_validate(knobs.get("cmms", {})),
                 mes_knobs=Knobs.model_validate(knobs.get("mes", {})),
+                plan=mes_plan(config),
             )
             supplier_url, cmms_url, mes_url = (
                 reference.supplier_url,

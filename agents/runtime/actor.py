@@ -36,7 +36,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.base import Agent, Reading
+from agents.base import Agent, Reading, with_source_faults
 from agents.errors import AutoopsError, InputError
 from agents.models import HealthReport
 from agents.registry import AgentBuilder, AgentSpec, build_agent
@@ -382,5 +382,6 @@ def _assess(agent: Agent, reading: Reading) -> list[HealthReport]:
     assess_all = getattr(agent, "assess_all", None)
     if callable(assess_all):
         reports: list[HealthReport] = list(assess_all(reading))
-        return reports
-    return [agent.assess(reading)]
+    else:
+        reports = [agent.assess(reading)]
+    return [with_source_faults(r, reading) for r in reports]

@@ -22,6 +22,7 @@ from orchestrator.cli import (  # noqa: F401  (importing a module registers its 
     prognostics,
     replay,
     sense,
+    sources,
     trace,
 )
 from orchestrator.cli.app import app

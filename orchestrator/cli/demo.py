@@ -91,6 +91,12 @@ def run(
             temporal_at += " (embedded dev server)"
         print(f"  Temporal {temporal_at}, namespace {plant.temporal.namespace}, task queue "
               f"{plant.temporal.task_queue}; Ray {ray_at}", flush=True)
+        for spec in plant.source_specs():
+            print(f"  source {spec.id}: {spec.kind} {spec.endpoint}, {len(spec.tags)} tag(s)", flush=True)
+        if not plant.simulation:
+            for asset in plant.unsourced_assets():
+                print(f"  warning: asset {asset!r} has no data source and will not report; map its "
+                      "sensors to a [[sources]] tag (README: connect your first machine)", flush=True)
         try:
             await stack.run_loop(stop, tick_s=tick)
         finally:
