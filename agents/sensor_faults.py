@@ -40,10 +40,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.models import FaultKind, SensorFault, SensorKind, SensorSpec
+
 #: Magnitude beyond which a finite value is garbage whatever the sensor (see ``inspect``).
 IMPLAUSIBLE = 1e15
-
-from agents.models import FaultKind, SensorFault, SensorKind, SensorSpec
 
 
 class FaultSettings(BaseModel):

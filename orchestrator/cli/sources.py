@@ -13,6 +13,7 @@ import typer
 from orchestrator.cli.app import app
 
 sources_app = typer.Typer(
+    rich_markup_mode=None,  # help texts name TOML tables like [[sources]]: print brackets as written
     no_args_is_help=True,
     help="live sources (OPC UA, MQTT, Modbus TCP): check the tag mapping, browse a server",
 )
