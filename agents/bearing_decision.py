@@ -49,6 +49,7 @@ from agents.bearing import (
     _line,
     diagnose,
 )
+from agents.errors import InputError
 from agents.signal import envelope_spectrum
 
 SPEED_LINE_RATIO = 6.0
@@ -99,6 +100,8 @@ def shaft_from_frequencies(freqs: DefectFrequencies) -> float:
 def _measured_speed(x: NDArray[np.float64], fs: float, nominal: float) -> float | None:
     """Shaft speed from a clear 1x line in the raw spectrum near ``nominal``, else ``None``."""
     n = x.size
+    if not 0 < nominal * (1 + SPEED_SEARCH) < fs / 2:
+        return None  # the 1x line cannot be in this record's spectrum (also guards absurd speeds)
     amp = np.abs(np.fft.rfft((x - x.mean()) * np.hanning(n)))
     df = fs / n
     lo, hi = (
@@ -167,6 +170,11 @@ def decide(
     """Decide the record's condition by the rule in the module docstring."""
     arr = np.asarray(x, dtype=np.float64)
     nominal = shaft_hz if shaft_hz is not None else shaft_from_frequencies(freqs)
+    if not (math.isfinite(nominal) and 0 < nominal < fs):
+        raise InputError(
+            f"the defect frequencies imply a shaft speed of {nominal:g} Hz, which a record "
+            f"sampled at {fs:g} Hz cannot show; check the frequencies (Hz) and --fs"
+        )
     measured = _measured_speed(arr, fs, nominal)
     shaft, source = (measured, "measured 1x line") if measured else (nominal, "nominal")
     scale = shaft / nominal

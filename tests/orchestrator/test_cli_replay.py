@@ -278,7 +278,7 @@ def test_cmapss_engines_as_generic_indicators_go_amber_before_failure_not_early(
     # `autoops replay` command: every engine amber before its last cycle, none while RUL > 125.
     from benchmarks.eval_health import cmapss
 
-    result = cmapss(10, use_subprocess=False)
+    result = cmapss(10, use_subprocess=False, path=CMAPSS)
     assert result["amber_before_failure"] == 10
     assert result["engines_false_amber_rul_gt_125"] == 0
     assert result["lead_cycles_median"] >= 15
