@@ -361,6 +361,9 @@ async def run_demo(
     install_stop_signals(stop)
     timeline = Timeline()
     stack = await Stack.start(config)
+    # Ray installed its own SIGTERM handlers while starting (exit at once, or abort): take
+    # them back so a stop is a clean stop.
+    install_stop_signals(stop)
     approver = None
     tasks: list[asyncio.Task[Any]] = []
     try:

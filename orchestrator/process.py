@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,7 +219,7 @@ class Stack:
         uv_config = uvicorn.Config(
             app, host=config.web.host, port=config.web.port, log_level="warning", lifespan="off"
         )
-        return uvicorn.Server(uv_config)
+        return EmbeddedServer(uv_config)
 
     async def step(self) -> StepResult:
         return await self.orchestrator.step()
@@ -279,6 +279,17 @@ class Stack:
         for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
             if hasattr(provider, "force_flush"):
                 provider.force_flush()
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our own event loop. The process's SIGINT / SIGTERM are ours
+    (``install_stop_signals``, which stops the web server among the rest): uvicorn must neither
+    take them nor raise them again on its way out, where the handler it restores may be Ray's,
+    which ends the process at once (exit code 15) instead of the clean stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
