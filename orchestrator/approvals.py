@@ -281,4 +281,5 @@ def to_item(workflow_id: str, workflow_type: str, status: ApprovalStatus) -> App
         evidence=ctx.evidence,
         window=ctx.window,
         creates=ctx.creates,
+        reason=status.reason if status.state == ApprovalState.ESCALATED else "",
     )

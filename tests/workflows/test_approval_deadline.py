@@ -10,6 +10,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from orchestrator.approvals import TemporalApprovals
 from orchestrator.temporal import register_search_attributes, time_skipping_server_path
 from policies.models import ApprovalRequirement, Autonomy, OrderParts, PartLine
 from workflows.common import StockLedger
@@ -131,6 +132,9 @@ async def test_a_request_no_declared_user_can_complete_escalates_at_once_with_th
             assert "cannot be approved by the declared users" in status.reason
             assert "2 of: buyer, plant_manager" in status.reason and "(ben)" in status.reason
             assert any("cannot be approved" in n.message for n in notes)
+            # The inbox card says why (what approvers see next to "escalated").
+            item = await TemporalApprovals(env.client).approval(handle.id)
+            assert item is not None and item.state == "escalated" and "(ben)" in item.reason
             await handle.execute_update(PartOrderWorkflow.cancel, CancelRequest(user="ben", reason="split the order"))
             assert (await handle.result()).status == PartOrderStatus.CANCELLED
     finally:
