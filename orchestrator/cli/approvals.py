@@ -38,8 +38,7 @@ Address = Annotated[
 Namespace = Annotated[str | None, typer.Option("--namespace", help="Temporal namespace; default from the config")]
 Config = Annotated[
     Path | None,
-    # Rich reads [...] as markup: escaped, the tables' names show as written.
-    typer.Option("--config", help=r"plant TOML file (its \[temporal] and \[web] tables); default $AUTOOPS_CONFIG"),
+    typer.Option("--config", help="plant TOML file (its [temporal] and [web] tables); default $AUTOOPS_CONFIG"),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="print one JSON array")]
 
@@ -118,8 +117,8 @@ async def _list(config: Any, address: str | None, namespace: str | None) -> list
 
 Url = Annotated[
     str | None,
-    typer.Option("--url", help=r"the orchestrator's web UI, e.g. http://127.0.0.1:8080; default $AUTOOPS_URL, "
-                 "else \\[web] of --config / $AUTOOPS_CONFIG, else http://127.0.0.1:8080"),
+    typer.Option("--url", help="the orchestrator's web UI, e.g. http://127.0.0.1:8080; default $AUTOOPS_URL, "
+                 "else [web] of --config / $AUTOOPS_CONFIG, else http://127.0.0.1:8080"),
 ]
 TOKEN_ENV = "AUTOOPS_API_TOKEN"
 

@@ -66,7 +66,7 @@ def _exit(code: int) -> None:
 
 @app.command()
 def run(
-    config: Path = typer.Option(..., help=r"plant file (TOML); \[temporal] / \[ray] addresses reach clusters"),
+    config: Path = typer.Option(..., help="plant file (TOML); [temporal] / [ray] addresses reach clusters"),
     tick: float = typer.Option(1.0, help="seconds between ticks of the loop"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:

@@ -1,4 +1,4 @@
-"""Help texts keep the plant file's table names: Rich would read ``[web]`` as markup and drop it."""
+"""Help texts keep the plant file's table names with their brackets."""
 
 from __future__ import annotations
 
