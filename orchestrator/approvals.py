@@ -35,6 +35,7 @@ from workflows.models import (
     ApprovalStatus,
     ApprovalTier,
     ApprovalVote,
+    Approver,
     AttentionDecision,
     comment_too_long,
 )
@@ -59,10 +60,29 @@ def policy_from_config(
 
     Without ``tiers`` the default ladder applies (lead / buyer, then plant manager above 5000).
     """
-    limits = {name: role.approval_limit for name, role in config.roles.items() if role.can_approve}
-    default = ApprovalPolicy()
     return ApprovalPolicy(
-        auto_approve_limit=auto_approve_limit, tiers=tiers or default.tiers, role_limits=limits
+        auto_approve_limit=auto_approve_limit,
+        tiers=tiers or ApprovalPolicy().tiers,
+        role_limits=role_limits(config),
+        approvers=approvers(config),
+    )
+
+
+def role_limits(config: PlantConfig) -> dict[str, float]:
+    """Each approving role's limit; a role that may not approve has none."""
+    return {name: role.approval_limit for name, role in config.roles.items() if role.can_approve}
+
+
+def approvers(config: PlantConfig) -> tuple[Approver, ...]:
+    """The declared people who may approve anything, with their approving roles and limit."""
+    return tuple(
+        Approver(
+            name=user.name,
+            roles=tuple(r for r in user.roles if config.roles[r].can_approve),
+            limit=config.approval_limit(user),
+        )
+        for user in config.users
+        if any(config.roles[r].can_approve for r in user.roles)
     )
 
 
@@ -261,4 +281,5 @@ def to_item(workflow_id: str, workflow_type: str, status: ApprovalStatus) -> App
         evidence=ctx.evidence,
         window=ctx.window,
         creates=ctx.creates,
+        reason=status.reason if status.state == ApprovalState.ESCALATED else "",
     )

@@ -132,6 +132,10 @@ class RaySettings(Section):
     namespace: str = "autoops"
     num_cpus: int | None = Field(default=None, gt=0)
     shard_size: int = Field(default=1, ge=1)
+    # A local Ray's servers listen here (loopback: nothing is reachable from the plant network).
+    node_ip_address: str = "127.0.0.1"
+    # Ray's dashboard, for a deployment that wants it (on node_ip_address, port 8265).
+    include_dashboard: bool = False
 
 
 class WebSettings(Section):

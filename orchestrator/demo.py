@@ -299,7 +299,14 @@ def _print_banner(stack: Stack, config: PlantConfig) -> None:
     print("autoops is ready — Precision Components' day is playing, time-compressed.", flush=True)
     print(f"  web UI (approvals, asset board):  {stack.web_url}/", flush=True)
     print(f"  Temporal Web UI:                   {services.temporal_ui_url or '(external cluster)'}", flush=True)
-    print("  Ray dashboard:                     not started (install ray[default] to get one)", flush=True)
+    ray_settings = config.ray
+    if ray_settings.address:
+        dashboard = "(external Ray cluster)"
+    elif ray_settings.include_dashboard:
+        dashboard = f"http://{ray_settings.node_ip_address}:8265"
+    else:
+        dashboard = f"off (ray.include_dashboard = true turns it on); Ray listens on {ray_settings.node_ip_address}"
+    print(f"  Ray dashboard:                     {dashboard}", flush=True)
     print(f"  traces:                            {stack.state_dir / 'traces.jsonl'}  (autoops trace ID)", flush=True)
     print(f"  state:                             {stack.state_dir}", flush=True)
     print("  demo users (password: <name>-demo):", flush=True)

@@ -13,12 +13,15 @@ import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from agents.errors import AutoopsError, ConfigError
 from orchestrator.config import PlantConfig
+
+if TYPE_CHECKING:
+    from workflows.models import ApprovalTier
 
 
 def _first(exc: ValidationError, prefix: str) -> str:
@@ -104,8 +107,8 @@ def _check_reference_knobs(config: PlantConfig, source: str) -> None:
             raise ConfigError(_first(exc, f"endpoints.reference.{partner}"), file=source) from None
 
 
-def _check_approvals(config: PlantConfig, source: str) -> None:
-    from workflows.models import ApprovalTier
+def _check_approvals(config: PlantConfig, source: str) -> tuple[ApprovalTier, ...]:
+    from workflows.models import ApprovalPolicy, ApprovalTier
 
     tiers: list[ApprovalTier] = []
     for index, table in enumerate(config.approvals.tiers):
@@ -128,6 +131,100 @@ def _check_approvals(config: PlantConfig, source: str) -> None:
                 f"({tiers[index].above} comes after {tiers[index - 1].above})",
                 file=source,
             )
+    return tuple(tiers) or ApprovalPolicy().tiers
+
+
+def _span(above: float, up_to: float | None) -> str:
+    top = "" if up_to is None else f" up to {up_to:,.2f}"
+    return f"amounts above {above:,.2f}{top}" if up_to != 0.0 else "unpriced requests (0)"
+
+
+def _reach(
+    config: PlantConfig,
+    roles: tuple[str, ...],
+    min_approvers: int,
+    above: float,
+    up_to: float | None,
+    *,
+    tier: bool = False,
+) -> str | None:
+    """Why ``min_approvers`` of ``roles`` cannot sign some amount in (above, up_to]; ``None`` if
+    they can sign every amount up to the highest limit any declared person has (beyond it nothing
+    can be approved, whatever the tier: that is the plant's ceiling, not a tier's defect)."""
+    from orchestrator.approvals import approvers, role_limits
+    from workflows.signers import unmet
+
+    people = approvers(config)
+    ceiling = max((p.limit for p in people), default=0.0)
+    if up_to is not None and up_to <= above and up_to != 0.0:
+        return None  # an empty range
+    if up_to != 0.0 and above >= ceiling:
+        if not tier:
+            return None  # what a policy asks above the ceiling: nobody could sign it anyway
+        return (
+            f"{min_approvers} of: {', '.join(roles)} for amounts above {above:,.2f} "
+            f"{config.currency}, but no declared user may approve more than {ceiling:,.2f}"
+        )
+    amount = ceiling if up_to is None else min(up_to, ceiling)
+    return unmet(roles, min_approvers, amount, role_limits(config), people, config.currency)
+
+
+def _check_approval_reach(
+    config: PlantConfig, source: str, tiers: tuple[ApprovalTier, ...], policies: Mapping[str, Any]
+) -> None:
+    """Every tier, and every tier together with what a policy asks on top of it, can be signed
+    by the declared users across its cost range (an N-of-M that nobody can complete is refused)."""
+    if not config.users:
+        return  # nobody declared (a CLI-only or test plant): nothing to count
+    ranges = [
+        (t, t.above, tiers[i + 1].above if i + 1 < len(tiers) else None)
+        for i, t in enumerate(tiers)
+    ]
+    for index, (tier, lo, hi) in enumerate(ranges):
+        why = _reach(config, tier.roles, tier.min_approvers, lo, hi, tier=True)
+        if why:
+            raise ConfigError(
+                f"approvals.tiers[{index}] ({tier.name!r}, {_span(lo, hi)}): cannot be approved: "
+                f"{why}; raise a role's approval_limit, declare more users with these roles, or "
+                "lower min_approvers",
+                file=source,
+            )
+    for policy_id, policy in policies.items():
+        if policy.approval_rules is None:
+            continue
+        overrides = config.policies.parameters.get(policy_id, {})
+        scopes = [("", None, "")] + [
+            (key, key[6:] if key.startswith("asset:") else None,
+             key[5:] if key.startswith("line:") else "")
+            for key in overrides
+            if ":" in key
+        ]
+        for scope, asset_id, line in scopes:
+            params = policy.resolve_params(overrides, asset_id=asset_id, line=line)
+            for rule in policy.approval_rules(params):
+                need = rule.requirement
+                for index, (tier, lo, hi) in enumerate(ranges):
+                    if rule.up_to == 0.0:
+                        if index != 0:
+                            continue
+                        lo_, hi_ = 0.0, 0.0
+                    else:
+                        lo_ = max(lo, rule.above)
+                        tops = [x for x in (hi, rule.up_to) if x is not None]
+                        hi_ = min(tops) if tops else None
+                        if hi_ is not None and hi_ <= lo_:
+                            continue
+                    roles = need.roles + tuple(r for r in tier.roles if r not in need.roles)
+                    why = _reach(config, roles, max(need.min_approvers, tier.min_approvers), lo_, hi_)
+                    if why:
+                        where = f"policies.parameters.{policy_id}" + (f".{scope!r}" if scope else "")
+                        raise ConfigError(
+                            f"policy {policy_id!r} (its {need.tier or 'approval'!r} requirement, "
+                            f"{_span(lo_, hi_)}, with approval tier {tier.name!r}) cannot be "
+                            f"approved: {why}; raise a role's approval_limit, declare more users "
+                            f"with these roles, or change {where}",
+                            file=source,
+                        )
 
 
 def _check_simulation(config: PlantConfig, source: str) -> None:
@@ -161,7 +258,7 @@ def _check_simulation(config: PlantConfig, source: str) -> None:
         raise ConfigError(f"simulation: {type(exc).__name__}: {exc}", file=source) from None
 
 
-def _check_policies(config: PlantConfig, source: str, assets: set[str]) -> None:
+def _check_policies(config: PlantConfig, source: str, assets: set[str]) -> dict[str, Any]:
     from policies.engine import EngineConfig
     from policies.loader import load_all
 
@@ -230,6 +327,7 @@ def _check_policies(config: PlantConfig, source: str, assets: set[str]) -> None:
                 model(**{**plain, **(values if scope else {})})
             except ValidationError as exc:
                 raise ConfigError(_first(exc, where), file=source) from None
+    return policies
 
 
 def _check_web_port(config: PlantConfig, source: str) -> None:
@@ -256,14 +354,16 @@ def check_plant(config: PlantConfig, *, source: str = "plant configuration") -> 
 
     Raises ``ConfigError`` naming ``source`` and the field: the state directory, every asset
     table (built as its agent would be, without Ray), the reference servers' knobs, the approval
-    tiers, the simulation's twins, the policies' parameter overrides and the web UI's port.
+    tiers (and whether the declared users can sign each tier and what each policy asks on top of
+    it), the simulation's twins, the policies' parameter overrides and the web UI's port.
     """
     check_state_dir(config.state_dir, source)
     assets = _check_assets(config, source)
     _check_reference_knobs(config, source)
-    _check_approvals(config, source)
+    tiers = _check_approvals(config, source)
     _check_simulation(config, source)
-    _check_policies(config, source, assets)
+    policies = _check_policies(config, source, assets)
+    _check_approval_reach(config, source, tiers, policies)
     _check_web_port(config, source)
 
 

@@ -189,8 +189,13 @@ class Stack:
         from orchestrator.intake import SeenEvents, create_intake_router
         from orchestrator.signals import signal_handler
         from orchestrator.web.app import create_app
+        from orchestrator.web.tokens import TokenStore
 
-        app = create_app(config, PlantBackend(services.client, orchestrator, services.temporal_ui_url))
+        app = create_app(
+            config,
+            PlantBackend(services.client, orchestrator, services.temporal_ui_url),
+            tokens=TokenStore(config.state_dir.resolve() / "api-tokens.sqlite"),
+        )
         to_workflow = signal_handler(services.client)
         # On disk: a callback captured before a restart is still a replay after it.
         seen = SeenEvents(path=config.state_dir.resolve() / "intake-seen.sqlite")

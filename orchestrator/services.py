@@ -167,6 +167,8 @@ def _join_ray(config: PlantConfig, temp_dir: str | None, attempts: int = 3) -> b
                 namespace=config.ray.namespace,
                 temp_dir=temp_dir,
                 log_to_driver=False,
+                node_ip_address=config.ray.node_ip_address,
+                include_dashboard=config.ray.include_dashboard,
             )
         except ConnectionError as exc:
             client = (config.ray.address or "").startswith("ray://")

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.errors import PolicyError
 from agents.models import AssetKind, HealthReport
-from policies.models import Autonomy, ProposedAction
+from policies.models import ApprovalRule, Autonomy, ProposedAction
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
@@ -181,6 +181,8 @@ class Policy:
     clear_after: timedelta = timedelta(0)  # a fired problem clears after this long unproposed
     precedence: int = 50
     conflict_group: str = ""
+    # params -> what the policy's actions may ask approvers for, by cost (checked at load)
+    approval_rules: Callable[[Any], Sequence[ApprovalRule]] | None = None
 
     def __post_init__(self) -> None:
         if not _POLICY_ID.match(self.id):

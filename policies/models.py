@@ -39,6 +39,16 @@ class ApprovalRequirement(Frozen):
     reason: str = ""  # why a person is needed ("above auto limit 500 EUR", "budget exhausted")
 
 
+class ApprovalRule(Frozen):
+    """What a policy asks for over a cost range, declared as data so a plant file can be checked
+    at load (``orchestrator/preflight.py``): amounts above ``above`` up to ``up_to`` (``None``:
+    no upper bound) need ``requirement`` on top of the plant's cost tier."""
+
+    requirement: ApprovalRequirement
+    above: float = Field(default=0.0, ge=0)
+    up_to: float | None = Field(default=None, ge=0)
+
+
 class PartLine(Frozen):
     sku: str
     quantity: int = Field(gt=0)

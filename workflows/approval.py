@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         comment_too_long,
         work_order_ref,
     )
+    from workflows.signers import unmet
 
 APPROVAL_STATE = SearchAttributeKey.for_keyword(APPROVAL_STATE_ATTRIBUTE)
 NOTIFY_ACTIVITY = "notify"
@@ -78,6 +79,17 @@ class ApprovalGate:
         self.min_approvers = min_approvers
         self.state = ApprovalState.PENDING
         self.deadline_at = now + self.deadline
+
+    def unmet(self) -> str | None:
+        """Why no set of the declared people can complete this request as it stands; ``None`` if
+        some can. Without the people in the policy, only the roles' limits are checked."""
+        request = self.request
+        if request is None:
+            return None
+        return unmet(
+            self.roles, self.min_approvers, request.amount, request.policy.role_limits,
+            request.policy.approvers, request.currency,
+        )
 
     def refusal(self, vote: ApprovalVote) -> str | None:
         """Why ``vote`` may not be cast, in words for the person who tried; ``None`` if it may."""
@@ -127,7 +139,7 @@ class ApprovalGate:
             self.state = ApprovalState.APPROVED
             self.reason = "approved by " + ", ".join(v.user for v in self.votes if v.approve)
 
-    def escalate(self, now: datetime) -> Escalation | None:
+    def escalate(self, now: datetime, reason: str = "") -> Escalation | None:
         """Widen the approvers to the next tier; ``None`` when there is no higher tier left."""
         if self.tier_index + 1 >= len(self.tiers):
             self.deadline_at = None
@@ -142,7 +154,7 @@ class ApprovalGate:
             from_tier=current.name,
             to_tier=nxt.name,
             roles=self.roles,
-            reason=f"no decision within {current.deadline_s:g} s",
+            reason=reason or f"no decision within {current.deadline_s:g} s",
         )
         self.escalations.append(escalation)
         self.deadline_at = now + self.deadline
@@ -277,6 +289,8 @@ class ApprovalGated:
             f"{self.gate.min_approvers} of roles {', '.join(self.gate.roles)}"
         )
         exhausted = False
+        if workflow.patched("approval-unmet-escalates"):
+            exhausted = await self._escalate_unmet(request)
         while True:
             decided = lambda: self.gate.state not in (ApprovalState.PENDING, ApprovalState.ESCALATED)  # noqa: E731
             try:
@@ -304,6 +318,36 @@ class ApprovalGated:
             break
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.gate.status()
+
+    async def _escalate_unmet(self, request: ApprovalRequest) -> bool:
+        """A request nobody declared can complete escalates at once, tier by tier; if even the
+        last tier cannot, people are told why and it waits without a deadline (True) for a
+        person to cancel it or the plant's users to change. Waiting for a deadline that can only
+        end in the same place would leave it silent for hours."""
+        why = self.gate.unmet()
+        while why:
+            escalation = self.gate.escalate(workflow.now(), reason=f"cannot be approved as asked: {why}")
+            if escalation is None:
+                break
+            self._publish_state()
+            await self.notify(
+                escalation.roles, request.subject,
+                f"Approval of {request.subject} escalated at once from {escalation.from_tier} to "
+                f"{escalation.to_tier}: {escalation.reason}.",
+            )
+            why = self.gate.unmet()
+        if not why:
+            return False
+        self.gate.state = ApprovalState.ESCALATED
+        self.gate.deadline_at = None
+        self.gate.reason = (
+            f"cannot be approved by the declared users: {why}. Cancel it, or change the users or "
+            "role limits in the plant file"
+        )
+        self._publish_state()
+        await self.notify(self.gate.roles, request.subject, f"{request.subject} {self.gate.reason}.")
+        workflow.set_current_details(f"Cannot be approved: {why}")
+        return True
 
     async def await_attention(self, subject: str, reason: str, roles: tuple[str, ...]) -> bool:
         """A partner refused (4xx): tell people, wait for one to say retry (True) or abandon."""

@@ -76,6 +76,14 @@ class ApprovalTier(Frozen):
     deadline_s: float = Field(default=8 * 3600.0, gt=0)
 
 
+class Approver(Frozen):
+    """A declared person who may sign: their roles and the largest amount they may approve."""
+
+    name: str
+    roles: tuple[str, ...]
+    limit: float = Field(default=0.0, ge=0)
+
+
 class ApprovalPolicy(Frozen):
     """The approval rules a workflow is started with (from the plant configuration)."""
 
@@ -85,6 +93,9 @@ class ApprovalPolicy(Frozen):
         ApprovalTier(name="manager", above=5000.0, roles=("plant_manager",), min_approvers=1),
     )
     role_limits: dict[str, float] = Field(default_factory=dict)  # role -> largest amount it may approve
+    # The declared people who may sign (from ``[[users]]``); empty: unknown, and only the roles'
+    # limits are checked when the gate opens (see workflows/signers.py).
+    approvers: tuple[Approver, ...] = ()
 
     def tier_index_for(self, amount: float) -> int:
         """Index of the tier that applies to ``amount``: the last one whose ``above`` it exceeds."""

@@ -30,7 +30,8 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +50,8 @@ from agents.runtime.checkpoint import CheckpointStore, FileCheckpointStore
 log = logging.getLogger(__name__)
 
 DEFAULT_NAMESPACE = "autoops"
+#: Where a local Ray listens unless the plant file says otherwise.
+LOOPBACK = "127.0.0.1"
 
 # Ray turns a class into an actor class without a running cluster; do it once.
 _RemoteAssetActor = ray.remote(AssetActor)
@@ -93,10 +96,14 @@ def connect_ray(
     namespace: str = DEFAULT_NAMESPACE,
     temp_dir: str | None = None,
     log_to_driver: bool = True,
+    node_ip_address: str = LOOPBACK,
+    include_dashboard: bool = False,
 ) -> bool:
     """Start a local Ray (``address=None``) or join a cluster (``"auto"``, ``"ray://host:10001"``).
 
-    Returns ``False`` if Ray was already initialised in this process (nothing is changed then).
+    A local Ray binds every one of its servers (GCS, raylet, workers, agents, dashboard) to
+    ``node_ip_address``: loopback unless the plant file says otherwise. Returns ``False`` if Ray
+    was already initialised in this process (nothing is changed then).
     """
     if ray.is_initialized():
         return False
@@ -104,15 +111,46 @@ def connect_ray(
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     kwargs: dict[str, Any] = {
         "namespace": namespace,
-        "include_dashboard": False,
+        "include_dashboard": include_dashboard,
         "log_to_driver": log_to_driver,
     }
-    if address is None:
-        kwargs["num_cpus"] = num_cpus
-        if temp_dir is not None:
-            kwargs["_temp_dir"] = temp_dir
-    ray.init(address, **kwargs)
+    if address is not None:
+        ray.init(address, **kwargs)
+        return True
+    kwargs.update(
+        num_cpus=num_cpus,
+        _node_ip_address=node_ip_address,
+        # Ray's API server process runs even without the dashboard; it listens here.
+        dashboard_host=node_ip_address,
+    )
+    if temp_dir is not None:
+        kwargs["_temp_dir"] = temp_dir
+    with _node_address_kept(node_ip_address):
+        ray.init(address, **kwargs)
     return True
+
+
+@contextmanager
+def _node_address_kept(node_ip_address: str) -> Iterator[None]:
+    """Let a loopback ``_node_ip_address`` reach Ray's servers as given.
+
+    On Linux ``ray.init`` replaces a loopback node address by the machine's routable one (so other
+    nodes could reach it), and Ray's servers bind to all interfaces unless the node address is
+    exactly 127.0.0.1. Ray keeps loopback only where clusters are off (its own switch,
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER``, read once at import): that switch is turned off for the
+    duration of the start of a local, single-node Ray, and restored after.
+    """
+    from ray._private import ray_constants
+
+    if node_ip_address != LOOPBACK or not hasattr(ray_constants, "ENABLE_RAY_CLUSTER"):
+        yield
+        return
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
 
 
 def disconnect_ray() -> None:

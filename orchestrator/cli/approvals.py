@@ -1,10 +1,10 @@
-"""``autoops approvals``: list pending approvals, approve or reject them, against a running Temporal.
+"""``autoops approvals``: list pending approvals; approve, reject or resolve them as yourself.
 
-Who you are (``--as``) and your roles come from the plant configuration (``--config`` or
-``$AUTOOPS_CONFIG``: its ``[[users]]`` and ``[roles.*]`` tables). The CLI is for people who already
-have access to the Temporal namespace; the web UI is where approvers authenticate with passwords.
-The workflow's validator has the last word: wrong role, amount above the role's limit, approving
-your own request or voting twice are refused there and printed here as one clear line.
+``list`` reads Temporal directly (``--address``). Every vote and answer goes through the web API the
+UI uses (``--url`` / ``$AUTOOPS_URL``), signed with a personal API token created in the web UI
+(``$AUTOOPS_API_TOKEN``, or asked for in a terminal): who you are and which roles you sign with come
+from the token, and the same checks as in the UI apply (role, limit, separation of duties, one vote
+per person), then the workflow's validator. Without a valid token nothing is sent.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 import typer
 
-from agents.errors import AutoopsError, ConfigError, InputError
+from agents.errors import AutoopsError, InputError, ServiceUnavailableError
 from orchestrator.cli.app import app
 
 T = TypeVar("T")
@@ -36,7 +37,8 @@ Address = Annotated[
 ]
 Namespace = Annotated[str | None, typer.Option("--namespace", help="Temporal namespace; default from the config")]
 Config = Annotated[
-    Path | None, typer.Option("--config", help="plant TOML with [[users]] and [roles]; default $AUTOOPS_CONFIG")
+    Path | None,
+    typer.Option("--config", help="plant TOML file (its [temporal] and [web] tables); default $AUTOOPS_CONFIG"),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="print one JSON array")]
 
@@ -113,137 +115,132 @@ async def _list(config: Any, address: str | None, namespace: str | None) -> list
     ]
 
 
-def _role_for(config: Any, user_name: str, role: str | None, source: str) -> tuple[str, list[str]]:
-    user = config.user(user_name)
-    if user is None:
-        known = ", ".join(u.name for u in config.users) or "none"
-        raise ConfigError(
-            f"user {user_name!r} is not declared in [[users]] (known: {known}); add them with their roles",
-            file=source, column="users",
+Url = Annotated[
+    str | None,
+    typer.Option("--url", help="the orchestrator's web UI, e.g. http://127.0.0.1:8080; default $AUTOOPS_URL, "
+                 "else [web] of --config / $AUTOOPS_CONFIG, else http://127.0.0.1:8080"),
+]
+TOKEN_ENV = "AUTOOPS_API_TOKEN"
+
+
+def _web_url(url: str | None, config: Path | None) -> str:
+    chosen = url or os.environ.get("AUTOOPS_URL")
+    if chosen:
+        return chosen.rstrip("/")
+    if config or os.environ.get("AUTOOPS_CONFIG"):
+        web = _config(config).web
+        return f"http://{web.host}:{web.port}"
+    return "http://127.0.0.1:8080"
+
+
+def _token() -> str:
+    """The personal API token: ``$AUTOOPS_API_TOKEN``, else asked for (hidden) in a terminal."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return token
+    if sys.stdin.isatty():
+        token = str(typer.prompt("API token (create one in the web UI under Tokens)", hide_input=True)).strip()
+    if not token:
+        raise InputError(
+            f"no API token: set {TOKEN_ENV} (or run in a terminal to be asked); create a token in the "
+            "web UI under Tokens, signed in as yourself"
         )
-    roles = [r for r in user.roles if config.roles[r].can_approve]
-    if role is not None and role not in user.roles:
-        raise InputError(f"{user_name} does not hold role {role!r}; their roles: {', '.join(user.roles)}")
-    return user.name, [role] if role else roles
+    return token
 
 
-async def _vote(
-    config: Any, source: str, address: str | None, namespace: str | None,
-    workflow_id: str, user: str, role: str | None, approve: bool, comment: str,
-) -> dict[str, Any]:
-    from orchestrator.approvals import TemporalApprovals
-    from workflows.models import ApprovalVote, comment_too_long
+def _act(base: str, token: str, workflow_id: str, verb: str, comment: str, user: str | None) -> dict[str, Any]:
+    """One write through the web API the UI uses, as the token's person; its refusals printed as is."""
+    import httpx
+
+    from workflows.models import comment_too_long
 
     too_long = comment_too_long(comment)
     if too_long:
         raise InputError(f"--comment: {too_long}")
-    name, roles = _role_for(config, user, role, source)
-    approvals = TemporalApprovals(await _client(config, address, namespace))
-    status = await approvals.status(workflow_id)
-    if status is None:
-        raise InputError(f"no running workflow {workflow_id!r} with an approval; see autoops approvals list")
-    # Vote with the user's role that this request accepts (several roles: the one it names first).
-    usable = [r for r in status.roles if r in roles] or roles
-    if not usable:
-        raise InputError(f"{name} holds no role that may approve anything; ask an administrator")
-    limit = config.approval_limit(config.user(name)) if config.roles else None
-    result = await approvals.cast(
-        workflow_id, ApprovalVote(user=name, role=usable[0], approve=approve, comment=comment, limit=limit)
-    )
-    return result.model_dump(mode="json")
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(base_url=base, headers=headers, timeout=60.0) as client:
+            me = client.get("/api/me")
+            if me.status_code == 401:
+                raise InputError(
+                    f"{base} refused the API token (unknown or revoked): create one in the web UI "
+                    f"under Tokens and set {TOKEN_ENV}"
+                )
+            me.raise_for_status()
+            who = me.json()["user"]
+            if user is not None and user != who:
+                raise InputError(f"--as {user}: this API token is {who}'s; use your own token")
+            response = client.post(f"/api/approvals/{quote(workflow_id, safe='')}/{verb}", json={"comment": comment})
+    except httpx.HTTPError as exc:
+        raise ServiceUnavailableError(
+            f"cannot reach the autoops web API at {base} ({type(exc).__name__}); is the orchestrator "
+            "running? pass --url or set AUTOOPS_URL"
+        ) from None
+    if response.status_code == 422:
+        raise InputError(f"{workflow_id}: refused by {base}: {response.json().get('detail')}")
+    body = response.json()
+    if response.status_code != 200 or not body.get("ok", False):
+        raise InputError(f"{workflow_id}: refused: {body.get('message') or body.get('detail')}")
+    return {**body, "user": who}
 
 
-def _source(config: Path | None) -> str:
-    return str(config or os.environ.get("AUTOOPS_CONFIG") or "<no config>")
+def _act_and_print(workflow_id: str, verb: str, comment: str, user: str | None, url: str | None,
+                   config: Path | None, as_json: bool) -> None:
+    try:
+        result = _act(_web_url(url, config), _token(), workflow_id, verb, comment, user)
+    except AutoopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps({"workflow_id": workflow_id, **result}))
+    else:
+        typer.echo(f"{workflow_id}: {result['state'] or verb} by {result['user']}: {result['message']}")
+
+
+AsUser = Annotated[
+    str | None, typer.Option("--as", help="your user name; checked against the API token's person")
+]
 
 
 @approvals_app.command("approve")
 def approve(
     workflow_id: Annotated[str, typer.Argument(help="workflow id, e.g. po:plant1:BRG-6205:7")],
-    user: Annotated[str, typer.Option("--as", help="your user name (from the plant config)")],
+    user: AsUser = None,
     comment: Annotated[str, typer.Option("--comment", help="why (kept in the workflow history)")] = "",
-    role: Annotated[str | None, typer.Option("--role", help="which of your roles to sign with")] = None,
-    address: Address = None, namespace: Namespace = None, config: Config = None, as_json: AsJson = False,
+    url: Url = None, config: Config = None, as_json: AsJson = False,
 ) -> None:
-    """Approve a pending request (counts as one of N signatures where N-of-M applies)."""
-    status = _run(_vote(_config(config), _source(config), address, namespace,
-                               workflow_id, user, role, True, comment))
-    _print_vote(workflow_id, status, as_json)
+    """Approve a pending request as the API token's person (one of N signatures where N-of-M applies)."""
+    _act_and_print(workflow_id, "approve", comment, user, url, config, as_json)
 
 
 @approvals_app.command("reject")
 def reject(
     workflow_id: Annotated[str, typer.Argument(help="workflow id")],
-    user: Annotated[str, typer.Option("--as", help="your user name (from the plant config)")],
+    user: AsUser = None,
     comment: Annotated[str, typer.Option("--comment", help="why it is rejected (required)")] = "",
-    role: Annotated[str | None, typer.Option("--role", help="which of your roles to sign with")] = None,
-    address: Address = None, namespace: Namespace = None, config: Config = None, as_json: AsJson = False,
+    url: Url = None, config: Config = None, as_json: AsJson = False,
 ) -> None:
     """Reject a pending request; the workflow ends without acting."""
     if not comment.strip():
         raise InputError("a rejection needs a comment saying why: add --comment '...'")
-    status = _run(_vote(_config(config), _source(config), address, namespace,
-                               workflow_id, user, role, False, comment))
-    _print_vote(workflow_id, status, as_json)
+    _act_and_print(workflow_id, "reject", comment, user, url, config, as_json)
 
 
 @approvals_app.command("resolve")
 def resolve(
     workflow_id: Annotated[str, typer.Argument(help="workflow id of an item in 'attention'")],
-    user: Annotated[str, typer.Option("--as", help="your user name (from the plant config)")],
+    user: AsUser = None,
     retry: Annotated[bool | None, typer.Option(
         "--retry/--cancel", help="--retry: try the failed step again now; --cancel: stop the workflow"
     )] = None,
     comment: Annotated[str, typer.Option("--comment", help="what you did, or why you stop it (required)")] = "",
-    role: Annotated[str | None, typer.Option("--role", help="which of your roles to answer with")] = None,
-    address: Address = None, namespace: Namespace = None, config: Config = None, as_json: AsJson = False,
+    url: Url = None, config: Config = None, as_json: AsJson = False,
 ) -> None:
     """Answer a workflow that needs a person after a partner refused or kept failing."""
     if retry is None:
         raise InputError("say what to do: --retry (try the failed step again now) or --cancel")
     if not comment.strip():
         raise InputError("add --comment '...': what you did (e.g. the supplier is back) or why you stop it")
-    outcome = _run(_resolve(_config(config), _source(config), address, namespace,
-                            workflow_id, user, role, retry, comment))
-    if as_json:
-        print(json.dumps({"workflow_id": workflow_id, "outcome": outcome}))
-    else:
-        typer.echo(f"{workflow_id}: {outcome}")
-    _exit()
+    _act_and_print(workflow_id, "retry" if retry else "cancel", comment, user, url, config, as_json)
 
 
-async def _resolve(
-    config: Any, source: str, address: str | None, namespace: str | None,
-    workflow_id: str, user: str, role: str | None, retry: bool, comment: str,
-) -> str:
-    from orchestrator.approvals import TemporalApprovals
-    from workflows.models import ApprovalState, AttentionDecision, comment_too_long
-
-    too_long = comment_too_long(comment)
-    if too_long:
-        raise InputError(f"--comment: {too_long}")
-    name, _ = _role_for(config, user, role, source)
-    held = [role] if role else list(config.user(name).roles)
-    approvals = TemporalApprovals(await _client(config, address, namespace))
-    status = await approvals.status(workflow_id)
-    if status is None or status.state != ApprovalState.ATTENTION:
-        state = status.state.value if status else "not running"
-        raise InputError(f"{workflow_id!r} does not wait for an answer to a failure (it is {state}); "
-                         "see autoops approvals list")
-    usable = [r for r in status.roles if r in held]
-    if status.roles and not usable:
-        raise InputError(f"{name} ({', '.join(held)}) may not answer this; it needs one of: "
-                         f"{', '.join(status.roles)}")
-    return await approvals.answer_attention(
-        workflow_id, AttentionDecision(user=name, role=(usable or held or [""])[0], retry=retry, comment=comment)
-    )
-
-
-def _print_vote(workflow_id: str, status: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(status))
-    else:
-        votes = sum(1 for v in status["votes"] if v["approve"])
-        typer.echo(f"{workflow_id}: {status['state']} ({votes}/{status['min_approvers']} approvals)"
-                   + (f": {status['reason']}" if status["reason"] else ""))
-    _exit()

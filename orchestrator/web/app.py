@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from agents.errors import ServiceUnavailableError
 from orchestrator.config import PlantConfig, User
-from orchestrator.web.auth import Auth, SessionStore, Throttled
+from orchestrator.web.auth import Auth, SessionStore, Throttled, bearer
 from orchestrator.web.authz import Refused, can_act, check_resolve, check_vote
 from orchestrator.web.backend import WebBackend
 from orchestrator.web.limits import DEFAULT_CALLBACK_LIMIT, DEFAULT_WEB_LIMIT, BodyLimit
@@ -33,6 +33,7 @@ from orchestrator.web.models import (
 )
 from orchestrator.web.plot import svg_plot
 from orchestrator.web.throttle import SignInThrottle, retry_after_header
+from orchestrator.web.tokens import TokenStore
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -81,10 +82,15 @@ def create_app(
     max_body_bytes: int = DEFAULT_WEB_LIMIT,
     throttle: SignInThrottle | None = None,
     auth: Auth | None = None,
+    tokens: TokenStore | None = None,
 ) -> FastAPI:
-    """The web app; the Secure cookie flag follows ``[web] secure_cookies`` unless given here."""
+    """The web app; the Secure cookie flag follows ``[web] secure_cookies`` unless given here.
+
+    ``tokens`` keeps the personal API tokens (in memory when not given)."""
     secure = config.web.secure_cookies if secure_cookie is None else secure_cookie
-    auth = auth or Auth(config, SessionStore(), secure_cookie=secure, throttle=throttle)
+    auth = auth or Auth(
+        config, SessionStore(), secure_cookie=secure, throttle=throttle, tokens=tokens
+    )
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
     env.filters["plot"] = lambda series: Markup(svg_plot(series)) if series else ""
     env.filters["money"] = lambda v, cur="": f"{v:,.2f} {cur}".strip()
@@ -320,6 +326,58 @@ def create_app(
             "approval_limit": config.approval_limit(user),
             "csrf_token": session.csrf,
         }
+
+    # ---- personal API tokens (for the CLI) ---------------------------------------------------------
+    def _session_user(request: Request, user: User) -> User:
+        if bearer(request) is not None:
+            raise HTTPException(
+                status_code=403,
+                detail="API tokens are created and revoked in the web UI, signed in with a password",
+            )
+        return user
+
+    def _tokens_page(
+        request: Request, user: User, *, new_token: str = "", message: str = ""
+    ) -> HTMLResponse:
+        return page(
+            request, "tokens.html", tokens=auth.tokens.of(user.name), new_token=new_token,
+            message=message,
+        )
+
+    @app.get("/tokens", response_class=HTMLResponse, include_in_schema=False)
+    async def tokens_page(request: Request, user: UserDep) -> HTMLResponse:
+        return _tokens_page(request, _session_user(request, user))
+
+    @app.post("/tokens", include_in_schema=False, dependencies=[Depends(csrf_form)])
+    async def create_token(
+        request: Request,
+        user: UserDep,
+        name: Annotated[str, Form(max_length=100)] = "",
+        roles: Annotated[list[str] | None, Form()] = None,
+    ) -> HTMLResponse:
+        user = _session_user(request, user)
+        chosen = tuple(r for r in user.roles if not roles or r in roles)
+        if not chosen:
+            raise HTTPException(status_code=400, detail="choose at least one of your roles")
+        token, info = auth.tokens.create(user.name, name.strip() or "CLI", chosen)
+        audit.info("API token created: user=%s token=%s roles=%s", user.name, info.id, ",".join(chosen))
+        # Shown once, in this response only (not in a redirect's URL, not in any log).
+        response = _tokens_page(
+            request, user, new_token=token,
+            message=f"Token {info.id} created; copy it now, it is not shown again.",
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.post(
+        "/tokens/{token_id}/revoke", include_in_schema=False, dependencies=[Depends(csrf_form)]
+    )
+    async def revoke_token(request: Request, token_id: str, user: UserDep) -> Response:
+        user = _session_user(request, user)
+        if not auth.tokens.revoke(user.name, token_id):
+            raise HTTPException(status_code=404, detail=f"you have no live token {token_id}")
+        audit.info("API token revoked: user=%s token=%s", user.name, token_id)
+        return RedirectResponse("/tokens", status_code=303)
 
     # ---- board, workflows, decisions -------------------------------------------------------------
     @app.get("/board", response_class=HTMLResponse, include_in_schema=False)

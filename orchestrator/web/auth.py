@@ -28,6 +28,7 @@ from fastapi import HTTPException, Request, Response
 from orchestrator.config import PlantConfig, User
 from orchestrator.passwords import verify_password
 from orchestrator.web.throttle import SignInThrottle
+from orchestrator.web.tokens import TokenStore, token_id
 
 COOKIE = "autoops_session"
 audit = logging.getLogger("autoops.audit")
@@ -107,9 +108,11 @@ class Auth:
         verify: Callable[[str, str], bool] = verify_password,
         max_concurrent_hashes: int = 2,
         max_waiting_hashes: int = 32,
+        tokens: TokenStore | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        self.tokens = tokens or TokenStore()
         self.secure_cookie = secure_cookie
         self.throttle = throttle or SignInThrottle()
         self._verify = verify
@@ -175,18 +178,44 @@ class Auth:
             self._waiting -= 1
 
     def user(self, request: Request) -> User | None:
+        """Who makes the request: the bearer of a personal API token (as that person, with the
+        token's roles they still hold), else the signed-in session's person."""
+        token = bearer(request)
+        if token is not None:
+            return self._token_user(token, request)
         session = self.store.get(request.cookies.get(COOKIE))
         if session is None or session.user is None:
             return None
         return self.config.user(session.user)
 
+    def _token_user(self, token: str, request: Request) -> User | None:
+        info = self.tokens.check(token)
+        user = self.config.user(info.user) if info else None
+        roles = tuple(r for r in info.roles if user and r in user.roles) if info else ()
+        if info is None or user is None or not roles:
+            audit.warning(
+                "API token refused: token=%s path=%s (unknown, revoked, or its user or roles "
+                "are gone)", token_id(token) or "malformed", request.url.path,
+            )
+            return None
+        return user.model_copy(update={"roles": roles})
+
     def require_user(self, request: Request) -> User:
         user = self.user(request)
         if user is None:
-            raise HTTPException(status_code=401, detail="sign in first")
+            detail = (
+                "the API token is not valid (unknown or revoked); create one in the web UI "
+                "under Tokens" if bearer(request) is not None else "sign in first"
+            )
+            raise HTTPException(status_code=401, detail=detail)
         return user
 
     def check_csrf(self, request: Request, token: str | None) -> None:
+        if bearer(request) is not None:
+            # A bearer token is never sent by a browser on its own (unlike the cookie), so a forged
+            # cross-site request cannot carry it: the token itself is the proof. Its validity is
+            # checked with the user (401 when it is not valid).
+            return
         session = self.store.get(request.cookies.get(COOKIE))
         supplied = token or request.headers.get("x-csrf-token") or ""
         # Compared as bytes: compare_digest refuses str with non-ASCII characters (a forged token).
@@ -200,3 +229,12 @@ class Auth:
             raise HTTPException(
                 status_code=403, detail="missing or invalid CSRF token; reload the page"
             )
+
+
+def bearer(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, ``None`` without one."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip()

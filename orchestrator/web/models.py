@@ -62,6 +62,7 @@ class ApprovalItem(View):
     evidence: dict[str, Any] = Field(default_factory=dict)
     window: str = ""  # planned window, in words
     creates: str = ""  # what it will create outside: "PO-... to ACME Bearings: 4 x BK-6205"
+    reason: str = ""  # why it escalated (e.g. no declared people can complete it as asked)
     series: Series | None = None
     trace_id: str | None = None
 

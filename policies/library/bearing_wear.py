@@ -18,6 +18,7 @@ from agents.models import HealthReport, Status
 from policies.base import Policy, PolicyContext, threshold
 from policies.models import (
     ApprovalRequirement,
+    ApprovalRule,
     Autonomy,
     PartLine,
     Priority,
@@ -191,4 +192,11 @@ POLICY = Policy(
     clear_after=timedelta(hours=6),
     precedence=20,
     conflict_group="maintenance",
+    # planned window: the maintenance lead; no window in time: the plant manager (any cost)
+    approval_rules=lambda p: (
+        ApprovalRule(requirement=ApprovalRequirement(roles=("maintenance_lead",), tier="planned")),
+        ApprovalRule(
+            requirement=ApprovalRequirement(roles=("plant_manager",), tier="unplanned stop")
+        ),
+    ),
 )

@@ -15,7 +15,14 @@ from pydantic import BaseModel, Field
 
 from agents.models import AssetKind, HealthReport
 from policies.base import Policy, PolicyContext, threshold
-from policies.models import ApprovalRequirement, Autonomy, OrderParts, PartLine, ProposedAction
+from policies.models import (
+    ApprovalRequirement,
+    ApprovalRule,
+    Autonomy,
+    OrderParts,
+    PartLine,
+    ProposedAction,
+)
 
 
 class Params(BaseModel):
@@ -46,6 +53,27 @@ def order_quantity(r: HealthReport, unit_price: float, p: Params, min_qty: int =
     position = _value(r, "inventory_position") or _value(r, "stock") or 0.0
     rop = _value(r, "reorder_point") or 0.0
     return max(min_qty, math.ceil(max(eoq or 0.0, rop - position)))
+
+
+MANAGER_ROLES = ("buyer", "plant_manager")
+
+
+def approval_rules(p: Params) -> tuple[ApprovalRule, ...]:
+    """Who the orders ask for, by cost: what ``evaluate`` below does, as data for the load check."""
+    return (
+        ApprovalRule(
+            requirement=ApprovalRequirement(roles=("buyer",), tier="unpriced"), up_to=0.0
+        ),
+        ApprovalRule(
+            requirement=ApprovalRequirement(roles=("buyer",), tier="buyer"),
+            above=p.auto_limit,
+            up_to=max(p.auto_limit, p.buyer_limit),
+        ),
+        ApprovalRule(
+            requirement=ApprovalRequirement(roles=MANAGER_ROLES, min_approvers=2, tier="manager"),
+            above=max(p.auto_limit, p.buyer_limit),
+        ),
+    )
 
 
 def evaluate(
@@ -104,7 +132,7 @@ def evaluate(
         autonomy, approval, tier = (
             Autonomy.APPROVE,
             ApprovalRequirement(
-                roles=("buyer", "plant_manager"),
+                roles=MANAGER_ROLES,
                 min_approvers=2,
                 tier="manager",
                 reason=f"{cost:.2f} {currency} above buyer limit {p.buyer_limit:g}",
@@ -178,4 +206,5 @@ POLICY = Policy(
     cooldown=timedelta(hours=12),
     precedence=30,
     conflict_group="supply",
+    approval_rules=approval_rules,
 )

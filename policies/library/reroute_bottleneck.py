@@ -13,7 +13,14 @@ from pydantic import BaseModel, Field
 
 from agents.models import HealthReport, Status
 from policies.base import Policy, PolicyContext, threshold
-from policies.models import ApprovalRequirement, Autonomy, Notify, ProposedAction, RerouteWork
+from policies.models import (
+    ApprovalRequirement,
+    ApprovalRule,
+    Autonomy,
+    Notify,
+    ProposedAction,
+    RerouteWork,
+)
 
 
 class Params(BaseModel):
@@ -99,4 +106,10 @@ POLICY = Policy(
     clear_after=timedelta(hours=2),
     precedence=40,
     conflict_group="production",
+    approval_rules=lambda p: (
+        ApprovalRule(
+            requirement=ApprovalRequirement(roles=("plant_manager",), tier="production"),
+            up_to=0.0,
+        ),
+    ),
 )

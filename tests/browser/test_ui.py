@@ -208,6 +208,51 @@ async def test_post_without_csrf_token_is_refused(
         await other.close()
 
 
+async def test_enter_in_the_comment_records_no_vote_and_approve_asks_first(
+    live: Live, browser: Browser
+) -> None:
+    item = await part_order(live)
+    context, page = await sign_in(browser, live, "carla")
+    asked: list[str] = []
+
+    async def dismiss(dialog: Any) -> None:
+        asked.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    try:
+        entry = card(page, item.id)
+        comment = entry.get_by_label("comment")
+        await comment.fill("not sure about the price")
+        await comment.press("Enter")  # a person typing a doubt, then a new line
+        await comment.press_sequentially("ask steelco first")
+        await expect(comment).to_have_value("not sure about the price\nask steelco first")
+        await page.wait_for_load_state()
+        assert asked == [], f"Enter in the comment field tried to approve: {asked}"
+        await expect(page.locator("#result")).to_have_count(0)  # no form was sent
+        await expect(page).to_have_url(f"{live.url}/approvals")
+
+        # Approve asks once, saying what will happen; saying no sends nothing either.
+        await entry.get_by_role("button", name="Approve").click()
+        await live.wait_for("the confirmation", _true_when(lambda: bool(asked)), timeout_s=30)
+        assert f"{item.amount:,.2f} EUR" in asked[0], asked[0]
+        assert item.creates and f"This creates: {item.creates}" in asked[0], asked[0]
+        await expect(page.locator("#result")).to_have_count(0)
+        await page.reload()
+        await expect(card(page, item.id).locator(".votes")).to_have_text("nobody yet")
+        pending = [i for i in await live.pending() if i.id == item.id]
+        assert pending and pending[0].votes == (), pending
+    finally:
+        await context.close()
+
+
+def _true_when(check: Any) -> Any:
+    async def probe() -> bool:
+        return bool(check())
+
+    return probe
+
+
 async def test_approvers_approve_and_the_order_completes(
     live: Live, browser: Browser, shots: Any
 ) -> None:
@@ -230,9 +275,17 @@ async def test_approvers_approve_and_the_order_completes(
         entry = card(carla_page, item.id)
         await expect(entry.locator(".votes")).to_contain_text("ben (plant_manager)")
         await entry.get_by_label("comment").fill("price as agreed with steelco")
+        asked: list[str] = []
+
+        async def accept(dialog: Any) -> None:
+            asked.append(dialog.message)
+            await dialog.accept()
+
+        carla_page.on("dialog", accept)
         await entry.get_by_role("button", name="Approve").click()
         await expect(carla_page.locator("#result.good")).to_be_visible()
         await expect(card(carla_page, item.id)).to_have_count(0)
+        assert len(asked) == 1 and f"{item.amount:,.2f} EUR" in asked[0], asked
 
         # The workflow page: the order goes out, the supplier confirms and ships, stock receives.
         await carla_page.goto(f"/workflows/{item.id}")
@@ -272,6 +325,11 @@ async def test_second_approver_sees_the_item_disappear_without_reload(
         await dana_page.evaluate("window.__sameDocument = true")
         entry = card(ana_page, item.id)
         await entry.get_by_label("comment").fill("night window is fine, kit is on the shelf")
+
+        async def accept(dialog: Any) -> None:  # approving asks once
+            await dialog.accept()
+
+        ana_page.on("dialog", accept)
         await entry.get_by_role("button", name="Approve").click()
         await expect(ana_page.locator("#result.good")).to_be_visible()
         # Dana's page drops the item by itself (the inbox polls /api/approvals every 2 s).

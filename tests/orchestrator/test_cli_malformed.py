@@ -270,6 +270,19 @@ BAD_PLANTS: list[tuple[str, tuple[tuple[str, str], ...], str, tuple[str, ...]]] 
         ("approvals.tiers[0].roles", "janitor"),
     ),
     (
+        # Issue 13: 51,782.50 EUR needed 2 of buyer / plant manager; the buyer stopped at 50,000.
+        "policy asks two signatures that only one declared person can give",
+        (('approval_limit = 100000.0\ndescription = "buyer', 'approval_limit = 50000.0\ndescription = "buyer'),),
+        "",
+        ("policy 'material-shortage'", "2 of: buyer, plant_manager", "(ben)"),
+    ),
+    (
+        "tier whose N-of-M the declared people cannot meet",
+        (('roles = ["plant_manager"], deadline_s', 'roles = ["plant_manager"], min_approvers = 2, deadline_s'),),
+        "",
+        ("approvals.tiers[1] ('manager'", "only 1 declared user(s)"),
+    ),
+    (
         "twin for an asset the plant does not have",
         (('{ asset = "mill-2", twin = "spindle"', '{ asset = "mill-22", twin = "spindle"'),),
         "",

@@ -1,4 +1,5 @@
-"""`autoops approvals` against the session's dev server: list, refused self-approval, approve, reject."""
+"""`autoops approvals` against the session's dev server: list (Temporal), and approve / reject through
+the web API on loopback with personal API tokens: refused self-approval, approve, reject."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from orchestrator.approvals import TemporalApprovals
+from orchestrator.passwords import hash_password
 from tests.workflows.conftest import Stack, unique
 from tests.workflows.test_part_order import eventually, order_input, result_of
+from tests.workflows.web_cli import create_token, live_web, revoke_token, vote_cli
 from workflows.models import ApprovalState, ApprovalStatus, ApprovalVote, PartOrderStatus
 from workflows.part_order.workflow import PartOrderWorkflow
 from workflows.starters import start_part_order
@@ -35,6 +40,14 @@ roles = ["buyer"]
 name = "bob"
 roles = ["buyer"]
 """
+
+
+def plant_with_passwords() -> dict[str, Any]:
+    """PLANT, with passwords ("<name>-pw") so alice and bob can sign in and make API tokens."""
+    data = tomllib.loads(PLANT)
+    for user in data["users"]:
+        user["password_hash"] = hash_password(f"{user['name']}-pw", salt=user["name"].encode().ljust(16, b"0"))
+    return data
 
 
 async def autoops(stack: Stack, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -64,19 +77,25 @@ async def test_list_approve_and_reject_from_the_command_line(stack: Stack, tmp_p
     assert {r["state"] for r in rows} == {"pending"}
     assert {r["amount"] for r in rows} == {760.0, 660.0}
 
-    own = await autoops(stack, config, "approve", approve_me.id, "--as", "alice")
-    assert own.returncode == 2 and "separation of duties" in own.stderr
-    stranger = await autoops(stack, config, "approve", approve_me.id, "--as", "mallory")
-    assert stranger.returncode == 2 and "'mallory' is not declared" in stranger.stderr
+    async with live_web(plant_with_passwords(), stack.client) as url:
+        alice = await create_token(url, "alice", "alice-pw")
+        bob = await create_token(url, "bob", "bob-pw")
+        own = await vote_cli(url, alice, "approve", approve_me.id)
+        assert own.returncode == 2 and "separation of duties" in own.stderr
+        impostor = await vote_cli(url, alice, "approve", approve_me.id, "--as", "bob")
+        assert impostor.returncode == 2 and "this API token is alice's" in impostor.stderr
 
-    ok = await autoops(stack, config, "approve", approve_me.id, "--as", "bob", "--comment", "needed")
-    assert ok.returncode == 0 and "approved" in ok.stdout
-    assert (await result_of(approve_me)).status == PartOrderStatus.RECEIVED
+        ok = await vote_cli(url, bob, "approve", approve_me.id, "--comment", "needed")
+        assert ok.returncode == 0 and "approved by bob" in ok.stdout, ok.stderr
+        assert (await result_of(approve_me)).status == PartOrderStatus.RECEIVED
 
-    no_comment = await autoops(stack, config, "reject", reject_me.id, "--as", "bob")
-    assert no_comment.returncode == 2 and "needs a comment" in no_comment.stderr
-    rejected = await autoops(stack, config, "reject", reject_me.id, "--as", "bob", "--comment", "too many belts")
-    assert rejected.returncode == 0 and "rejected" in rejected.stdout
+        no_comment = await vote_cli(url, bob, "reject", reject_me.id)
+        assert no_comment.returncode == 2 and "needs a comment" in no_comment.stderr
+        rejected = await vote_cli(url, bob, "reject", reject_me.id, "--comment", "too many belts")
+        assert rejected.returncode == 0 and "rejected" in rejected.stdout, rejected.stderr
+        for out in (own, impostor, no_comment):
+            assert "Traceback" not in out.stderr
+            assert bob not in out.stderr + out.stdout and alice not in out.stderr + out.stdout
     result = await result_of(reject_me)
     assert result.status == PartOrderStatus.REJECTED and stack.supplier_orders(result.po_number) == []
     assert (await reject_me.query(PartOrderWorkflow.approval)).state == ApprovalState.REJECTED
@@ -125,7 +144,8 @@ async def test_an_overlong_comment_is_refused_by_the_cli_and_the_workflow(
         return await approvals.approval(handle.id)
 
     await eventually(shown)
-    cli = await autoops(stack, config, "reject", handle.id, "--as", "bob", "--comment", "x" * 5000)
+    # Refused before anything is sent (the token is not even checked).
+    cli = await vote_cli("http://127.0.0.1:9", "aot_0_x", "reject", handle.id, "--comment", "x" * 5000)
     assert cli.returncode == 2 and "--comment: the comment is 5,000 characters; at most 4,000" in cli.stderr
     huge = await approvals.vote(handle.id, user="bob", role="buyer", limit=1000, approve=False,
                                 comment="x" * 3_000_000)
@@ -143,3 +163,34 @@ async def test_an_overlong_comment_is_refused_by_the_cli_and_the_workflow(
                                 comment="y" * 4000)
     assert done.ok and done.state == "approved"
     assert (await result_of(handle)).status == PartOrderStatus.RECEIVED
+
+
+async def test_the_cli_refuses_to_approve_without_a_valid_token_and_approves_with_one(stack: Stack) -> None:
+    handle = await start_part_order(stack.client, order_input("BRG-6308-ZZ", 20, 38.0, requested_by="alice"),
+                                    n=unique(), task_queue=stack.task_queue)
+    approvals = TemporalApprovals(stack.client)
+
+    async def shown() -> object:
+        return await approvals.approval(handle.id)
+
+    await eventually(shown)
+    async with live_web(plant_with_passwords(), stack.client) as url:
+        none = await vote_cli(url, None, "approve", handle.id, "--as", "bob")
+        assert none.returncode == 2 and "no API token: set AUTOOPS_API_TOKEN" in none.stderr
+        forged = await vote_cli(url, "aot_0123456789ab_not-a-real-secret", "approve", handle.id)
+        assert forged.returncode == 2 and "refused the API token (unknown or revoked)" in forged.stderr
+        revoked = await create_token(url, "bob", "bob-pw")
+        await revoke_token(url, "bob", "bob-pw", revoked)
+        late = await vote_cli(url, revoked, "approve", handle.id)
+        assert late.returncode == 2 and "refused the API token" in late.stderr
+        for out in (none, forged, late):
+            assert "Traceback" not in out.stderr and revoked not in out.stderr
+        status = await approvals.status(handle.id)
+        assert status is not None and status.state == ApprovalState.PENDING and status.votes == ()
+
+        token = await create_token(url, "bob", "bob-pw")
+        ok = await vote_cli(url, token, "approve", handle.id, "--comment", "checked")
+        assert ok.returncode == 0 and "approved by bob" in ok.stdout, ok.stderr
+    result = await result_of(handle)
+    assert result.status == PartOrderStatus.RECEIVED
+    assert [(v.user, v.comment) for v in result.approval.votes] == [("bob", "checked")]

@@ -8,7 +8,6 @@ same ``TemporalApprovals`` backend the orchestrator's web UI uses for approvals.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,8 +18,8 @@ from orchestrator.passwords import hash_password
 from orchestrator.web.app import create_app
 from policies.models import Autonomy
 from tests.workflows.conftest import FAST_RETRY, Stack, unique
-from tests.workflows.test_approvals_cli import autoops
 from tests.workflows.test_part_order import order_input, result_of, wait_state
+from tests.workflows.web_cli import create_token, live_web, vote_cli
 from workflows.models import ApprovalState, PartOrderStatus
 from workflows.part_order.workflow import PartOrderWorkflow
 from workflows.starters import start_part_order
@@ -117,34 +116,32 @@ async def test_attention_is_answered_in_the_web_ui_by_a_role_it_was_sent_to(stac
     assert "cancelled by carla" in result.approval.reason and "ordered by phone" in result.approval.reason
 
 
-async def test_attention_is_answered_from_the_command_line(stack: Stack, tmp_path: Path) -> None:
-    config = tmp_path / "plant.toml"
-    config.write_text(
-        'site = "plant1"\n[roles.buyer]\napproval_limit = 1000\n[roles.operator]\ncan_approve = false\n'
-        '[[users]]\nname = "carla"\nroles = ["buyer"]\n[[users]]\nname = "omar"\nroles = ["operator"]\n'
-    )
+async def test_attention_is_answered_from_the_command_line(stack: Stack) -> None:
     handle = await start_part_order(  # the supplier refuses this currency: 422, a person must look
         stack.client, order_input("BELT-XPZ-1250", 1, 22.0, autonomy=Autonomy.AUTO, currency="XYZ"),
         n=unique(), task_queue=stack.task_queue,
     )
     await wait_state(handle, ApprovalState.ATTENTION)
 
-    no_answer = await autoops(stack, config, "resolve", handle.id, "--as", "carla", "--comment", "x")
-    assert no_answer.returncode == 2 and "--retry" in no_answer.stderr and "--cancel" in no_answer.stderr
-    no_comment = await autoops(stack, config, "resolve", handle.id, "--as", "carla", "--cancel")
-    assert no_comment.returncode == 2 and "--comment" in no_comment.stderr
-    operator = await autoops(stack, config, "resolve", handle.id, "--as", "omar", "--cancel", "--comment", "x")
-    assert operator.returncode == 2 and "needs one of: buyer" in operator.stderr
-    for out in (no_answer, no_comment, operator):
-        assert "Traceback" not in out.stderr
+    async with live_web(plant(), stack.client) as url:
+        carla = await create_token(url, "carla", "carla-pw")
+        omar = await create_token(url, "omar", "omar-pw")
+        no_answer = await vote_cli(url, carla, "resolve", handle.id, "--comment", "x")
+        assert no_answer.returncode == 2 and "--retry" in no_answer.stderr and "--cancel" in no_answer.stderr
+        no_comment = await vote_cli(url, carla, "resolve", handle.id, "--cancel")
+        assert no_comment.returncode == 2 and "--comment" in no_comment.stderr
+        operator = await vote_cli(url, omar, "resolve", handle.id, "--cancel", "--comment", "x")
+        assert operator.returncode == 2 and "needs one of: buyer" in operator.stderr
+        for out in (no_answer, no_comment, operator):
+            assert "Traceback" not in out.stderr
 
-    done = await autoops(stack, config, "resolve", handle.id, "--as", "carla", "--cancel",
-                         "--comment", "wrong currency; reordering in EUR")
-    assert done.returncode == 0 and "abandoned" in done.stdout, done.stderr
-    result = await result_of(handle)
-    assert result.status == PartOrderStatus.ABANDONED
-    assert "cancelled by carla" in result.approval.reason and "reordering in EUR" in result.approval.reason
-    assert stack.supplier_orders(result.po_number) == []
+        done = await vote_cli(url, carla, "resolve", handle.id, "--cancel",
+                              "--comment", "wrong currency; reordering in EUR")
+        assert done.returncode == 0 and "abandoned" in done.stdout, done.stderr
+        result = await result_of(handle)
+        assert result.status == PartOrderStatus.ABANDONED
+        assert "cancelled by carla" in result.approval.reason and "reordering in EUR" in result.approval.reason
+        assert stack.supplier_orders(result.po_number) == []
 
-    again = await autoops(stack, config, "resolve", handle.id, "--as", "carla", "--retry", "--comment", "x")
-    assert again.returncode == 2 and "does not wait for an answer" in again.stderr
+        again = await vote_cli(url, carla, "resolve", handle.id, "--retry", "--comment", "x")
+        assert again.returncode == 2 and "waits for a person" in again.stderr

@@ -154,3 +154,19 @@ def test_workflow_modules_import_no_httpx_numpy_or_ray() -> None:
                          cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_gate_says_when_no_declared_people_can_complete_the_request() -> None:
+    from workflows.models import Approver
+
+    people = (Approver(name="max", roles=("plant_manager",), limit=100_000),
+              Approver(name="eva", roles=("plant_manager",), limit=100_000))
+    assert gate(8000).unmet() is None  # people unknown, the role reaches the amount
+    assert "none of these roles may approve more than 100,000.00" in (gate(200_000).unmet() or "")
+    g = ApprovalGate()
+    g.open(ApprovalRequest(subject="PO-1", requested_by="policy:x", amount=8000,
+                           policy=POLICY.model_copy(update={"approvers": people[:1]})), T0)
+    assert "2 of: plant_manager for 8,000.00 EUR, but only 1 declared user(s) may sign" in (g.unmet() or "")
+    g.open(ApprovalRequest(subject="PO-1", requested_by="policy:x", amount=8000,
+                           policy=POLICY.model_copy(update={"approvers": people})), T0)
+    assert g.unmet() is None

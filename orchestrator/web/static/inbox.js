@@ -1,4 +1,5 @@
-// Keeps the inbox current without a reload: items someone else completed disappear.
+// Keeps the inbox current without a reload: items someone else completed disappear; asks
+// once before an approval is sent.
 // Plain JS, no framework; polls the JSON API every 2 s.
 (function () {
   "use strict";
@@ -26,5 +27,12 @@
       // A failed poll is retried at the next tick; the page stays usable.
     }
   }
+  // Approving asks once, showing what will happen (amount, what it creates). Rejecting needs
+  // a comment and changes nothing outside, so it does not ask.
+  inbox.addEventListener("submit", (event) => {
+    const button = event.submitter;
+    const question = button && button.dataset ? button.dataset.confirm : "";
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
   setInterval(refresh, 2000);
 })();
