@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from agents.errors import AutoopsError, ConfigError
+from agents.models import AssetKind
 from orchestrator.config import PlantConfig
 
 if TYPE_CHECKING:
@@ -189,9 +190,17 @@ def _check_approval_reach(
                 "lower min_approvers",
                 file=source,
             )
+    present = {
+        kind for kind, tables in (
+            (AssetKind.MACHINE, config.machines), (AssetKind.INVENTORY, config.inventory),
+            (AssetKind.ENERGY, config.energy),
+        ) if tables
+    }
     for policy_id, policy in policies.items():
         if policy.approval_rules is None:
             continue
+        if policy.asset_kinds and not present.intersection(policy.asset_kinds):
+            continue  # no asset it could act on in this plant: what it would ask can never be asked
         overrides = config.policies.parameters.get(policy_id, {})
         scopes = [("", None, "")] + [
             (key, key[6:] if key.startswith("asset:") else None,

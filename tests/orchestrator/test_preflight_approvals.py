@@ -118,6 +118,12 @@ def test_a_policy_asking_two_signatures_above_the_buyers_limit_is_refused_naming
     path = plant(
         tmp_path,
         """
+[[inventory]]
+sku = "BAR-1"
+supplier = "steelco"
+unit_price = 10.0
+lead_time_h = 72.0
+
 [policies.parameters.material-shortage]
 buyer_limit = 20000.0
 """,
@@ -128,6 +134,13 @@ buyer_limit = 20000.0
     assert "2 of: buyer, plant_manager" in message and "(ben)" in message
     assert "buyer up to 50,000.00" in message
     assert "policies.parameters.material-shortage" in message
+
+
+def test_a_policy_with_nothing_to_act_on_in_the_plant_is_not_held_to_its_rules(tmp_path: Path) -> None:
+    # No stock item: material-shortage can never propose, so what it would ask is never asked.
+    path = plant(tmp_path, '\n[policies.parameters.material-shortage]\nbuyer_limit = 20000.0\n',
+                 buyer_limit=50_000.0)
+    check_plant(load_config(path, environ={}), source=str(path))
 
 
 def test_the_same_policy_loads_when_the_buyer_can_co_sign(tmp_path: Path) -> None:
