@@ -326,6 +326,9 @@ def _print_banner(stack: Stack, config: PlantConfig) -> None:
     print(f"  Ray dashboard:                     {dashboard}", flush=True)
     print(f"  traces:                            {stack.state_dir / 'traces.jsonl'}  (autoops trace ID)", flush=True)
     print(f"  state:                             {stack.state_dir}", flush=True)
+    for spec in config.source_specs():  # the demo's plant, read through these
+        print(f"  plant via {spec.kind:8s}                 {spec.endpoint}  ({len(spec.tags)} tags)",
+              flush=True)
     print("  demo users (password: <name>-demo):", flush=True)
     for user in config.users:
         limit = config.approval_limit(user)
