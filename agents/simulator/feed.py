@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agents.base import Reading
-from agents.sources.base import TagSample
 from agents.simulator.endpoints import (
     HOST,
     ModbusEndpoint,
@@ -40,6 +39,7 @@ from agents.simulator.endpoints import (
     OpcUaEndpoint,
     SparkplugEdgeNode,
 )
+from agents.sources.base import TagSample
 
 log = logging.getLogger(__name__)
 
