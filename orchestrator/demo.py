@@ -394,8 +394,8 @@ async def run_demo(
         from agents.simulator.feed import TwinFeed
 
         feed = TwinFeed.for_plant(config)
-        await feed.start()
         try:
+            await feed.start()
             config = PlantConfig.model_validate(
                 {**config.model_dump(), "sources": feed.source_tables()}
             )
