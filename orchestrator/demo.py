@@ -267,7 +267,24 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
         "ledger_errors": ledger_errors,
         "approval_refusals": approver.refusals if approver else [],
         "timeline": timeline.events,
+        **sources_summary(orch),
     }
+
+
+def sources_summary(orch: Any) -> dict[str, Any]:
+    """Readings per source and protocol, and what reached the agents without a protocol."""
+    out: dict[str, Any] = {
+        "readings_by_source": orch.hub.readings_by_source() if orch.hub is not None else [],
+    }
+    feed = getattr(orch, "feed", None)
+    if feed is not None:
+        out["readings_direct"] = {
+            "sensors": sorted(feed.direct),
+            "why": "waveforms (4096 samples a reading) are no tag value: sources deliver one "
+            "number per tag, so each waveform joins its reading (same asset and time) directly",
+        }
+        out["ticks_late"] = feed.late_ticks
+    return out
 
 
 def expected_outcomes(summary: dict[str, Any], site: str) -> dict[str, bool]:
@@ -309,6 +326,9 @@ def _print_banner(stack: Stack, config: PlantConfig) -> None:
     print(f"  Ray dashboard:                     {dashboard}", flush=True)
     print(f"  traces:                            {stack.state_dir / 'traces.jsonl'}  (autoops trace ID)", flush=True)
     print(f"  state:                             {stack.state_dir}", flush=True)
+    for spec in config.source_specs():  # the demo's plant, read through these
+        print(f"  plant via {spec.kind:8s}                 {spec.endpoint}  ({len(spec.tags)} tags)",
+              flush=True)
     print("  demo users (password: <name>-demo):", flush=True)
     for user in config.users:
         limit = config.approval_limit(user)
@@ -367,7 +387,24 @@ async def run_demo(
     stop = asyncio.Event()
     install_stop_signals(stop)
     timeline = Timeline()
-    stack = await Stack.start(config)
+    feed = None
+    if config.simulation and not config.sources:
+        # The plant is read through OPC UA, MQTT (Sparkplug B) and Modbus TCP servers on
+        # loopback that the twin publishes to, as `autoops run` reads a real plant.
+        from agents.simulator.feed import TwinFeed
+
+        feed = TwinFeed.for_plant(config)
+        try:
+            await feed.start()
+            config = PlantConfig.model_validate(
+                {**config.model_dump(), "sources": feed.source_tables()}
+            )
+            stack = await Stack.start(config, feed=feed)
+        except BaseException:
+            await feed.stop()
+            raise
+    else:
+        stack = await Stack.start(config)
     # Ray installed its own SIGTERM handlers while starting (exit at once, or abort): take
     # them back so a stop is a clean stop.
     install_stop_signals(stop)
@@ -428,6 +465,8 @@ async def run_demo(
         if approver is not None:
             await approver.close()
         await stack.stop()
+        if feed is not None:
+            await feed.stop()
 
 
 def print_summary(summary: dict[str, Any], as_json: bool) -> None:

@@ -108,6 +108,7 @@ class Stack:
         ray_temp_dir: str | None = None,
         start: datetime | None = None,
         fleet_options: Any = None,
+        feed: Any = None,
     ) -> Stack:
         from orchestrator.telemetry import configure_telemetry
 
@@ -135,6 +136,7 @@ class Stack:
                 mes=MesClient(mes_http),
                 start=start,
                 fleet_options=fleet_options,
+                feed=feed,
             )
             web_base = f"http://{config.web.host}:{config.web.port}"
             # Embedded reference servers (no [endpoints] table) get the defaults and no key.
@@ -173,6 +175,8 @@ class Stack:
         stack = cls(config, state_dir, services, orchestrator, web_base, server, [], clients, worker)
         if orchestrator.hub is not None:
             await orchestrator.hub.start()
+            if orchestrator.feed is not None:
+                await orchestrator.feed.prime()
         stack._tasks.append(asyncio.create_task(worker.run(), name="temporal-worker"))
         stack._tasks.append(asyncio.create_task(server.serve(), name="web"))
         for _ in range(200):  # the web server binds within a second; bounded wait

@@ -72,8 +72,12 @@ class Orchestrator:
         mes: Any = None,
         task_queue: str | None = None,
         hub: SourceHub | None = None,
+        feed: Any = None,
     ) -> None:
         self.config = config
+        # The demo's twin publishes through OPC UA / MQTT / Modbus (agents.simulator.feed): each
+        # tick it writes the simulation's readings there, and they come back through the hub.
+        self.feed = feed
         self.hub = hub  # live sources; their readings wait on disk until the agents have them
         self.client = client
         self.fleet = fleet
@@ -112,6 +116,7 @@ class Orchestrator:
         mes: Any = None,
         start: datetime | None = None,
         fleet_options: Any = None,
+        feed: Any = None,
     ) -> Orchestrator:
         """Resume from the state directory (or start fresh) and bring up the agent fleet."""
         from agents.runtime.adapter import AgentFleet
@@ -154,7 +159,15 @@ class Orchestrator:
         if config.source_specs():
             from agents.sources.buffer import ReadingBuffer
 
-            hub = SourceHub(config.source_specs(), ReadingBuffer(state_dir / "sources.sqlite"))
+            buffer = ReadingBuffer(state_dir / "sources.sqlite")
+            if feed is not None and sim is not None:
+                # The feed flushes once a tick's readings all arrived; Modbus polls are stamped
+                # with the time of the tick published (the simulation's, not the wall clock's).
+                hub = SourceHub(config.source_specs(), buffer, flush_every_s=None, clock=feed.clock)
+                feed.attach(hub, sim.now)
+            else:
+                feed = None
+                hub = SourceHub(config.source_specs(), buffer)
         if sim is None:
             for asset in config.unsourced_assets():
                 log.warning(
@@ -173,6 +186,7 @@ class Orchestrator:
             sim=sim,
             mes=mes,
             hub=hub,
+            feed=feed,
         )
 
     def close(self) -> None:
@@ -264,7 +278,13 @@ class Orchestrator:
         """Sense -> decide -> act for one tick (readings from the simulation unless given)."""
         delivered: int | None = None
         if readings is None:
-            if self.sim is not None:
+            if self.feed is not None and self.sim is not None and self.hub is not None:
+                # The twin's tick goes out through the protocols and comes back through the
+                # sources: taken from the store-and-forward buffer like any plant's readings.
+                await self.feed.publish(self.sim.tick(), self.sim.now)
+                delivered, taken = self.hub.take()
+                readings = self.feed.complete(taken)
+            elif self.sim is not None:
                 readings = self.sim.tick()
             elif self.hub is not None:
                 # Oldest first, original timestamps; acknowledged only once the agents have them.

@@ -346,6 +346,7 @@ def sensor_index(
                 unit = "kW" if kind is SensorKind.POWER else ""
                 sensors[f"{meter.get('meter_id')}.{field}"] = (kind, unit)
             sensors[f"{meter.get('meter_id')}.energy_kwh"] = (None, "kWh")
+            sensors[f"{meter.get('meter_id')}.production_rate"] = (None, "")  # a line's sub-meter
         sensors["production_rate"] = (None, "")
         index[str(table.get("system_id"))] = sensors
     return index

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,7 +64,7 @@ class SourceHub:
         specs: Sequence[SourceSpec],
         buffer: ReadingBuffer,
         *,
-        flush_every_s: float = 0.5,
+        flush_every_s: float | None = 0.5,
         clock: Clock = utc_now,
     ) -> None:
         self.specs = list(specs)
@@ -79,6 +79,8 @@ class SourceHub:
         self._heard: dict[tuple[str, str], tuple[datetime, Tag, str]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self.delivered_by_source: dict[str, int] = {s.id: 0 for s in self.specs}
+        # Told of every sample as it arrives (the demo's twin feed waits for its tick's).
+        self.listeners: list[Callable[[TagSample], None]] = []
 
     # ---- running -----------------------------------------------------------------------------
     def _on_sample(self, s: TagSample) -> None:
@@ -90,6 +92,8 @@ class SourceHub:
             spec = next(sp for sp in self.specs if sp.id == s.source_id)
             tag = next(t for t in spec.tags if t.key == (s.asset_id, s.sensor))
             self._heard[(s.asset_id, s.sensor)] = (self.clock(), tag, s.source_id)
+        for listener in self.listeners:
+            listener(s)
 
     def _check_stale(self) -> None:
         now = self.clock()
@@ -114,6 +118,14 @@ class SourceHub:
         self.buffer.put(readings, seen)
         return readings
 
+    def discard(self) -> None:
+        """Forget the samples not yet flushed (their values stay the sensors' latest)."""
+        for samples in self.assembler.pending.values():
+            for s in sorted(samples, key=lambda s: s.source_time):
+                self.assembler._apply(s)
+        self.assembler.pending.clear()
+        self._seen = {}
+
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(self.flush_every_s)
@@ -127,7 +139,8 @@ class SourceHub:
             asyncio.create_task(src.run(self._on_sample), name=f"source:{src.id}")
             for src in self.sources
         ]
-        self._tasks.append(asyncio.create_task(self._flush_loop(), name="source-hub:flush"))
+        if self.flush_every_s is not None:  # None: the caller flushes (the demo's twin feed)
+            self._tasks.append(asyncio.create_task(self._flush_loop(), name="source-hub:flush"))
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         for task in self._tasks:

@@ -34,6 +34,21 @@ def test_headless_demo_reaches_the_expected_outcomes(tmp_path: Path) -> None:
     approved = [e for e in summary["timeline"] if e["what"] == "approved"]
     assert {e["by"] for e in approved} >= {"ben", "carla", "ana"}  # through the web API, by role
     assert summary["approval_refusals"] == []
+    _read_through_the_three_protocols(summary)
+
+
+def _read_through_the_three_protocols(summary: dict) -> None:
+    """The plant came through OPC UA, MQTT (Sparkplug B) and Modbus TCP, not a function call;
+    only the vibration waveforms (no tag value) joined their readings directly."""
+    by_protocol = {s["protocol"]: s for s in summary["readings_by_source"]}
+    assert set(by_protocol) == {"opcua", "mqtt", "modbus"}, summary["readings_by_source"]
+    for entry in summary["readings_by_source"]:
+        assert set(entry) == {"source", "protocol", "readings"}
+        assert isinstance(entry["readings"], int) and entry["readings"] > 0, entry
+    assert summary["readings_direct"]["sensors"] == [
+        f"{m}.spindle_acc" for m in ("lathe-1", "lathe-2", "mill-1", "mill-2")
+    ]
+    assert summary["ticks_late"] == 0  # every tick's readings arrived before the loop stepped
 
 
 def _wait_for_open_work(progress: Path, timeout_s: float) -> dict:
@@ -73,6 +88,7 @@ def test_killed_orchestrator_resumes_and_orders_nothing_twice(tmp_path: Path) ->
     assert skus["BK-6205"] == 1
     refs = Counter(w["external_ref"] for w in summary["cmms_work_orders"])
     assert all(n == 1 for n in refs.values()), refs
+    _read_through_the_three_protocols(summary)  # the resumed run reads through them too
 
 
 def test_the_maintenance_outcome_counts_work_orders_by_workflow_whatever_the_run_tag() -> None:
