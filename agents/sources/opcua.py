@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -235,7 +235,12 @@ class OpcUaSource:
                 log.warning("source %s: %s; retrying in %.0f s", self.id, reason, backoff)
                 now = self.clock()
                 for tag in self.spec.tags:
-                    emit(no_data(self.id, tag, now, reason))
+                    # With backfill the server's history will fill the gap from the last value we
+                    # had: the fault is stamped just after it, not "now", so the history read on
+                    # reconnect is not older than a reading already made (and dropped as late).
+                    last = self.seen.get(tag.key) if self.spec.backfill else None
+                    at = last + timedelta(microseconds=1) if last is not None else now
+                    emit(no_data(self.id, tag, at, reason))
             finally:
                 if client is not None:
                     try:
