@@ -28,6 +28,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from orchestrator.temporal import free_port
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 AUTOOPS = str(Path(sys.executable).with_name("autoops"))
@@ -149,6 +151,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
         "OTEL_METRIC_EXPORT_INTERVAL": "2000",  # metrics reach the receiver during a short run
         "AUTOOPS_CALLBACK_SECRET": CALLBACK_SECRET,
         "AUTOOPS_STATE_DIR": str(state_dir),
+        # Ports of its own: another run (a second CI on the box, a demo) may hold the defaults.
+        "AUTOOPS_WEB_PORT": str(free_port()),
+        "AUTOOPS_TEMPORAL_PORT": str(free_port()),
+        "AUTOOPS_TEMPORAL_UI_PORT": str(free_port()),
     }
     env.pop("OTEL_SERVICE_NAME", None)
     process = subprocess.Popen(
