@@ -4,6 +4,10 @@
 external reference is already known. Closing a work order (``POST /work-orders/{id}/complete``,
 a technician's action in a real CMMS, or the ``auto_complete_delay_s`` knob) sends a signed
 ``work_order.completed`` callback carrying the external reference back to the orchestrator.
+
+A restarted CMMS still owes what it promised before: open work orders are auto-completed when
+their delay runs out (counted from their creation), and a completion callback that was never
+delivered is sent again until the orchestrator takes it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Header, Response
 from pydantic import SecretStr
@@ -59,7 +65,22 @@ def create_cmms_app(
         clock=clock,
     )
     known_assets = None if assets is None else frozenset(assets)
-    app = make_app("autoops reference CMMS", panel, ledger, background, api_key=api_key)
+
+    def resume() -> None:
+        for doc in ledger.all("work_orders"):
+            work_order = WorkOrder.model_validate(doc["work_order"])
+            if work_order.status is WorkOrderStatus.OPEN:
+                delay = panel.knobs.auto_complete_delay_s
+                if delay is not None:
+                    background.spawn(auto_complete(work_order.work_order_id, delay, work_order.created_at))
+            elif work_order.status is WorkOrderStatus.COMPLETED and doc.get("callback_url"):
+                event = completed_event(work_order, doc)
+                if not sender.delivered(doc["callback_url"], event):
+                    background.spawn(deliver(doc["callback_url"], event))
+
+    app = make_app(
+        "autoops reference CMMS", panel, ledger, background, on_startup=resume, api_key=api_key
+    )
 
     def load(work_order_id: str) -> WorkOrder:
         doc = ledger.get("work_orders", work_order_id)
@@ -82,33 +103,42 @@ def create_cmms_app(
                 "completion_notes": completion.notes,
             }
         )
-        ledger.put(
-            "work_orders", work_order_id, {**doc, "work_order": work_order.model_dump(mode="json")}
-        )
+        doc = {
+            **doc,
+            "work_order": work_order.model_dump(mode="json"),
+            "fault_confirmed": completion.fault_confirmed,
+        }
+        ledger.put("work_orders", work_order_id, doc)
         log.info("CMMS closed %s (%s)", work_order_id, work_order.external_ref)
         if doc.get("callback_url"):
             background.spawn(
-                sender.send(
-                    doc["callback_url"],
-                    CallbackEvent(
-                        event_id=f"cmms:{work_order_id}:completed",
-                        type=EventType.WORK_ORDER_COMPLETED,
-                        source="cmms",
-                        occurred_at=now,
-                        external_ref=work_order.external_ref,
-                        payload={
-                            "work_order_id": work_order_id,
-                            "asset_id": work_order.asset_id,
-                            "completed_by": completion.completed_by,
-                            "notes": completion.notes,
-                            "fault_confirmed": completion.fault_confirmed,
-                        },
-                    ),
-                )
+                deliver(doc["callback_url"], completed_event(work_order, doc))
             )
         return work_order
 
-    async def auto_complete(work_order_id: str, delay: float) -> None:
+    async def deliver(url: str, event: CallbackEvent) -> None:
+        await sender.deliver(url, event)
+
+    def completed_event(work_order: WorkOrder, doc: dict[str, Any]) -> CallbackEvent:
+        assert work_order.completed_at is not None
+        return CallbackEvent(
+            event_id=f"cmms:{work_order.work_order_id}:completed",
+            type=EventType.WORK_ORDER_COMPLETED,
+            source="cmms",
+            occurred_at=work_order.completed_at,
+            external_ref=work_order.external_ref,
+            payload={
+                "work_order_id": work_order.work_order_id,
+                "asset_id": work_order.asset_id,
+                "completed_by": work_order.completed_by,
+                "notes": work_order.completion_notes,
+                "fault_confirmed": doc.get("fault_confirmed"),
+            },
+        )
+
+    async def auto_complete(work_order_id: str, delay: float, since: datetime | None = None) -> None:
+        if since is not None:  # resumed after a restart: only what is left of the delay
+            delay = max(0.0, delay - (clock() - since).total_seconds())
         await asyncio.sleep(delay)
         await complete(
             work_order_id,
@@ -150,12 +180,6 @@ def create_cmms_app(
             return load(known["work_order_id"])
         check(request)
         work_order_id = f"WO-{ledger.next_number('work_orders'):06d}"
-        ref, created = ledger.insert_if_absent(
-            "refs", request.external_ref, {"work_order_id": work_order_id}
-        )
-        if not created:
-            response.status_code = 200
-            return load(ref["work_order_id"])
         work_order = WorkOrder(
             work_order_id=work_order_id,
             external_ref=request.external_ref,
@@ -169,14 +193,18 @@ def create_cmms_app(
             status=WorkOrderStatus.OPEN,
             created_at=clock(),
         )
-        ledger.put(
-            "work_orders",
-            work_order_id,
-            {
-                "work_order": work_order.model_dump(mode="json"),
-                "callback_url": request.callback_url,
-            },
+        doc = {"work_order": work_order.model_dump(mode="json"), "callback_url": request.callback_url}
+        # The reference and its work order in one transaction: a crash between two writes
+        # would leave a reference that points at nothing.
+        ref, created = ledger.insert_if_absent(
+            "refs",
+            request.external_ref,
+            {"work_order_id": work_order_id},
+            also=[("work_orders", work_order_id, doc)],
         )
+        if not created:
+            response.status_code = 200
+            return load(ref["work_order_id"])
         log.info(
             "CMMS opened %s for %s on %s", work_order_id, request.external_ref, request.asset_id
         )

@@ -123,6 +123,37 @@ class CallbackSender:
         return delivered
 
 
+    def delivered(self, url: str, event: CallbackEvent) -> bool:
+        """Whether ``event`` reached ``url`` (per the ledger: it survives a restart)."""
+        record = self._ledger.get("callbacks", f"{event.event_id}@{url}")
+        return bool(record and record.get("delivered"))
+
+    def refused(self, url: str, event: CallbackEvent) -> bool:
+        """Whether ``url`` refused ``event`` for good (a 4xx other than 408 / 409 / 429)."""
+        record = self._ledger.get("callbacks", f"{event.event_id}@{url}")
+        status = record.get("status") if record else None
+        return isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429)
+
+    async def deliver(
+        self, url: str, event: CallbackEvent, *, rounds: int = 60, pause_s: float = 5.0,
+        after_failure: bool = False,
+    ) -> bool:
+        """Keep offering ``event`` until it is taken or refused for good: a round of quick
+        retries (``send``) every ``pause_s``, at most ``rounds`` times (``after_failure``: a
+        round just failed, pause first). The receiver may be down or still starting (the
+        orchestrator restarts with the embedded partners in the demo); after the last round the
+        workflow's own poll of our record is the remaining path."""
+        for round_ in range(rounds):
+            if round_ or after_failure:
+                await asyncio.sleep(pause_s)
+            if await self.send(url, event):
+                return True
+            if self.refused(url, event):
+                return False
+        log.warning("%s gave up delivering %s to %s", self.source, event.event_id, url)
+        return False
+
+
 def make_app(
     title: str,
     panel: KnobPanel[Any],

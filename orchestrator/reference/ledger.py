@@ -10,8 +10,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+_UPSERT = (
+    "INSERT INTO docs (collection, key, seq, doc) VALUES (?, ?, "
+    "(SELECT COALESCE(MAX(seq), 0) + 1 FROM docs WHERE collection = ?), ?) "
+    "ON CONFLICT (collection, key) DO UPDATE SET doc = excluded.doc"
+)
 
 
 class Ledger:
@@ -30,20 +37,32 @@ class Ledger:
         )
 
     def insert_if_absent(
-        self, collection: str, key: str, doc: dict[str, Any]
+        self,
+        collection: str,
+        key: str,
+        doc: dict[str, Any],
+        *,
+        also: Sequence[tuple[str, str, dict[str, Any]]] = (),
     ) -> tuple[dict[str, Any], bool]:
-        """Store ``doc`` unless ``key`` exists; return the stored doc and whether it was new."""
+        """Store ``doc`` unless ``key`` exists; return the stored doc and whether it was new.
+
+        ``also``: (collection, key, doc) written in the same transaction when ``doc`` is new, so a
+        crash never leaves one without the others.
+        """
         with self._lock:
             row = self._db.execute(
                 "SELECT doc FROM docs WHERE collection = ? AND key = ?", (collection, key)
             ).fetchone()
             if row is not None:
                 return json.loads(row[0]), False
-            self._db.execute(
-                "INSERT INTO docs (collection, key, seq, doc) VALUES (?, ?, "
-                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM docs WHERE collection = ?), ?)",
-                (collection, key, collection, json.dumps(doc)),
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for c, k, d in ((collection, key, doc), *also):
+                    self._db.execute(_UPSERT, (c, k, c, json.dumps(d)))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
             return doc, True
 
     def next_number(self, collection: str) -> int:
@@ -56,12 +75,7 @@ class Ledger:
 
     def put(self, collection: str, key: str, doc: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO docs (collection, key, seq, doc) VALUES (?, ?, "
-                "(SELECT COALESCE(MAX(seq), 0) + 1 FROM docs WHERE collection = ?), ?) "
-                "ON CONFLICT (collection, key) DO UPDATE SET doc = excluded.doc",
-                (collection, key, collection, json.dumps(doc)),
-            )
+            self._db.execute(_UPSERT, (collection, key, collection, json.dumps(doc)))
 
     def get(self, collection: str, key: str) -> dict[str, Any] | None:
         with self._lock:

@@ -97,10 +97,23 @@ def create_supplier_app(
     prices = {item.sku: item for item in catalog}
 
     def resume() -> None:
-        # A restarted supplier still owes the callbacks of orders it accepted before.
+        # A restarted supplier still owes the callbacks of orders it accepted before: the steps
+        # not taken yet, and the callbacks of steps taken that never reached the buyer.
         for doc in ledger.all("orders"):
             order = SupplierOrder.model_validate(doc["order"])
-            if order.status is not OrderStatus.SHIPPED and doc.get("callback_url"):
+            url = doc.get("callback_url")
+            if not url:
+                continue
+            reached = {
+                OrderStatus.RECEIVED: (),
+                OrderStatus.CONFIRMED: (OrderStatus.CONFIRMED,),
+                OrderStatus.SHIPPED: (OrderStatus.CONFIRMED, OrderStatus.SHIPPED),
+            }.get(order.status, ())
+            for kind in reached:
+                event = callback_event(order, kind)
+                if not sender.delivered(url, event):
+                    background.spawn(deliver(url, event))
+            if order.status is not OrderStatus.SHIPPED:
                 background.spawn(fulfil(order.po_number))
 
     app = make_app(
@@ -132,15 +145,6 @@ def create_supplier_app(
                     "expected_delivery": now + timedelta(days=lead),
                 }
             )
-            payload = {
-                "supplier_order_id": order.supplier_order_id,
-                "expected_delivery": order.expected_delivery.isoformat()
-                if order.expected_delivery
-                else None,
-                "lines": [line.model_dump() for line in order.lines],
-                "total": order.total,
-                "currency": order.currency,
-            }
         elif to is OrderStatus.SHIPPED and order.status is OrderStatus.CONFIRMED:
             order = order.model_copy(
                 update={
@@ -150,31 +154,47 @@ def create_supplier_app(
                     "tracking_number": f"TRK{order.supplier_order_id[3:]}",
                 }
             )
+        else:
+            return
+        save(order, doc)
+        url = doc.get("callback_url")
+        if url:
+            event = callback_event(order, to)
+            if not await sender.send(url, event) and not sender.refused(url, event):
+                background.spawn(deliver(url, event, after_failure=True))  # fulfilment goes on
+
+    def callback_event(order: SupplierOrder, kind: OrderStatus) -> CallbackEvent:
+        """The callback for ``order`` having reached ``kind`` (confirmed or shipped)."""
+        if kind is OrderStatus.CONFIRMED:
+            payload: dict[str, Any] = {
+                "supplier_order_id": order.supplier_order_id,
+                "expected_delivery": order.expected_delivery.isoformat()
+                if order.expected_delivery
+                else None,
+                "lines": [line.model_dump() for line in order.lines],
+                "total": order.total,
+                "currency": order.currency,
+            }
+            occurred_at, event_type = order.confirmed_at, EventType.ORDER_CONFIRMED
+        else:
             payload = {
                 "supplier_order_id": order.supplier_order_id,
                 "carrier": order.carrier,
                 "tracking_number": order.tracking_number,
                 "lines": [line.model_dump() for line in order.lines],
             }
-        else:
-            return
-        save(order, doc)
-        url = doc.get("callback_url")
-        if url:
-            kind = "confirmed" if to is OrderStatus.CONFIRMED else "shipped"
-            await sender.send(
-                url,
-                CallbackEvent(
-                    event_id=f"supplier:{po_number}:{kind}",
-                    type=EventType.ORDER_CONFIRMED
-                    if kind == "confirmed"
-                    else EventType.ORDER_SHIPPED,
-                    source="supplier",
-                    occurred_at=now,
-                    po_number=po_number,
-                    payload=payload,
-                ),
-            )
+            occurred_at, event_type = order.shipped_at, EventType.ORDER_SHIPPED
+        return CallbackEvent(
+            event_id=f"supplier:{order.po_number}:{kind.value}",
+            type=event_type,
+            source="supplier",
+            occurred_at=occurred_at or clock(),
+            po_number=order.po_number,
+            payload=payload,
+        )
+
+    async def deliver(url: str, event: CallbackEvent, after_failure: bool = False) -> None:
+        await sender.deliver(url, event, after_failure=after_failure)
 
     async def fulfil(po_number: str) -> None:
         for to, delay_of in (

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from agents.errors import RejectedByPartnerError, RetryableIntegrationError
 from orchestrator.intake import create_intake_router
+from orchestrator.reference.cmms import create_cmms_app
 from orchestrator.reference.knobs import CmmsKnobs, SupplierKnobs
 from orchestrator.reference.serve import (
     ReferenceStack,
@@ -28,6 +29,7 @@ from orchestrator.reference.serve import (
     start_reference_servers,
 )
 from orchestrator.reference.supplier import create_supplier_app
+from orchestrator.temporal import free_port
 from workflows.integrations.cmms import CmmsClient
 from workflows.integrations.mes import MesClient
 from workflows.integrations.models import CallbackEvent, EventType, OrderLine
@@ -267,3 +269,98 @@ async def test_restarted_supplier_keeps_its_ledger_and_still_calls_back(
             assert again.order.supplier_order_id == placed.order.supplier_order_id
             await wait_until(lambda: len(inbox.events) == 2)
     assert [t for t, _ in inbox.types()] == [EventType.ORDER_CONFIRMED, EventType.ORDER_SHIPPED]
+
+
+# A partner restarted while it still owed something (the demo restarts them with the
+# orchestrator): what it promised before the restart still happens, once.
+
+
+def _intake_on(port: int, inbox: Inbox) -> RunningServer:
+    app = FastAPI()
+    app.include_router(
+        create_intake_router(
+            secrets=SECRETS, on_event=inbox, clock=lambda: datetime.now(UTC), max_skew_s=300
+        )
+    )
+    return serve_app(app, port=port)
+
+
+async def _open_work_order(cmms_url: str, callback_url: str) -> str:
+    async with httpx.AsyncClient(base_url=cmms_url) as http:
+        start = datetime(2026, 11, 30, 22, tzinfo=UTC)
+        placed = await CmmsClient(http).create_work_order(
+            "mill-1", "P3", "Replace bearing", "", start, start + timedelta(hours=2), {},
+            "maint:plant-1:mill-1", callback_url=callback_url,
+        )
+    return placed.work_order.work_order_id
+
+
+async def test_restarted_cmms_still_auto_completes_an_open_work_order(
+    tmp_path: Path, intake: RunningServer, inbox: Inbox
+) -> None:
+    before = serve_app(
+        create_cmms_app(tmp_path, secret=SECRETS["cmms"], knobs=CmmsKnobs(auto_complete_delay_s=3600))
+    )
+    try:
+        wo_id = await _open_work_order(before.url, f"{intake.url}/callbacks/cmms")
+    finally:
+        before.stop()  # killed while its auto-completion was still pending
+    after_app = create_cmms_app(tmp_path, secret=SECRETS["cmms"], knobs=CmmsKnobs(auto_complete_delay_s=0.05))
+    after = serve_app(after_app)
+    try:
+        await wait_until(lambda: len(inbox.events) >= 1)
+        async with httpx.AsyncClient(base_url=after.url) as http:
+            stored = await CmmsClient(http).get_work_order(wo_id)
+        assert stored is not None and stored.status == "completed" and stored.completed_by == "auto"
+        assert inbox.types() == [(EventType.WORK_ORDER_COMPLETED, "maint:plant-1:mill-1")]
+    finally:
+        after.stop()
+
+
+async def test_completion_callback_lost_while_the_orchestrator_was_down_arrives_after_a_restart(
+    tmp_path: Path, inbox: Inbox
+) -> None:
+    port = free_port()
+    callback = f"http://127.0.0.1:{port}/callbacks/cmms"  # nobody listens there yet
+    before_app = create_cmms_app(tmp_path, secret=SECRETS["cmms"], knobs=CmmsKnobs(auto_complete_delay_s=0))
+    before = serve_app(before_app)
+    try:
+        await _open_work_order(before.url, callback)
+        ledger = before_app.state.ledger
+        await wait_until(lambda: any(not c["delivered"] for c in ledger.all("callbacks")))
+    finally:
+        before.stop()
+    receiver = _intake_on(port, inbox)
+    after = serve_app(create_cmms_app(tmp_path, secret=SECRETS["cmms"], knobs=CmmsKnobs(auto_complete_delay_s=0)))
+    try:
+        await wait_until(lambda: len(inbox.events) >= 1)
+        assert inbox.types() == [(EventType.WORK_ORDER_COMPLETED, "maint:plant-1:mill-1")]
+        assert inbox.events[0].payload["completed_by"] == "auto"
+    finally:
+        after.stop()
+        receiver.stop()
+
+
+async def test_supplier_callbacks_lost_before_a_restart_arrive_after_it(tmp_path: Path, inbox: Inbox) -> None:
+    port = free_port()
+    callback = f"http://127.0.0.1:{port}/callbacks/supplier"
+    knobs = SupplierKnobs(confirm_delay_s=0.0, ship_delay_s=0.0)
+    before_app = create_supplier_app(tmp_path, secret=SECRETS["supplier"], knobs=knobs)
+    before = serve_app(before_app)
+    try:
+        async with httpx.AsyncClient(base_url=before.url) as http:
+            await SupplierClient(http).place_order("PO-LOST-1", LINES, "EUR", "plant-1", callback)
+        ledger = before_app.state.ledger
+        await wait_until(lambda: ledger.get("orders", "PO-LOST-1")["order"]["status"] == "shipped")
+    finally:
+        before.stop()
+    receiver = _intake_on(port, inbox)
+    after = serve_app(create_supplier_app(tmp_path, secret=SECRETS["supplier"], knobs=knobs))
+    try:
+        await wait_until(lambda: len(inbox.events) >= 2)
+        assert sorted(inbox.types()) == sorted(
+            [(EventType.ORDER_CONFIRMED, "PO-LOST-1"), (EventType.ORDER_SHIPPED, "PO-LOST-1")]
+        )
+    finally:
+        after.stop()
+        receiver.stop()
