@@ -117,9 +117,10 @@ class TemporalApprovals:
                 found.append(Pending(wf.id, wf.workflow_type, status))
         return found
 
-    async def status(self, workflow_id: str) -> ApprovalStatus | None:
+    async def status(self, workflow_id: str, run_id: str | None = None) -> ApprovalStatus | None:
+        """The approval of a workflow's run (the latest without ``run_id``); None if unknown."""
         try:
-            return await self._client.get_workflow_handle(workflow_id).query(
+            return await self._client.get_workflow_handle(workflow_id, run_id=run_id).query(
                 "approval", result_type=ApprovalStatus
             )
         except RPCError as exc:

@@ -4,6 +4,7 @@ orchestrator's report history (board, evidence plots) and the decision log."""
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ from orchestrator.web.models import (
     ApprovalItem,
     AssetTile,
     DecisionRow,
+    ResultRow,
+    RunRef,
     Series,
     TimelineEntry,
     WorkflowView,
@@ -181,20 +184,23 @@ class PlantBackend:
         return tiles
 
     @temporal_boundary
-    async def workflow(self, workflow_id: str) -> WorkflowView | None:
-        handle = self.client.get_workflow_handle(workflow_id)
+    async def workflow(self, workflow_id: str, run_id: str | None = None) -> WorkflowView | None:
+        """One run of a workflow (the latest without ``run_id``): its own decision, amount,
+        votes, outcome and timeline, and the list of every run of the id."""
+        handle = self.client.get_workflow_handle(workflow_id, run_id=run_id or None)
         try:
             description = await handle.describe()
         except RPCError as exc:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 return None
             raise
-        entry = self.orchestrator.progress.workflows.get(workflow_id) or self.orchestrator.progress.closed.get(
-            workflow_id, {}
-        )
-        decision_id = entry.get("decision_id", "")
+        this_run = self.client.get_workflow_handle(workflow_id, run_id=description.run_id)
+        history, started_with = await self._history(this_run)
+        # The run's own decision: the one in its start input (a later run of the id has another).
+        decision_id = str(started_with.get("decision_id") or "")
         timeline: list[TimelineEntry] = []
         trace_id = None
+        result = ""
         if decision_id:
             try:
                 decision = self.orchestrator.store.get(decision_id)
@@ -206,10 +212,13 @@ class PlantBackend:
                         text=f"{decision.policy_id} v{decision.policy_version}: {decision.explanation}",
                     )
                 )
-            except Exception:  # noqa: BLE001
+                result = next(
+                    (r.summary() for r in decision.results if r.run_id == description.run_id), ""
+                )
+            except Exception:  # noqa: BLE001  a decision from another state directory
                 pass
-        timeline += await self._history(handle)
-        status = await self.approvals.status(workflow_id)
+        timeline += history
+        status = await self.approvals.status(workflow_id, run_id=description.run_id)
         if status is not None:
             for vote in status.votes:
                 timeline.append(
@@ -231,25 +240,46 @@ class PlantBackend:
         )
         return WorkflowView(
             id=workflow_id,
+            run_id=description.run_id,
             kind=_KIND_OF_PREFIX.get(workflow_id.split(":", 1)[0], description.workflow_type),
             status=description.status.name.lower() if description.status else "",
             decision_id=decision_id,
             trace_id=trace_id,
             temporal_url=f"{self.temporal_ui_url}/namespaces/{self.client.namespace}/workflows/"
-            f"{quote(workflow_id, safe='')}"
+            f"{quote(workflow_id, safe='')}/{quote(description.run_id, safe='')}"
             if self.temporal_ui_url
             else "",
+            amount=status.amount if status is not None and status.subject else None,
+            currency=status.currency if status is not None else "",
+            approval=status.state.value if status is not None else "",
+            result=result,
+            runs=tuple(await self._runs(workflow_id)),
             timeline=tuple(timeline),
         )
 
-    async def _history(self, handle: Any) -> list[TimelineEntry]:
+    async def _runs(self, workflow_id: str) -> list[RunRef]:
+        quoted = workflow_id.replace("\\", "\\\\").replace("'", "\\'")
+        runs = [
+            RunRef(
+                run_id=wf.run_id,
+                started=wf.start_time,
+                status=wf.status.name.lower() if wf.status else "",
+            )
+            async for wf in self.client.list_workflows(f"WorkflowId = '{quoted}'")
+        ]
+        runs.sort(key=lambda r: r.started or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return runs
+
+    async def _history(self, handle: Any) -> tuple[list[TimelineEntry], dict[str, Any]]:
+        """The run's timeline from its Temporal history, and the input it was started with."""
         entries: list[TimelineEntry] = []
+        started_with: dict[str, Any] = {}
         try:
             history = await handle.fetch_history()
         except RPCError as exc:
             if exc.status in _DOWN:
                 raise
-            return entries
+            return entries, started_with
         scheduled: dict[int, str] = {}
         for event in history.events:
             when = event.event_time.ToDatetime().replace(tzinfo=UTC)
@@ -274,7 +304,9 @@ class PlantBackend:
                 entries.append(TimelineEntry(time=when, kind="state", text="completed"))
             elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
                 entries.append(TimelineEntry(time=when, kind="state", text="started"))
-        return entries
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                started_with = _json_object(payloads[0].data) if payloads else {}
+        return entries, started_with
 
     @temporal_boundary
     async def decisions(self, query: str = "", limit: int = 200) -> list[DecisionRow]:
@@ -288,6 +320,7 @@ class PlantBackend:
                     decision.outcome.value,
                     decision.explanation,
                     decision.workflow_id or "",
+                    *(r.summary() for r in decision.results),
                 ]
             ).lower()
             if needle and needle not in text:
@@ -303,8 +336,20 @@ class PlantBackend:
                     explanation=decision.explanation,
                     workflow_id=decision.workflow_id,
                     trace_id=decision.trace_id,
+                    results=tuple(
+                        ResultRow(run_id=r.run_id, ended=r.ended, summary=r.summary()) for r in decision.results
+                    ),
                 )
             )
             if len(rows) >= limit:
                 break
         return rows
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    """A workflow input payload (JSON by Temporal's default converter) as a dict; {} otherwise."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

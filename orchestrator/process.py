@@ -33,11 +33,25 @@ log = logging.getLogger(__name__)
 
 
 class SimStockLedger(StockLedger):
-    """The workflows' stock ledger; a goods receipt also reaches the simulated stock."""
+    """The workflows' stock ledger; goods received and parts used also reach the simulated stock."""
 
-    def __init__(self, *args: Any, on_receipt: Callable[[str, float], None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        on_receipt: Callable[[str, float], None],
+        on_issue: Callable[[str, float], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._on_receipt = on_receipt
+        self._on_issue = on_issue
+
+    async def issue(self, ref: str, lines: tuple[PartLine, ...]) -> bool:
+        booked = await super().issue(ref, lines)
+        if booked and self._on_issue is not None:
+            for line in lines:
+                self._on_issue(line.sku, line.quantity)
+        return booked
 
     async def receive(self, ref: str, lines: tuple[PartLine, ...]) -> bool:
         booked = await super().receive(ref, lines)
@@ -154,7 +168,10 @@ class Stack:
                 if twin.get("twin") == "stock" and twin.get("asset") in on_hand:
                     on_hand[twin["asset"]] = int(twin.get("initial_stock") or 0)
             ledger = SimStockLedger(
-                on_hand, path=state_dir / "stock-ledger.json", on_receipt=orchestrator.on_goods_received
+                on_hand,
+                path=state_dir / "stock-ledger.json",
+                on_receipt=orchestrator.on_goods_received,
+                on_issue=orchestrator.on_parts_used,
             )
             deps = WorkerDeps.from_http(
                 supplier=http["supplier"],

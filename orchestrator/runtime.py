@@ -28,6 +28,7 @@ from agents.simulator.plant import PlantSim, SimulationSpec
 from agents.sources.hub import SourceHub
 from orchestrator.assets import asset_specs, catalog, inventory_items
 from orchestrator.config import PlantConfig
+from orchestrator.outcomes import record_result
 from orchestrator.progress import History, Progress
 from policies.base import MachineInfo, PlannedWindow, PolicyContext
 from policies.engine import EngineConfig, PolicyEngine
@@ -418,6 +419,7 @@ class Orchestrator:
                     n += 1
                     key = f"{workflow_id}#{n}"
                 self.progress.closed[key] = entry
+                await record_result(self.client, self.store, description, entry.get("decision_id"), now=self.now)
 
     async def _forward_health(self, reports: Sequence[HealthReport]) -> None:
         from orchestrator.signals import forward_health
@@ -486,6 +488,13 @@ class Orchestrator:
             log.warning("health of %s not available: %s", asset_id, exc)
             return None
         return confirmation_of(report) if report is not None else None
+
+    def on_parts_used(self, sku: str, qty: float) -> None:
+        if self.sim is not None:
+            try:
+                self.sim.issue(sku, qty)
+            except Exception as exc:  # noqa: BLE001
+                log.info("no stock twin for %s: %s", sku, exc)
 
     def on_goods_received(self, sku: str, qty: float) -> None:
         if self.sim is not None:

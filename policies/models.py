@@ -139,6 +139,28 @@ class DecisionOutcome(StrEnum):
     ERROR = "error"  # the policy raised; isolated, reported
 
 
+class ActionResult(Frozen):
+    """How what a decision started ended (one per workflow run), in words a person reads."""
+
+    workflow_id: str
+    run_id: str = ""
+    ended: str  # completed | rejected | cancelled | failed | ... (the workflow's own final status)
+    by: tuple[str, ...] = ()  # who signed (approved, or rejected) it
+    reason: str = ""  # the rejection comment, the failure, or what the partner said
+    ref: str = ""  # the partner's reference: PO number, CMMS work order
+    time: datetime | None = None
+
+    def summary(self) -> str:
+        words = [self.ended]
+        if self.by:
+            words.append(f"by {', '.join(self.by)}")
+        if self.ref:
+            words.append(f"({self.ref})")
+        if self.reason:
+            words.append(f"— {self.reason}")
+        return " ".join(words)
+
+
 class Decision(Frozen):
     """One evaluation that proposed (or explicitly did not propose) something. Stored append-only."""
 
@@ -157,3 +179,4 @@ class Decision(Frozen):
     explanation: str
     trace_id: str | None = None
     workflow_id: str | None = None
+    results: tuple[ActionResult, ...] = ()  # how what it started ended (merged in when read)

@@ -1,8 +1,8 @@
 """The decision log: append-only SQLite in the state directory.
 
 Decisions are never updated or deleted (triggers refuse it, so a bug elsewhere cannot rewrite
-history). What becomes known later — the trace id, the workflow a decision started — is appended
-as a link row and merged in when reading. Decision ids are deterministic, so storing the same
+history). What becomes known later — the trace id, the workflow a decision started, how that
+workflow ended (one result row per workflow run) — is appended beside it and merged in when reading. Decision ids are deterministic, so storing the same
 decision twice (a replayed stream) keeps one row.
 
 State directory: the ``state_dir`` argument, else ``$AUTOOPS_STATE_DIR``, else ``.autoops``.
@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from agents.errors import InputError
-from policies.models import Decision
+from policies.models import ActionResult, Decision
 
 DB_NAME = "decisions.sqlite"
 
@@ -41,6 +41,14 @@ CREATE TABLE IF NOT EXISTS decision_links (
     time        TEXT NOT NULL,
     trace_id    TEXT,
     workflow_id TEXT
+);
+CREATE TABLE IF NOT EXISTS decision_results (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    decision_id TEXT NOT NULL REFERENCES decisions (decision_id),
+    workflow_id TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    UNIQUE (workflow_id, run_id)
 );
 CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, 'the decision log is append-only: decisions are never updated'); END;
@@ -123,6 +131,18 @@ class DecisionStore:
                 (decision_id, now.isoformat(), trace_id, workflow_id),
             )
 
+    def record_result(self, decision_id: str, result: ActionResult) -> bool:
+        """Record how a workflow run this decision started ended; once per run (False: known)."""
+        if self._row(decision_id) is None:
+            raise InputError(f"no decision {decision_id!r} in {self.path}")
+        with self._db:
+            before = self._db.total_changes
+            self._db.execute(
+                "INSERT OR IGNORE INTO decision_results (decision_id, workflow_id, run_id, body) VALUES (?, ?, ?, ?)",
+                (decision_id, result.workflow_id, result.run_id, result.model_dump_json()),
+            )
+            return self._db.total_changes > before
+
     def _row(self, decision_id: str) -> str | None:
         row = self._db.execute(
             "SELECT body FROM decisions WHERE decision_id = ?", (decision_id,)
@@ -131,7 +151,7 @@ class DecisionStore:
 
     def _with_links(self, body: str) -> Decision:
         d = Decision.model_validate_json(body)
-        update: dict[str, str] = {}
+        update: dict[str, object] = {}
         for trace_id, workflow_id in self._db.execute(
             "SELECT trace_id, workflow_id FROM decision_links WHERE decision_id = ? ORDER BY seq",
             (d.decision_id,),
@@ -140,6 +160,14 @@ class DecisionStore:
                 update["trace_id"] = trace_id
             if workflow_id:
                 update["workflow_id"] = workflow_id
+        results = tuple(
+            ActionResult.model_validate_json(body)
+            for (body,) in self._db.execute(
+                "SELECT body FROM decision_results WHERE decision_id = ? ORDER BY seq", (d.decision_id,)
+            )
+        )
+        if results:
+            return d.model_copy(update={**update, "results": results})
         return d.model_copy(update=update) if update else d
 
     def get(self, decision_id: str) -> Decision:

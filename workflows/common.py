@@ -65,17 +65,26 @@ class StockLedger:
         self.on_hand: dict[str, int] = dict(on_hand or {})
         self.reservations: dict[str, list[dict[str, int | str]]] = {}
         self.receipts: dict[str, list[dict[str, int | str]]] = {}
+        self.issues: dict[str, list[dict[str, int | str]]] = {}
         if path is not None and path.exists():
             data = json.loads(path.read_text())
             self.on_hand = data["on_hand"]
             self.reservations = data["reservations"]
             self.receipts = data["receipts"]
+            self.issues = data.get("issues", {})  # ledgers written before parts were issued
 
     def _save(self) -> None:
         if self._path is not None:
             tmp = self._path.with_suffix(".tmp")
             tmp.write_text(
-                json.dumps({"on_hand": self.on_hand, "reservations": self.reservations, "receipts": self.receipts})
+                json.dumps(
+                    {
+                        "on_hand": self.on_hand,
+                        "reservations": self.reservations,
+                        "receipts": self.receipts,
+                        "issues": self.issues,
+                    }
+                )
             )
             tmp.replace(self._path)
 
@@ -111,5 +120,24 @@ class StockLedger:
             for line in lines:
                 self.on_hand[line.sku] = self.on_hand.get(line.sku, 0) + line.quantity
             self.receipts[ref] = [{"sku": line.sku, "quantity": line.quantity} for line in lines]
+            self._save()
+            return True
+
+    async def issue(self, ref: str, lines: tuple[PartLine, ...]) -> bool:
+        """The job ``ref`` used ``lines``: what it had reserved is consumed, the rest (parts
+        received for it) leaves the free stock. Once per ``ref``; False when already booked."""
+        async with self._lock:
+            if ref in self.issues:
+                return False
+            held = {str(t["sku"]): int(t["quantity"]) for t in self.reservations.pop(ref, [])}
+            for line in lines:
+                from_reservation = min(held.get(line.sku, 0), line.quantity)
+                held[line.sku] = held.get(line.sku, 0) - from_reservation
+                rest = line.quantity - from_reservation
+                self.on_hand[line.sku] = max(0, self.on_hand.get(line.sku, 0) - rest)
+            for sku, left in held.items():  # reserved but not used: back to the free stock
+                if left > 0:
+                    self.on_hand[sku] = self.on_hand.get(sku, 0) + left
+            self.issues[ref] = [{"sku": line.sku, "quantity": line.quantity} for line in lines]
             self._save()
             return True

@@ -449,7 +449,14 @@ class StockReceipt(Frozen):
 
 
 class ReserveRequest(Frozen):
-    ref: str  # the maintenance workflow id: one reservation per job
+    ref: str  # the maintenance job (workflow id ~ run tag): one reservation per job
+    lines: tuple[PartLine, ...]
+
+
+class PartsUsed(Frozen):
+    """A finished job's parts leave the stock: its reservation and what was ordered for it."""
+
+    ref: str  # the same job reference as its reservation: booked once per job
     lines: tuple[PartLine, ...]
 
 

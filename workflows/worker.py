@@ -77,6 +77,7 @@ def activities_for(deps: WorkerDeps) -> list[Callable[..., Awaitable[object]]]:
         part.receive_into_stock,
         maint.get_planned_windows,
         maint.reserve_parts,
+        maint.issue_parts,
         maint.create_work_order,
         maint.get_work_order_status,
         maint.check_asset_health,

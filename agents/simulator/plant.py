@@ -239,6 +239,10 @@ class PlantSim:
         """A goods receipt: the stock twin books it at the next tick."""
         self._record({"event": "receive", "asset": sku, "qty": float(qty), "tick": self.ticks + 1})
 
+    def issue(self, sku: str, qty: float) -> None:
+        """Parts used by a job (a maintenance job's kit): they leave the stock at the next tick."""
+        self._record({"event": "issue", "asset": sku, "qty": float(qty), "tick": self.ticks + 1})
+
     def _record(self, event: dict[str, Any]) -> None:
         if event["asset"] not in self._streams:
             raise ConfigError(f"simulation: no twin for asset {event['asset']!r}")
@@ -259,6 +263,8 @@ class PlantSim:
                 )
             elif event["event"] == "receive" and stream.spec.twin == "stock":
                 stream.twin.receive(event["qty"])
+            elif event["event"] == "issue" and stream.spec.twin == "stock":
+                stream.twin.issue(event["qty"])
 
     def replay(self, ticks: int, journal: list[dict[str, Any]]) -> None:
         """Fast-forward a fresh simulation to ``ticks`` with a saved journal (readings dropped)."""

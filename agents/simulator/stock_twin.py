@@ -57,6 +57,7 @@ class StockTwin:
         self.now = self.start
         self._orders: list[_Order] = []
         self._pending_receipts = 0.0
+        self._pending_issues = 0.0
         self.stock_out_at: datetime | None = None
         self.min_stock = self.stock
         self.consumed_by_line: dict[str, float] = {line: 0.0 for line in self.demand_per_h}
@@ -84,6 +85,10 @@ class StockTwin:
         order gone but the stock not yet in (which would look like consumption).
         """
         self._pending_receipts += float(qty)
+
+    def issue(self, qty: float) -> None:
+        """Parts taken out for a job (not production demand), booked at the next step."""
+        self._pending_issues += float(qty)
 
     def _book_receipts(self) -> None:
         remaining, self._pending_receipts = self._pending_receipts, 0.0
@@ -114,6 +119,8 @@ class StockTwin:
             self.stock += order.qty
             self._orders.remove(order)
         self._book_receipts()
+        issued, self._pending_issues = self._pending_issues, 0.0
+        self.stock = max(0.0, self.stock - issued)
         self.min_stock = min(self.min_stock, self.stock)
         if self.stock <= 0 and self.stock_out_at is None:
             self.stock_out_at = self.now

@@ -390,16 +390,17 @@ def create_app(
         return await backend.board()
 
     @app.get("/workflows/{workflow_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    async def workflow_page(request: Request, workflow_id: str, user: UserDep) -> HTMLResponse:
-        view = await backend.workflow(workflow_id)
+    async def workflow_page(request: Request, workflow_id: str, user: UserDep, run: str = "") -> HTMLResponse:
+        view = await backend.workflow(workflow_id, run_id=run or None)
         if view is None:
             raise HTTPException(status_code=404, detail=f"no workflow {workflow_id}")
         return page(request, "workflow.html", wf=view)
 
     @app.get("/api/workflows/{workflow_id:path}", response_model=WorkflowView, tags=["workflows"])
-    async def api_workflow(workflow_id: str, user: UserDep) -> WorkflowView:
-        """A workflow's timeline: decision, approvals, external requests, callbacks."""
-        view = await backend.workflow(workflow_id)
+    async def api_workflow(workflow_id: str, user: UserDep, run: str = "") -> WorkflowView:
+        """One run of a workflow (``run``: its run id; the latest without): its decision, amount,
+        approvals, outcome, external requests and callbacks, and the list of every run."""
+        view = await backend.workflow(workflow_id, run_id=run or None)
         if view is None:
             raise HTTPException(status_code=404, detail=f"no workflow {workflow_id}")
         return view

@@ -88,14 +88,36 @@ class TimelineEntry(View):
     actor: str = ""
 
 
+class RunRef(View):
+    """One run of a business id (a later bar order reuses the id of the earlier one)."""
+
+    run_id: str
+    started: datetime | None = None
+    status: str = ""
+
+
 class WorkflowView(View):
     id: str
+    run_id: str = ""  # the run shown; every run of the id is its own record
     kind: str = ""
     status: str = ""
     decision_id: str = ""
     trace_id: str | None = None
     temporal_url: str = ""
+    amount: float | None = None  # what this run asked approval for
+    currency: str = ""
+    approval: str = ""  # its approval state
+    result: str = ""  # how it ended, in words ("rejected by ben — price too high")
+    runs: tuple[RunRef, ...] = ()  # every run of this id, newest first
     timeline: tuple[TimelineEntry, ...] = ()
+
+
+class ResultRow(View):
+    """How one workflow run a decision started ended ("rejected by ben — price too high")."""
+
+    run_id: str
+    ended: str
+    summary: str
 
 
 class DecisionRow(View):
@@ -108,6 +130,7 @@ class DecisionRow(View):
     explanation: str
     workflow_id: str | None = None
     trace_id: str | None = None
+    results: tuple[ResultRow, ...] = ()  # final outcome of what it started; empty while it runs
 
 
 class ActRequest(View):

@@ -48,6 +48,17 @@ def test_orders_arrive_after_the_lead_time_and_receipts_add_stock() -> None:
     assert next(stream).values == {"stock": 1700.0, "on_order": 0.0}
 
 
+def test_parts_issued_to_a_job_leave_the_stock_at_the_next_step() -> None:
+    twin = StockTwin(seed=1, item=shortage_item(), initial_stock=5, demand_per_h={})
+    stream = twin.readings()
+    assert next(stream).values["stock"] == 5.0
+    twin.receive(1)
+    twin.issue(2)  # a maintenance job used two, one of them just received
+    assert next(stream).values["stock"] == 4.0
+    twin.issue(10)  # never below zero
+    assert next(stream).values["stock"] == 0.0
+
+
 def test_receipt_through_the_stream_is_not_read_as_consumption() -> None:
     twin = StockTwin(seed=2, item=shortage_item(), initial_stock=3000)
     agent = InventoryAgent(twin.item)

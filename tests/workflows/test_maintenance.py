@@ -75,7 +75,15 @@ async def test_maintenance_in_the_right_window_one_work_order_closed_by_signed_c
     async def pending() -> bool:
         return (await handle.query(MaintenanceWorkflow.approval)).state == ApprovalState.PENDING
 
-    await eventually(pending, timeout_s=90)  # the 2 missing bearings were ordered and received first
+    await eventually(pending, timeout_s=90)
+    # Asked before anything is bought: the amount is the job's estimate plus the 2 bearings it
+    # will order, and no part order exists yet.
+    asking = await handle.query(MaintenanceWorkflow.approval)
+    assert asking.amount == 800.0 + 2 * 14.5
+    assert "after approval, a part order for 2 × BRG-6205-2RS" in asking.context.creates
+    bought = [d for d in stack.partners.supplier.app.state.ledger.all("orders") if f":{asset}-" in d["order"]["po_number"]
+              and inp.site in d["order"]["po_number"]]
+    assert bought == []
     window = await handle.query(MaintenanceWorkflow.planned_window)
     expected = await expected_window_start(stack, asset, 4.0, now)
     assert abs((window.start - expected).total_seconds()) < 120
@@ -122,6 +130,10 @@ async def test_maintenance_in_the_right_window_one_work_order_closed_by_signed_c
     assert len(stack.work_orders(handle.id)) == 1
     assert len(result.child_orders) == 1 and result.child_orders[0].startswith(f"po:{inp.site}:BRG-6205-2RS:")
     assert result.reason == f"{asset} healthy again"
+    # The job used its reservation and the 2 bearings bought for it: none of them is left in stock.
+    assert stack.stock.on_hand.get("BRG-6205-2RS", 0) == 0
+    [(_, used)] = [(ref, lines) for ref, lines in stack.stock.issues.items() if ref.startswith(handle.id)]
+    assert used == [{"sku": "BRG-6205-2RS", "quantity": stock_before + 2}]
     assert await forward_health(stack.client, unique("nowhere-"), report) is False  # nothing to tell
 
 

@@ -134,6 +134,23 @@ async def test_stock_ledger_is_idempotent_and_persistent(tmp_path: Path) -> None
     assert StockLedger(path=path).on_hand == {"BRG": 2, "SEAL": 0}
 
 
+async def test_parts_a_job_used_leave_the_stock_once(tmp_path: Path) -> None:
+    path = tmp_path / "stock.json"
+    ledger = StockLedger({"KIT": 1, "SEAL": 4}, path=path)
+    job = (PartLine(sku="KIT", quantity=2), PartLine(sku="SEAL", quantity=2))
+    check = await ledger.reserve("maint:s:m1~a", job)
+    assert [(p.sku, p.quantity) for p in check.missing] == [("KIT", 1)]
+    assert ledger.on_hand == {"KIT": 0, "SEAL": 2}  # reserved: not free any more
+    await ledger.receive("PO-KIT", (PartLine(sku="KIT", quantity=1),))  # the kit bought for the job
+    # The job used one seal less than it reserved: that one goes back to the free stock.
+    used = (PartLine(sku="KIT", quantity=2), PartLine(sku="SEAL", quantity=1))
+    assert await ledger.issue("maint:s:m1~a", used) is True
+    assert await ledger.issue("maint:s:m1~a", used) is False  # a retried activity books nothing twice
+    assert ledger.on_hand == {"KIT": 0, "SEAL": 3}
+    assert "maint:s:m1~a" not in ledger.reservations
+    assert StockLedger(path=path).issues == {"maint:s:m1~a": [{"sku": "KIT", "quantity": 2}, {"sku": "SEAL", "quantity": 1}]}
+
+
 def test_po_number_is_a_pure_function_of_the_workflow_and_run_ids() -> None:
     wid = part_order_id("plant 1", "BRG:6205/2RS~x", 7)
     assert wid == "po:plant_1:BRG_6205_2RS_x:7"

@@ -13,6 +13,7 @@ from workflows.integrations.models import WindowKind
 from workflows.models import (
     CreatedWorkOrder,
     HealthConfirmation,
+    PartsUsed,
     ReserveRequest,
     ScheduleQuery,
     StockCheck,
@@ -57,6 +58,10 @@ class MaintenanceActivities:
     @activity.defn(name="reserve_parts")
     async def reserve_parts(self, request: ReserveRequest) -> StockCheck:
         return await self._stock.reserve(request.ref, request.lines)
+
+    @activity.defn(name="issue_parts")
+    async def issue_parts(self, used: PartsUsed) -> bool:
+        return await self._stock.issue(used.ref, used.lines)
 
     @activity.defn(name="create_work_order")
     async def create_work_order(self, spec: WorkOrderSpec) -> CreatedWorkOrder:

@@ -1,5 +1,6 @@
-"""Maintenance: planned window -> parts (child part order if short) -> approval -> one CMMS work
-order -> completion callback -> the asset reports healthy again.
+"""Maintenance: planned window -> parts reserved -> approval (of the full cost, the parts to order
+included) -> child part order for what stock lacks -> one CMMS work order -> completion callback
+-> the asset reports healthy again.
 
 Deterministic workflow code: temporalio, stdlib and our models only; activities called by name.
 """
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         PartOrderInput,
         PartOrderResult,
         PartOrderStatus,
+        PartsUsed,
         RepairDone,
         ReserveRequest,
         ScheduleQuery,
@@ -96,51 +98,33 @@ class MaintenanceWorkflow(ApprovalGated):
         if not await self._plan_window(inp, subject, roles):
             return self._result(inp, MaintenanceStatus.ABANDONED, "no planned window found")
 
+        # Runs started before this change ordered the parts before asking and never booked the
+        # parts they used; they replay that way.
+        approve_first = workflow.patched("maintenance-approval-before-parts")
+        # One reservation per job: a later run of this workflow id (the next bearing) is another job.
+        job_ref = work_order_ref(wf_id, workflow.info().run_id) if approve_first else wf_id
+        check = StockCheck()
         if action.parts:
             check = await workflow.execute_activity(
                 "reserve_parts",
-                ReserveRequest(ref=wf_id, lines=action.parts),
+                ReserveRequest(ref=job_ref, lines=action.parts),
                 result_type=StockCheck,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_LOCAL,
             )
-            if check.missing and not await self._order_missing(inp, check, subject, roles):
-                return self._result(inp, MaintenanceStatus.ABANDONED, "parts could not be ordered")
+        if not approve_first and check.missing and not await self._order_missing(inp, check, subject, roles):
+            return self._result(inp, MaintenanceStatus.ABANDONED, "parts could not be ordered")
 
-        # Same rule as part orders: "auto" only within the auto-approve limit; above it a person signs.
-        if inp.autonomy == Autonomy.AUTO and inp.estimated_cost <= inp.approval.auto_approve_limit:
-            self.skip_approval(
-                f"policy allows this maintenance without a person "
-                f"({inp.estimated_cost:g} {inp.currency} within the auto limit)"
-            )
-        else:
-            assert self.window is not None
-            status = await self.await_approval(
-                ApprovalRequest(
-                    subject=f"{subject} in {self.window.name} {self.window.start:%Y-%m-%d %H:%M}",
-                    requested_by=inp.requested_by,
-                    amount=inp.estimated_cost,
-                    currency=inp.currency,
-                    policy=inp.approval,
-                    requirement=inp.requirement,
-                    context=ApprovalContext(
-                        kind="maintenance", site=inp.site, asset_id=action.asset_id,
-                        priority=action.priority.value, decision_id=inp.decision_id,
-                        explanation=inp.explanation, evidence=inp.evidence,
-                        creates=f"one CMMS work order: {action.task} ({action.duration_h:g} h)",
-                        window=f"{self.window.name}: {self.window.start:%a %Y-%m-%d %H:%M}"
-                        f"–{self.window.end:%H:%M} UTC",
-                    ),
-                )
-            )
-            if status.state == ApprovalState.REJECTED:
-                return self._result(inp, MaintenanceStatus.REJECTED)
-            if status.state == ApprovalState.CANCELLED:
-                return self._result(inp, MaintenanceStatus.CANCELLED)
-            # Waiting for people or parts may have eaten the window: plan again from now.
-            if self.window is None or self.window.start < workflow.now():
-                if not await self._plan_window(inp, subject, roles):
-                    return self._result(inp, MaintenanceStatus.ABANDONED, "no planned window left")
+        ended = await self._approve(inp, check if approve_first else StockCheck(), subject)
+        if ended is not None:
+            return self._result(inp, ended)
+        # Nothing the job needs is bought before the job is approved.
+        if approve_first and check.missing and not await self._order_missing(inp, check, subject, roles):
+            return self._result(inp, MaintenanceStatus.ABANDONED, "parts could not be ordered")
+        # Waiting for people or parts may have eaten the window: plan again from now.
+        if self.window is None or self.window.start < workflow.now():
+            if not await self._plan_window(inp, subject, roles):
+                return self._result(inp, MaintenanceStatus.ABANDONED, "no planned window left")
 
         assert self.window is not None
         ok, created = await call_partner(
@@ -161,7 +145,57 @@ class MaintenanceWorkflow(ApprovalGated):
             self, lambda: self.completion, self.work_order_id,
             timeout_s=inp.completion_timeout_s, retry=inp.retry, subject=subject, roles=roles,
         )
+        if approve_first and action.parts:  # the job is done: the parts it used leave the stock
+            await workflow.execute_activity(
+                "issue_parts",
+                PartsUsed(ref=job_ref, lines=action.parts),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_LOCAL,
+            )
         return await self._confirm_health(inp, subject, roles)
+
+    async def _approve(self, inp: MaintenanceInput, check: StockCheck, subject: str) -> MaintenanceStatus | None:
+        """The job's approval gate; None when it may go on, else how it ended. The amount is the
+        job's full cost: its own estimate plus the parts it will order (``check.missing``)."""
+        action = inp.action
+        prices = {line.sku: line.unit_price for line in action.parts}
+        parts_cost = round(sum(line.quantity * (line.unit_price or prices.get(line.sku, 0.0)) for line in check.missing), 2)
+        amount = inp.estimated_cost + parts_cost
+        # Same rule as part orders: "auto" only within the auto-approve limit; above it a person signs.
+        if inp.autonomy == Autonomy.AUTO and amount <= inp.approval.auto_approve_limit:
+            self.skip_approval(
+                f"policy allows this maintenance without a person "
+                f"({amount:g} {inp.currency} within the auto limit)"
+            )
+            return None
+        assert self.window is not None
+        creates = f"one CMMS work order: {action.task} ({action.duration_h:g} h)"
+        if check.missing:
+            ordered = ", ".join(f"{line.quantity} × {line.sku}" for line in check.missing)
+            creates += f"; after approval, a part order for {ordered} ({parts_cost:,.2f} {inp.currency})"
+        status = await self.await_approval(
+            ApprovalRequest(
+                subject=f"{subject} in {self.window.name} {self.window.start:%Y-%m-%d %H:%M}",
+                requested_by=inp.requested_by,
+                amount=amount,
+                currency=inp.currency,
+                policy=inp.approval,
+                requirement=inp.requirement,
+                context=ApprovalContext(
+                    kind="maintenance", site=inp.site, asset_id=action.asset_id,
+                    priority=action.priority.value, decision_id=inp.decision_id,
+                    explanation=inp.explanation, evidence=inp.evidence,
+                    creates=creates,
+                    window=f"{self.window.name}: {self.window.start:%a %Y-%m-%d %H:%M}"
+                    f"–{self.window.end:%H:%M} UTC",
+                ),
+            )
+        )
+        if status.state == ApprovalState.REJECTED:
+            return MaintenanceStatus.REJECTED
+        if status.state == ApprovalState.CANCELLED:
+            return MaintenanceStatus.CANCELLED
+        return None
 
     async def _plan_window(self, inp: MaintenanceInput, subject: str, roles: tuple[str, ...]) -> bool:
         action = inp.action
