@@ -116,9 +116,11 @@ class PlantBackend:
 
     def _enrich(self, item: ApprovalItem) -> ApprovalItem:
         update: dict[str, Any] = {}
+        decided_at: datetime | None = None
         if item.decision_id:
             try:
                 decision = self.orchestrator.store.get(item.decision_id)
+                decided_at = decision.time
                 update.update(policy_id=decision.policy_id, policy_version=decision.policy_version)
                 if decision.trace_id:
                     update["trace_id"] = decision.trace_id
@@ -128,7 +130,12 @@ class PlantBackend:
             except Exception:  # noqa: BLE001  an approval without a stored decision still shows
                 pass
         if item.asset_id:
-            update["series"] = series_for(self.orchestrator.history.of(item.asset_id))
+            # The evidence the decision saw: history up to its time, and that moment's RUL, so the
+            # plot and the explanation tell one RUL (not the decision's beside today's).
+            reports = self.orchestrator.history.of(item.asset_id)
+            if decided_at is not None:
+                reports = [r for r in reports if r.time <= decided_at] or reports
+            update["series"] = series_for(reports)
         return item.model_copy(update=update)
 
     @temporal_boundary

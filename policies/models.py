@@ -67,6 +67,11 @@ class OrderParts(Frozen):
     def total(self) -> float:
         return sum(line.quantity * line.unit_price for line in self.lines)
 
+    def in_words(self) -> str:
+        """"Order 1,188 × 42CrMo4 round bar, 40 mm, 3 m from steelco — 45,738.00 EUR"."""
+        items = "; ".join(f"{line.quantity:,} × {line.description or line.sku}" for line in self.lines)
+        return f"Order {items} from {self.supplier} — {self.total:,.2f} {self.currency}"
+
 
 class ScheduleMaintenance(Frozen):
     kind: Literal["schedule_maintenance"] = "schedule_maintenance"

@@ -31,7 +31,7 @@ from orchestrator.web.models import (
     DecisionRow,
     WorkflowView,
 )
-from orchestrator.web.plot import svg_plot
+from orchestrator.web.plot import in_words, svg_plot
 from orchestrator.web.throttle import SignInThrottle, retry_after_header
 from orchestrator.web.tokens import TokenStore
 
@@ -95,6 +95,7 @@ def create_app(
     env.filters["plot"] = lambda series: Markup(svg_plot(series)) if series else ""
     env.filters["money"] = lambda v, cur="": f"{v:,.2f} {cur}".strip()
     env.filters["when"] = lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "—"
+    env.filters["words"] = in_words
     app = FastAPI(
         title="autoops",
         description="Approvals, asset board, workflows and decisions of the autoops orchestrator.",

@@ -64,3 +64,31 @@ def svg_plot(series: Series) -> str:
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+# Indicator names are identifiers; people read these words instead (fallback: the name spelt out).
+_WORDS = {
+    "stockout_in_h": "time to stock-out",
+    "cover_h": "stock cover",
+    "stock": "stock on hand",
+    "on_order": "on order",
+    "inventory_position": "stock on hand + on order",
+    "consumption_rate": "consumption",
+    "specific_power": "specific power",
+    "specific_power_vs_rated_pct": "specific power above rated",
+    "excess_kw": "excess power",
+    "energy_per_unit": "energy per unit",
+    "anomaly_score": "anomaly score",
+    "spindle_vel": "spindle vibration (velocity)",
+    "spindle_acc": "spindle vibration (acceleration)",
+    "bearing_temp": "bearing temperature",
+    "rul": "remaining useful life",
+}
+
+
+def in_words(name: str) -> str:
+    """An indicator's name as a person reads it: "stockout_in_h" -> "time to stock-out"."""
+    if name in _WORDS:
+        return _WORDS[name]
+    words = name.removesuffix("_h").removesuffix("_pct").replace("_", " ").strip()
+    return words or name

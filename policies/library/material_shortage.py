@@ -142,7 +142,7 @@ def evaluate(
     order = OrderParts(
         supplier=supplier,
         currency=currency,
-        lines=(PartLine(sku=r.asset_id, quantity=qty, unit_price=price),),
+        lines=(PartLine(sku=r.asset_id, quantity=qty, unit_price=price, description=item.description if item else ""),),
         need_by=r.time + timedelta(hours=stockout),
     )
     return [

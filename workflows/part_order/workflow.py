@@ -78,7 +78,7 @@ class PartOrderWorkflow(ApprovalGated):
         self.po_number = po_number_for(info.workflow_id, info.run_id)
         order = inp.order
         total = order.total
-        subject = f"{self.po_number} ({order.supplier}, {total:g} {order.currency})"
+        subject = order.in_words()  # words on the card; the PO number is in what it creates
         approver_roles = inp.approval.tiers[0].roles
         buyer_roles = inp.requirement.roles if inp.requirement else approver_roles
 
