@@ -96,6 +96,13 @@ async def maintenance(live: Live) -> ApprovalItem:
     return _state["maint"]
 
 
+async def _kit_orders(live: Live) -> list[str]:
+    """Part orders of the bearing kit (children of the maintenance job) started so far."""
+    client = live.stack.services.client
+    prefix = f"po:{live.config.site}:BK-6205:"
+    return [wf.id async for wf in client.list_workflows("WorkflowType = 'PartOrder'") if wf.id.startswith(prefix)]
+
+
 async def test_approver_sees_the_part_order_with_its_evidence_plot(
     live: Live, browser: Browser, shots: Any
 ) -> None:
@@ -104,7 +111,9 @@ async def test_approver_sees_the_part_order_with_its_evidence_plot(
     try:
         entry = card(page, item.id)
         await expect(entry).to_be_visible()
-        await expect(entry.locator("h2")).to_contain_text("PO-")
+        # The title in words, the PO number in what it creates.
+        await expect(entry.locator("h2")).to_contain_text(re.compile(r"^Order [\d,]+ × 42CrMo4 .* from steelco — "))
+        await expect(entry).to_contain_text("PO-")
         await expect(entry.locator(".amount")).to_have_text(f"{item.amount:,.2f} EUR")
         await expect(entry).to_contain_text("material-shortage v")
         await expect(entry).to_contain_text("steelco")  # the supplier the order will go to
@@ -317,11 +326,16 @@ async def test_second_approver_sees_the_item_disappear_without_reload(
 ) -> None:
     item = await maintenance(live)
     assert item.min_approvers == 1 and "maintenance_lead" in item.roles
+    # The card asks for the job's full cost: the bearing kit it must order is in the amount, and
+    # nothing is ordered before somebody approves.
+    assert item.amount > 0 and "after approval, a part order for 1 × BK-6205" in item.creates, item
+    assert await _kit_orders(live) == []
     ana, ana_page = await sign_in(browser, live, "ana")
     dana, dana_page = await sign_in(browser, live, SECOND_LEAD)
     try:
         for page in (ana_page, dana_page):
             await expect(card(page, item.id).get_by_role("button", name="Approve")).to_be_visible()
+        await expect(card(ana_page, item.id).locator(".amount")).to_have_text(f"{item.amount:,.2f} EUR")
         await dana_page.evaluate("window.__sameDocument = true")
         entry = card(ana_page, item.id)
         await entry.get_by_label("comment").fill("night window is fine, kit is on the shelf")
@@ -347,6 +361,11 @@ async def test_second_approver_sees_the_item_disappear_without_reload(
         )
         assert late.status == 403 and (await late.json())["state"] in ("gone", "approved")
         assert any(f"signed in: user={SECOND_LEAD}" in m for m in audit_lines(caplog))
+
+        async def kit_ordered() -> bool:
+            return bool(await _kit_orders(live))
+
+        await live.wait_for("the kit's part order after the approval", kit_ordered, timeout_s=120)
     finally:
         await ana.close()
         await dana.close()
