@@ -186,6 +186,8 @@ def ledger_summary(
             {
                 "po_number": o.get("po_number"),
                 "status": o.get("status"),
+                "total": o.get("total"),
+                "currency": o.get("currency"),
                 "lines": [
                     [line.get("sku"), line.get("quantity")]
                     for line in (o.get("lines") or [])
@@ -258,6 +260,12 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
         "sim_hours": orch.sim.hours if orch.sim else None,
         "failed_assets": orch.sim.failed() if orch.sim else [],
         "decisions_by_policy": {p: dict(c) for p, c in sorted(by_policy.items())},
+        # How what each decision started ended, as the decisions page shows it.
+        "results": [
+            {"policy": d.policy_id, "workflow": r.workflow_id, "run_id": r.run_id, "result": r.summary()}
+            for d in decisions
+            for r in d.results
+        ],
         "workflows_by_type": {t: dict(c) for t, c in sorted(by_type.items())},
         "workflows": workflows,
         **ledger_summary(orders, work_orders),
@@ -451,6 +459,7 @@ async def run_demo(
                     loop_stop.set()
 
         await stack.run_loop(loop_stop, tick_s=tick, on_step=done_check)
+        await stack.orchestrator.settle()  # the outcomes of what just closed, in the decision log
         summary = await summarize(stack, timeline, approver)
         outcomes = expected_outcomes(summary, config.site)
         summary["expected_outcomes"] = outcomes

@@ -190,18 +190,24 @@ class Stack:
             services.stop()
             raise
         stack = cls(config, state_dir, services, orchestrator, web_base, server, [], clients, worker)
-        if orchestrator.hub is not None:
-            await orchestrator.hub.start()
-            if orchestrator.feed is not None:
-                await orchestrator.feed.prime()
-        stack._tasks.append(asyncio.create_task(worker.run(), name="temporal-worker"))
-        stack._tasks.append(asyncio.create_task(server.serve(), name="web"))
-        for _ in range(200):  # the web server binds within a second; bounded wait
-            if server.started:
-                break
-            if stack._tasks[-1].done():
-                stack._tasks[-1].result()  # raises the bind error
-            await asyncio.sleep(0.05)
+        try:
+            if orchestrator.hub is not None:
+                await orchestrator.hub.start()
+                if orchestrator.feed is not None:
+                    await orchestrator.feed.prime()
+            stack._tasks.append(asyncio.create_task(worker.run(), name="temporal-worker"))
+            stack._tasks.append(asyncio.create_task(server.serve(), name="web"))
+            for _ in range(200):  # the web server binds within a second; bounded wait
+                if server.started:
+                    break
+                if stack._tasks[-1].done():
+                    stack._tasks[-1].result()  # raises the bind error
+                await asyncio.sleep(0.05)
+        except BaseException:
+            # A port taken since the preflight, a source that cannot start: nothing this start
+            # began (Temporal dev server, Ray, partners, worker) may outlive the failed command.
+            await stack.stop()
+            raise
         return stack
 
     @staticmethod

@@ -394,6 +394,10 @@ class Orchestrator:
         log.info("decision %s (%s) started %s", decision.decision_id, decision.policy_id, handle.id)
         return handle.id
 
+    async def settle(self) -> None:
+        """Record every workflow that has closed now (not at the next periodic check)."""
+        await self._refresh_workflows(every=1)
+
     async def _refresh_workflows(self, every: int = 5) -> None:
         """Forget workflows that have closed, so their problems may open new ones later.
 

@@ -4,6 +4,7 @@ orchestrator killed in the middle resumes without ordering anything twice."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -35,6 +36,23 @@ def test_headless_demo_reaches_the_expected_outcomes(tmp_path: Path) -> None:
     assert {e["by"] for e in approved} >= {"ben", "carla", "ana"}  # through the web API, by role
     assert summary["approval_refusals"] == []
     _read_through_the_three_protocols(summary)
+    _as_the_readme_tells_it(summary)
+
+
+def _as_the_readme_tells_it(summary: dict) -> None:
+    """The README's story of the demo holds for this run: its bar-order range, mill 1's jobs."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    found = re.search(r"a purchase order of about ([\d,]+)–([\d,]+) EUR", readme)
+    assert found, "the README no longer states the bar order's amount"
+    low, high = (float(x.replace(",", "")) for x in found.groups())
+    bars = [o for o in summary["supplier_orders"] if any(line[0] == "BAR-42CRMO4-40" for line in o["lines"])]
+    assert bars and low <= bars[0]["total"] <= high, (low, high, [o["total"] for o in bars])
+    assert "J-1002 stays" in readme  # and the run's decision log says so about mill 1's reroute
+    said = [r["result"] for r in summary["results"] if r["workflow"].startswith("reroute:") and "mill-1" in r["workflow"]]
+    assert said and all("jobs J-1002 stay: no capable machine" in text for text in said), said
+    # Every order the run placed has its outcome in the decision log, with who signed it.
+    bar = [r["result"] for r in summary["results"] if r["workflow"].startswith("po:") and "BAR-42CRMO4-40" in r["workflow"]]
+    assert bar and bar[0].startswith("received by "), bar
 
 
 def _read_through_the_three_protocols(summary: dict) -> None:
