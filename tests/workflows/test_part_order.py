@@ -239,7 +239,7 @@ async def test_readable_in_the_temporal_ui(stack: Stack) -> None:
     details = await desc.static_details() or ""
     assert "stock below reorder point" in details and inp.decision_id in details
     metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
-    assert metadata.current_details.startswith("Waiting for approval of PO-plant1:BRG-6308-ZZ:")
+    assert metadata.current_details.startswith("Waiting for approval of Order 20 × BRG-6308-ZZ from reference — 760.00 EUR")
     assert desc.typed_search_attributes[APPROVAL_STATE] == "pending"
     await vote(handle, "bob", "buyer", approve=False, comment="duplicate of another order")
     await result_of(handle)
