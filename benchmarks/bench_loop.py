@@ -192,23 +192,24 @@ class Probe:
             return await forward(*args, **kwargs)
 
         signals.forward_health = counted_forward  # type: ignore[assignment]
-        refresh = orch._refresh_workflows
+        dispatch = orch.dispatch
+        refresh = dispatch.refresh
 
         async def counted_refresh() -> None:
-            self.rpcs["describe"] += len(orch.progress.workflows)
+            self.rpcs["describe"] += len(orch.workflows)
             await refresh()
 
-        orch._refresh_workflows = counted_refresh
-        for name, attr in (
-            ("refresh open workflows", "_refresh_workflows"),
-            ("forward health", "_forward_health"),
-            ("policy context", "context"),
+        dispatch.refresh = counted_refresh
+        for target, name, attr in (
+            (dispatch, "refresh open workflows", "refresh"),
+            (dispatch, "forward health", "forward_health"),
+            (orch, "policy context", "context"),
         ):
-            setattr(orch, attr, self.time_async(name, getattr(orch, attr)))
+            setattr(target, attr, self.time_async(name, getattr(target, attr)))
         orch.engine.process = self.time_sync("policy engine", orch.engine.process)
         orch.store.append = self.time_sync("decision log", orch.store.append)
         orch.save = self.time_sync("save progress", orch.save)
-        start = orch._start
+        start = dispatch._start
 
         async def timed_start(decision: Decision) -> str | None:
             t0 = time.perf_counter()
@@ -233,7 +234,7 @@ class Probe:
                 )
             return workflow_id
 
-        orch._start = timed_start
+        dispatch._start = timed_start
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:

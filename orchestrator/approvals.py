@@ -22,12 +22,13 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanContext
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from agents.errors import InputError
 from orchestrator.config import PlantConfig
 from orchestrator.web.models import ActResult, ApprovalItem, Vote
+from workflows.kinds import KINDS
 from workflows.models import (
     WAITING_STATES,
     ApprovalPolicy,
@@ -40,7 +41,6 @@ from workflows.models import (
     comment_too_long,
 )
 
-_KINDS = {"PartOrder": "part_order", "Maintenance": "maintenance", "Reroute": "reroute"}
 #: The header the Temporal TracingInterceptor carries the caller's trace context in.
 _TRACE_HEADER = "_tracer-data"
 
@@ -118,11 +118,16 @@ class TemporalApprovals:
         return found
 
     async def status(self, workflow_id: str, run_id: str | None = None) -> ApprovalStatus | None:
-        """The approval of a workflow's run (the latest without ``run_id``); None if unknown."""
+        """The approval of a workflow's run (the latest without ``run_id``); ``None`` if unknown
+        or if the workflow has no approval gate."""
         try:
             return await self._client.get_workflow_handle(workflow_id, run_id=run_id).query(
                 "approval", result_type=ApprovalStatus
             )
+        except WorkflowQueryFailedError as exc:
+            if "expected but not found" in str(exc):  # a kind of workflow without a gate
+                return None
+            raise
         except RPCError as exc:
             if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
                 return None
@@ -261,7 +266,7 @@ def to_item(workflow_id: str, workflow_type: str, status: ApprovalStatus) -> App
     ctx = status.context
     return ApprovalItem(
         id=workflow_id,
-        kind=ctx.kind or _KINDS.get(workflow_type, workflow_type),
+        kind=ctx.kind or KINDS.label_of(workflow_id, default=workflow_type),
         title=status.subject,
         site=ctx.site,
         asset_id=ctx.asset_id,

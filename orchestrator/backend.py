@@ -30,10 +30,10 @@ from orchestrator.web.models import (
     TimelineEntry,
     WorkflowView,
 )
+from workflows.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
-_KIND_OF_PREFIX = {"po": "part order", "maint": "maintenance", "reroute": "reroute", "wo": "work order"}
 _SEVERITY = {"red": 0, "amber": 1, "unknown": 2, "green": 3}
 
 
@@ -163,7 +163,7 @@ class PlantBackend:
 
     @temporal_boundary
     async def board(self) -> list[AssetTile]:
-        workflows = self.orchestrator.progress.workflows
+        workflows = self.orchestrator.workflows
         tiles = []
         names = {m["id"]: m.get("name", "") for m in self.orchestrator.config.machines}
         lines = {m["id"]: m.get("line") or "" for m in self.orchestrator.config.machines}
@@ -183,7 +183,7 @@ class PlantBackend:
                     summary=report.summary,
                     sensor_faults=tuple(f"{f.sensor} {f.kind.value}" for f in report.sensor_faults),
                     last_report_at=report.time,
-                    open_workflows=tuple(w for w, e in workflows.items() if e.get("asset_id") == asset_id),
+                    open_workflows=workflows.open_on(asset_id),
                 )
             )
         # Problems first: a tablet on the shop floor shows red and amber assets above the fold.
@@ -248,7 +248,7 @@ class PlantBackend:
         return WorkflowView(
             id=workflow_id,
             run_id=description.run_id,
-            kind=_KIND_OF_PREFIX.get(workflow_id.split(":", 1)[0], description.workflow_type),
+            kind=KINDS.label_of(workflow_id, default=description.workflow_type),
             status=description.status.name.lower() if description.status else "",
             decision_id=decision_id,
             trace_id=trace_id,

@@ -27,6 +27,7 @@ from orchestrator.config import PlantConfig, load_config
 from orchestrator.preflight import check_plant
 from orchestrator.process import Stack, install_stop_signals
 from orchestrator.runtime import StepResult
+from workflows.kinds import PART_ORDER
 from workflows.models import workflow_id_for_ref
 
 log = logging.getLogger(__name__)
@@ -216,21 +217,21 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
     by_policy: dict[str, Counter[str]] = defaultdict(Counter)
     for d in decisions:
         by_policy[d.policy_id][d.outcome.value] += 1
-    workflows = []
-    for key, entry in sorted(orch.progress.closed.items()):
+    workflows: list[dict[str, Any]] = []
+    for key, entry in sorted(orch.workflows.closed.items()):
         workflows.append(
-            {"id": entry.get("workflow_id", key), "type": entry["kind"], "status": entry.get("status", "unknown"),
-             "decision_id": entry.get("decision_id"), "asset_id": entry.get("asset_id")}
+            {"id": entry.workflow_id or key, "type": entry.kind, "status": entry.status,
+             "decision_id": entry.decision_id, "asset_id": entry.asset_id}
         )
-    for workflow_id, entry in sorted(orch.progress.workflows.items()):
+    for workflow_id, entry in sorted(orch.workflows.open.items()):
         description = await stack.services.client.get_workflow_handle(workflow_id).describe()
         workflows.append(
             {
                 "id": workflow_id,
-                "type": entry["kind"],
+                "type": entry.kind,
                 "status": description.status.name.lower() if description.status else "unknown",
-                "decision_id": entry.get("decision_id"),
-                "asset_id": entry.get("asset_id"),
+                "decision_id": entry.decision_id,
+                "asset_id": entry.asset_id,
             }
         )
     # Child part orders (started by maintenance workflows) are workflows too.
@@ -238,7 +239,7 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
     async for wf in stack.services.client.list_workflows("WorkflowType = 'PartOrder'"):
         if wf.id not in ours:
             workflows.append(
-                {"id": wf.id, "type": "order_parts", "status": wf.status.name.lower() if wf.status else "",
+                {"id": wf.id, "type": PART_ORDER.kind, "status": wf.status.name.lower() if wf.status else "",
                  "decision_id": None, "asset_id": None, "child": True}
             )
     orders, work_orders, ledger_errors = await _ledgers(stack)
@@ -246,7 +247,7 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
     wo_counts = Counter(w.get("external_ref") for w in work_orders if w.get("external_ref"))
     # Two workflows open at once for one problem would be a duplicate (a later run after the
     # first closed is a new problem, e.g. the next bearing).
-    key_counts = Counter(e["dedup_key"] for e in orch.progress.workflows.values())
+    key_counts = Counter(e.dedup_key for e in orch.workflows.open.values())
     duplicates = {
         "supplier_orders": sum(n - 1 for n in po_counts.values() if n > 1),
         "work_orders": sum(n - 1 for n in wo_counts.values() if n > 1),

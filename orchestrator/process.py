@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from orchestrator.collaborators import Feed
 from orchestrator.config import Endpoint, PlantConfig
 from orchestrator.runtime import Orchestrator, StepResult
 from orchestrator.services import Services, callback_secret, start_services
@@ -122,7 +123,7 @@ class Stack:
         ray_temp_dir: str | None = None,
         start: datetime | None = None,
         fleet_options: Any = None,
-        feed: Any = None,
+        feed: Feed | None = None,
     ) -> Stack:
         from orchestrator.telemetry import configure_telemetry
 

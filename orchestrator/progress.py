@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.models import HealthReport
+from orchestrator.ledger import WorkflowLedger
 
 
 def _atomic_write(path: Path, data: dict[str, Any]) -> None:
@@ -28,9 +29,7 @@ class Progress:
     ticks: int = 0
     journal: list[dict[str, Any]] = field(default_factory=list)
     engine: dict[str, Any] = field(default_factory=dict)
-    # workflow id -> {"dedup_key", "decision_id", "kind", "asset_id", "started_at"}
-    workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    closed: dict[str, dict[str, Any]] = field(default_factory=dict)  # same, once finished
+    workflows: WorkflowLedger = field(default_factory=WorkflowLedger)  # the ones the loop started
 
     @classmethod
     def load(cls, path: Path, default_start: datetime) -> Progress:
@@ -42,11 +41,11 @@ class Progress:
             ticks=int(data["ticks"]),
             journal=list(data["journal"]),
             engine=dict(data["engine"]),
-            workflows=dict(data["workflows"]),
-            closed=dict(data.get("closed", {})),
+            workflows=WorkflowLedger.from_json(dict(data["workflows"]), dict(data.get("closed", {}))),
         )
 
     def save(self, path: Path) -> None:
+        open_, closed = self.workflows.to_json()
         _atomic_write(
             path,
             {
@@ -54,8 +53,8 @@ class Progress:
                 "ticks": self.ticks,
                 "journal": self.journal,
                 "engine": self.engine,
-                "workflows": self.workflows,
-                "closed": self.closed,
+                "workflows": open_,
+                "closed": closed,
             },
         )
 

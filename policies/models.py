@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny
 
 
 class Frozen(BaseModel):
@@ -56,7 +56,54 @@ class PartLine(Frozen):
     description: str = ""
 
 
-class OrderParts(Frozen):
+class ActionModel(Frozen):
+    """What every proposed action is: a frozen model whose ``kind`` (a ``Literal`` default in
+    each subclass) names it. Declare a subclass with ``@action_model`` so stored decisions that
+    carry it can be read back; the workflow that carries it out is registered in ``workflows/``."""
+
+    kind: str
+
+
+A = TypeVar("A", bound=ActionModel)
+_ACTION_MODELS: dict[str, type[ActionModel]] = {}
+
+
+def action_model(cls: type[A]) -> type[A]:
+    """Declare an action kind (class decorator): one ``kind`` string, one model."""
+    kind = cls.model_fields["kind"].default
+    if not isinstance(kind, str) or not kind:
+        raise TypeError(f"{cls.__name__}: an action model needs a default `kind`, e.g. kind: Literal['x'] = 'x'")
+    known = _ACTION_MODELS.get(kind)
+    if known is None:
+        _ACTION_MODELS[kind] = cls
+    elif (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(
+            f"action kind {kind!r} is declared twice: {known.__module__}.{known.__qualname__} "
+            f"and {cls.__module__}.{cls.__qualname__}"
+        )
+    # else: the same module imported again (the workflow sandbox does): the first class stays.
+    return cls
+
+
+def action_kinds() -> tuple[str, ...]:
+    """Every declared action kind."""
+    return tuple(_ACTION_MODELS)
+
+
+def _parse_action(value: Any) -> Any:
+    if isinstance(value, ActionModel):
+        return value
+    if isinstance(value, dict):
+        kind = value.get("kind")
+        model = _ACTION_MODELS.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            raise ValueError(f"unknown action kind {kind!r}; declared kinds: {', '.join(_ACTION_MODELS)}")
+        return model.model_validate(value)
+    raise ValueError(f"an action is a mapping with a `kind`, not {type(value).__name__}")
+
+
+@action_model
+class OrderParts(ActionModel):
     kind: Literal["order_parts"] = "order_parts"
     supplier: str
     lines: tuple[PartLine, ...] = Field(min_length=1)
@@ -73,7 +120,8 @@ class OrderParts(Frozen):
         return f"Order {items} from {self.supplier} — {self.total:,.2f} {self.currency}"
 
 
-class ScheduleMaintenance(Frozen):
+@action_model
+class ScheduleMaintenance(ActionModel):
     kind: Literal["schedule_maintenance"] = "schedule_maintenance"
     asset_id: str
     task: str
@@ -83,7 +131,8 @@ class ScheduleMaintenance(Frozen):
     parts: tuple[PartLine, ...] = ()
 
 
-class CreateWorkOrder(Frozen):
+@action_model
+class CreateWorkOrder(ActionModel):
     kind: Literal["create_work_order"] = "create_work_order"
     asset_id: str
     priority: Priority
@@ -93,14 +142,16 @@ class CreateWorkOrder(Frozen):
     sensor: str | None = None
 
 
-class RerouteWork(Frozen):
+@action_model
+class RerouteWork(ActionModel):
     kind: Literal["reroute_work"] = "reroute_work"
     from_asset: str
     capability: str | None = None  # required capability; None = the jobs' own requirements
     reason: str = ""
 
 
-class FlagForReview(Frozen):
+@action_model
+class FlagForReview(ActionModel):
     kind: Literal["flag_for_review"] = "flag_for_review"
     subject: str
     asset_id: str | None = None
@@ -110,16 +161,16 @@ class FlagForReview(Frozen):
     )  # e.g. payback_years, excess_kwh_per_day
 
 
-class Notify(Frozen):
+@action_model
+class Notify(ActionModel):
     kind: Literal["notify"] = "notify"
     roles: tuple[str, ...] = ()
     message: str
 
 
-Action = Annotated[
-    OrderParts | ScheduleMaintenance | CreateWorkOrder | RerouteWork | FlagForReview | Notify,
-    Field(discriminator="kind"),
-]
+#: Any declared action, read by its ``kind`` and written with all of its own fields. The built-in
+#: kinds are above; a plant may declare more (``@action_model``) beside the policy that proposes them.
+Action = Annotated[SerializeAsAny[ActionModel], BeforeValidator(_parse_action)]
 
 
 class ProposedAction(Frozen):

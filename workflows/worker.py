@@ -1,5 +1,8 @@
 """The one function that builds every autoops worker: all workflows, all activities, one task queue.
 
+The workflows are the registered action kinds' (``workflows/kinds.py``), so a kind registered
+before the worker is built runs on it with the activities it brings.
+
 Several workers may run the same build on one task queue (several orchestrator processes); any
 of them can pick up a workflow another one started, which is how a killed worker is survived.
 """
@@ -18,16 +21,11 @@ from workflows.common import Notifier, NotifyActivities, StockLedger, log_notifi
 from workflows.integrations.cmms import CmmsClient
 from workflows.integrations.mes import MesClient
 from workflows.integrations.supplier import SupplierClient
+from workflows.kinds import KINDS
 from workflows.maintenance.activities import HealthLookup, MaintenanceActivities
-from workflows.maintenance.workflow import MaintenanceWorkflow
 from workflows.models import TASK_QUEUE
 from workflows.part_order.activities import PartOrderActivities
-from workflows.part_order.workflow import PartOrderWorkflow
 from workflows.reroute.activities import RerouteActivities
-from workflows.reroute.workflow import RerouteWorkflow
-from workflows.work_order.workflow import WorkOrderWorkflow
-
-WORKFLOWS = (PartOrderWorkflow, MaintenanceWorkflow, RerouteWorkflow, WorkOrderWorkflow)
 
 
 @dataclass
@@ -64,6 +62,23 @@ class WorkerDeps:
 
 
 def activities_for(deps: WorkerDeps) -> list[Callable[..., Awaitable[object]]]:
+    """The shared activities of the built-in kinds, then those registered kinds bring (once each)."""
+    shared = _shared_activities(deps)
+    names = {_activity_name(fn) for fn in shared}
+    extra = []
+    for fn in KINDS.activities(deps):
+        if _activity_name(fn) not in names:
+            names.add(_activity_name(fn))
+            extra.append(fn)
+    return [*shared, *extra]
+
+
+def _activity_name(fn: Callable[..., object]) -> str:
+    defn = getattr(fn, "__temporal_activity_definition", None)
+    return str(getattr(defn, "name", None) or getattr(fn, "__name__", repr(fn)))
+
+
+def _shared_activities(deps: WorkerDeps) -> list[Callable[..., Awaitable[object]]]:
     part = PartOrderActivities(deps.supplier, deps.stock, callback_url=deps.supplier_callback_url)
     maint = MaintenanceActivities(
         deps.cmms, deps.mes, deps.stock, health=deps.health, callback_url=deps.cmms_callback_url
@@ -100,7 +115,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=list(WORKFLOWS),
+        workflows=list(KINDS.workflows()),
         activities=activities_for(deps),
         activity_executor=activity_executor,
         **options,  # type: ignore[arg-type]

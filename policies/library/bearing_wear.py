@@ -81,7 +81,7 @@ def evaluate(
     reports: Sequence[HealthReport], ctx: PolicyContext, p: Params
 ) -> list[ProposedAction]:
     r = reports[-1]
-    key = f"maint:{ctx.site}:{r.asset_id}:bearing"
+    key = f"{ctx.site}:{r.asset_id}:bearing"
     evidence = _bearing_evidence(r, p.evidence_keywords, p.accept_vibration_trend)
     if ctx.is_active(key):
         # Hysteresis: an open bearing problem holds while the machine is not green again or its

@@ -48,7 +48,7 @@ def evaluate(
         drift = 100.0 * (sp / base - 1.0)
     if drift is None:
         return []
-    key = f"review:{ctx.site}:{r.asset_id}:specific-power"
+    key = f"{ctx.site}:{r.asset_id}:specific-power"
     if not ctx.exceeds(key, drift, p.drift_fire_pct, p.drift_clear_pct):
         return []
     flow = _v(r, "flow", "flow_m3_min") or p.flow_m3_min

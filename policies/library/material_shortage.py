@@ -85,7 +85,7 @@ def evaluate(
     if stockout is None or lead is None:
         return []
     horizon = lead + ((_value(r, "review_period_h") or 0.0) if p.include_review_period else 0.0)
-    key = f"po:{ctx.site}:{r.asset_id}"
+    key = f"{ctx.site}:{r.asset_id}:shortage"
     # Judge the cover of stock *plus open orders*: once an order is on its way the shortage is
     # handled, and the next one (after the delivery is used up) is a new problem with a new order.
     cover = _value(r, "cover_h")

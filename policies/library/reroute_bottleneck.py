@@ -38,7 +38,7 @@ def evaluate(
     info = ctx.machines.get(r.asset_id)
     if info is None or not info.bottleneck or info.queued_jobs < p.min_queued_jobs:
         return []
-    key = f"reroute:{ctx.site}:{r.asset_id}"
+    key = f"{ctx.site}:{r.asset_id}:reroute"
     degraded = r.status == Status.RED or (
         r.status == Status.AMBER and r.health_score < p.degraded_below
     )

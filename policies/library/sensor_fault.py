@@ -42,7 +42,7 @@ def evaluate(
                 action=order,
                 autonomy=Autonomy.AUTO,
                 asset_id=r.asset_id,
-                dedup_key=f"wo:{ctx.site}:{r.asset_id}:instrument:{fault.sensor}",
+                dedup_key=f"{ctx.site}:{r.asset_id}:instrument:{fault.sensor}",
                 explanation=f"Sensor {fault.sensor} on {r.asset_id} shows a {fault.kind.value} fault "
                 f"({fault.detail}): check the instrument, not the machine.",
                 evidence={

@@ -41,7 +41,7 @@ def evaluate(
     faulty = {f.sensor for f in r.sensor_faults}
     if (p.sensor or indicator.name.split(".", 1)[0]) in faulty:
         return []
-    key = f"wo:{ctx.site}:{r.asset_id}:vibration"
+    key = f"{ctx.site}:{r.asset_id}:vibration"
     if not ctx.exceeds(key, indicator.value, p.fire_at, p.clear_at):
         return []
     order = CreateWorkOrder(

@@ -177,13 +177,14 @@ def _one_mill_plant(namespace: str) -> PlantConfig:
 async def test_completed_maintenance_work_order_reaches_the_machine_agent(
     ray_session: None, tmp_path: Path
 ) -> None:
+    from orchestrator.ledger import WorkflowRecord
     from orchestrator.runtime import Orchestrator
 
     config = _one_mill_plant(f"test-{uuid.uuid4().hex[:8]}")
     # The Temporal client is only used to start workflows; this path starts none.
     orch = await Orchestrator.create(config, client=None, state_dir=tmp_path)  # type: ignore[arg-type]
     try:
-        orch.progress.workflows["wf-1"] = {"kind": "schedule_maintenance", "asset_id": "mill-1"}
+        orch.workflows.opened(WorkflowRecord(workflow_id="wf-1", kind="schedule_maintenance", asset_id="mill-1"))
         await orch.on_work_order_completed("wf-1")
         assert orch.sim is not None and orch.sim.journal[-1]["event"] == "repair"
         # The agent already has the message for this time: telling it again changes nothing.

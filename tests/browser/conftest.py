@@ -98,7 +98,7 @@ class Live:
                 result = await self.stack.step()
                 self.ticks += 1
                 started = any(w.startswith(prefix) for w in result.started) or any(
-                    w.startswith(prefix) for w in self.stack.orchestrator.progress.workflows
+                    w.startswith(prefix) for w in self.stack.orchestrator.workflows
                 )
                 if not started:
                     continue

@@ -12,6 +12,7 @@ import pytest
 from temporalio.client import Client
 
 from orchestrator.backend import PlantBackend
+from orchestrator.ledger import WorkflowLedger
 from orchestrator.web.app import create_app
 from tests.orchestrator.test_web import client_for, config, sign_in  # noqa: F401  (fixture)
 
@@ -25,8 +26,7 @@ def closed_port() -> int:
 @pytest.fixture
 async def backend() -> PlantBackend:
     client = await Client.connect(f"127.0.0.1:{closed_port()}", lazy=True)
-    progress = SimpleNamespace(workflows={}, closed={})
-    orchestrator = SimpleNamespace(progress=progress, history=None, store=None)
+    orchestrator = SimpleNamespace(workflows=WorkflowLedger(), history=None, store=None)
     return PlantBackend(client, orchestrator, "")  # type: ignore[arg-type]
 
 

@@ -1,0 +1,109 @@
+"""Bring up a loop: resume its progress, the simulation, the agent fleet, the policies and the sources."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from temporalio.client import Client
+
+from agents.simulator.plant import PlantSim, SimulationSpec
+from agents.sources.hub import SourceHub
+from orchestrator.assets import asset_specs, inventory_items
+from orchestrator.collaborators import Feed, Mes
+from orchestrator.config import PlantConfig
+from orchestrator.progress import Progress
+from policies.engine import EngineConfig, PolicyEngine
+from policies.store import DecisionStore
+
+if TYPE_CHECKING:
+    from orchestrator.runtime import Orchestrator
+
+log = logging.getLogger(__name__)
+
+
+async def assemble(
+    cls: type[Orchestrator],
+    config: PlantConfig,
+    *,
+    client: Client,
+    state_dir: Path,
+    mes: Mes | None = None,
+    start: datetime | None = None,
+    fleet_options: Any = None,
+    feed: Feed | None = None,
+) -> Orchestrator:
+    """Resume from the state directory (or start fresh) and bring up the agent fleet."""
+    from agents.runtime.adapter import AgentFleet
+    from policies.loader import load_all
+
+    state_dir = state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    default_start = (start or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
+    progress = Progress.load(state_dir / "progress.json", default_start)
+    sim = None
+    if config.simulation:
+        spec = SimulationSpec.model_validate(config.simulation)
+        sim = PlantSim(spec, inventory_items(config), start=progress.sim_start)
+        if progress.ticks:
+            log.info("resuming the simulation at tick %d", progress.ticks)
+            sim.replay(progress.ticks, progress.journal)
+    fleet = await asyncio.to_thread(
+        AgentFleet.start,
+        asset_specs(config),
+        shard_size=config.ray.shard_size,
+        namespace=config.ray.namespace,
+        checkpoint_dir=state_dir / "checkpoints",
+        options=fleet_options,
+    )
+    policies = [pf.loaded for pf in load_all(config.policies.extra_dirs)]
+    engine = PolicyEngine(
+        policies,
+        EngineConfig.model_validate(
+            {
+                "parameters": config.policies.parameters,
+                "budget": config.policies.budget,
+                "autonomy": config.policies.autonomy,
+            }
+        ),
+    )
+    if progress.engine:
+        engine.restore(progress.engine)
+    store = DecisionStore(state=state_dir)
+    hub = None
+    if config.source_specs():
+        from agents.sources.buffer import ReadingBuffer
+
+        buffer = ReadingBuffer(state_dir / "sources.sqlite")
+        if feed is not None and sim is not None:
+            # The feed flushes once a tick's readings all arrived; Modbus polls are stamped
+            # with the time of the tick published (the simulation's, not the wall clock's).
+            hub = SourceHub(config.source_specs(), buffer, flush_every_s=None, clock=feed.clock)
+            feed.attach(hub, sim.now)
+        else:
+            feed = None
+            hub = SourceHub(config.source_specs(), buffer)
+    if sim is None:
+        for asset in config.unsourced_assets():
+            log.warning(
+                "asset %r has no source and there is no simulation: it will not report; "
+                "map its sensors to a [[sources]] tag in the plant file",
+                asset,
+            )
+    return cls(
+        config,
+        client=client,
+        fleet=fleet,
+        engine=engine,
+        store=store,
+        progress=progress,
+        state_dir=state_dir,
+        sim=sim,
+        mes=mes,
+        hub=hub,
+        feed=feed,
+    )
+

@@ -1,0 +1,114 @@
+"""What the policies see of the plant beside the reports: machines, queues, stock, planned windows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from agents.models import AssetKind
+from orchestrator.collaborators import Mes
+from orchestrator.config import PlantConfig
+from orchestrator.progress import History
+from policies.base import CatalogItem, MachineInfo, PlannedWindow, PolicyContext
+
+log = logging.getLogger(__name__)
+
+
+class PlantContext:
+    """Builds each tick's ``PolicyContext``; MES answers are cached (windows a week ahead, refreshed
+    once a day; queue lengths once per machine)."""
+
+    def __init__(
+        self,
+        config: PlantConfig,
+        *,
+        history: History,
+        catalog: dict[str, CatalogItem],
+        expected: dict[str, AssetKind],
+        open_keys: Callable[[], frozenset[str]],
+        mes: Mes | None = None,
+    ) -> None:
+        self.config = config
+        self.history = history
+        self.catalog = catalog
+        self.expected = expected
+        self.open_keys = open_keys
+        self.mes = mes
+        self._windows: tuple[PlannedWindow, ...] = ()
+        self._windows_until: datetime | None = None
+        self._queued: dict[str, int] = {}
+
+    async def planned_windows(self, now: datetime) -> tuple[PlannedWindow, ...]:
+        """Planned stops from the MES, fetched a week ahead and refreshed once a day."""
+        if self.mes is None:
+            return ()
+        if self._windows_until is None or now + timedelta(days=6) > self._windows_until:
+            from workflows.integrations.models import WindowKind
+
+            until = now + timedelta(days=7)
+            try:
+                windows = (await self.mes.get_schedule(now, until)).windows
+            except Exception as exc:  # noqa: BLE001  the MES down must not stop the loop
+                log.warning("MES schedule unavailable (%s); keeping the last one", exc)
+                return self._windows
+            self._windows = tuple(
+                PlannedWindow(start=w.start, end=w.end, asset_id=w.asset_id, label=w.label)
+                for w in windows
+                if w.kind in (WindowKind.BREAK, WindowKind.MAINTENANCE)
+            )
+            self._windows_until = until
+        return tuple(w for w in self._windows if w.end > now)
+
+    async def queued_jobs(self, asset_id: str) -> int:
+        if self.mes is None:
+            return 0
+        if asset_id not in self._queued:
+            try:
+                self._queued[asset_id] = len(await self.mes.list_queued_jobs(asset_id))
+            except Exception as exc:  # noqa: BLE001  an unknown machine counts as no queue
+                log.warning("MES queue of %s unavailable (%s); counted as empty", asset_id, exc)
+                self._queued[asset_id] = 0
+        return self._queued[asset_id]
+
+    async def machines(self) -> dict[str, MachineInfo]:
+        machines: dict[str, MachineInfo] = {}
+        for table in self.config.machines:
+            caps = tuple(table.get("capabilities", ()))
+            alternatives = tuple(
+                other["id"]
+                for other in self.config.machines
+                if other["id"] != table["id"] and set(caps) & set(other.get("capabilities", ()))
+            )
+            machines[table["id"]] = MachineInfo(
+                asset_id=table["id"],
+                bottleneck=bool(table.get("bottleneck", False)),
+                queued_jobs=await self.queued_jobs(table["id"]),
+                capabilities=caps,
+                alternatives=alternatives,
+                line=table.get("line") or "",
+            )
+        return machines
+
+    def stock(self) -> dict[str, float]:
+        stock: dict[str, float] = {}
+        for asset, report in self.history.latest().items():
+            if report.asset_kind is AssetKind.INVENTORY:
+                on_hand = report.indicator("stock")
+                if on_hand is not None and on_hand.value is not None:
+                    stock[asset] = on_hand.value
+        return stock
+
+    async def at(self, now: datetime) -> PolicyContext:
+        machines = await self.machines()
+        stock = self.stock()
+        return PolicyContext(
+            now=now,
+            site=self.config.site,
+            planned_windows=await self.planned_windows(now),
+            stock=stock,
+            catalog=self.catalog,
+            machines=machines,
+            open_keys=self.open_keys(),
+            expected_assets=self.expected,
+        )
