@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -77,6 +77,10 @@ class Role(Section):
     approval_limit: float = Field(default=0.0, ge=0)
     can_approve: bool = True
     description: str = ""
+    # What the role may do to alarms: respond (acknowledge, shelve, unshelve, note), manage (and
+    # assign) or none; unset: by the role's name (orchestrator/alarms/permissions.py).
+    alarms: Literal["none", "respond", "manage"] | None = None
+    max_shelve_h: float | None = Field(default=None, gt=0)  # unset: a shift, or 7 days to manage
 
 
 class User(Section):
