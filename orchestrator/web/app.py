@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from agents.errors import ServiceUnavailableError
+from orchestrator.alarms import AlarmService, AlarmStore
 from orchestrator.config import PlantConfig, User
 from orchestrator.web.auth import Auth, SessionStore, Throttled, bearer
 from orchestrator.web.authz import Refused, can_act, check_resolve, check_vote
@@ -83,10 +85,11 @@ def create_app(
     throttle: SignInThrottle | None = None,
     auth: Auth | None = None,
     tokens: TokenStore | None = None,
+    alarms: AlarmService | None = None,
 ) -> FastAPI:
     """The web app; the Secure cookie flag follows ``[web] secure_cookies`` unless given here.
 
-    ``tokens`` keeps the personal API tokens (in memory when not given)."""
+    ``tokens`` keeps the personal API tokens, ``alarms`` the alarms (in memory when not given)."""
     secure = config.web.secure_cookies if secure_cookie is None else secure_cookie
     auth = auth or Auth(
         config, SessionStore(), secure_cookie=secure, throttle=throttle, tokens=tokens
@@ -123,6 +126,8 @@ def create_app(
         return response
 
     app.state.auth = auth
+    alarms = alarms or AlarmService(AlarmStore(), config)
+    app.state.alarms = alarms
 
     def page(
         request: Request, template: str, status_code: int = 200, **context: object
@@ -263,8 +268,6 @@ def create_app(
             result = await _resolve(approval_id, user, verb == "retry", comment)
         else:
             raise HTTPException(status_code=404, detail="unknown action")
-        from urllib.parse import urlencode
-
         query = urlencode({"msg": result.message, "ok": int(result.ok)})
         return RedirectResponse(f"/approvals?{query}", status_code=303)
 
@@ -380,10 +383,31 @@ def create_app(
         audit.info("API token revoked: user=%s token=%s", user.name, token_id)
         return RedirectResponse("/tokens", status_code=303)
 
-    # ---- board, workflows, decisions -------------------------------------------------------------
+    # ---- alarms, board, workflows, decisions ------------------------------------------------------
+    from orchestrator.web.alarms import register_alarm_routes
+
+    register_alarm_routes(
+        app, config=config, service=alarms, env=env, page=page,
+        csrf_form=csrf_form, csrf_header=csrf_header, tiles=backend.board,
+    )
+
     @app.get("/board", response_class=HTMLResponse, include_in_schema=False)
-    async def board_page(request: Request, user: UserDep) -> HTMLResponse:
-        return page(request, "board.html", tiles=await backend.board())
+    async def board_page(
+        request: Request, user: UserDep, line: str = "", status: str = "", alarms: str = "",
+        msg: str = "", ok: int = 1,
+    ) -> HTMLResponse:
+        from orchestrator.web.alarms import alarm_view
+
+        tiles = [
+            t for t in await backend.board()
+            if (not line or t.line == line) and (not status or t.status == status)
+        ]
+        query = urlencode({k: v for k, v in (("line", line), ("status", status), ("alarms", alarms)) if v})
+        return page(
+            request, "board.html", tiles=tiles, message=msg, ok=bool(ok),
+            back=f"/board?{query}" if query else "/board", tile_status=status,
+            **alarm_view(config, app.state.alarms, user, line=line, status=alarms),
+        )
 
     @app.get("/api/board", response_model=list[AssetTile], tags=["assets"])
     async def api_board(user: UserDep) -> list[AssetTile]:

@@ -1,24 +1,49 @@
-// Keeps the asset board current (plain JS, no framework): every 5 s it fetches the same page and
-// swaps in the new tiles, so a tablet on the shop floor neither flickers nor loses its scroll
-// position. Without JS the page still shows the state it was loaded with.
+// Keeps the asset board and the alarm list current without a reload (plain JS, no framework):
+// the server pushes the alarm list (and the tiles) as server-sent events whenever they change.
+// While someone is typing a comment or a shelve reason, the alarm list waits for them: the
+// newest version is swapped in once the form is left. Without JS the pages still work (forms).
 (function () {
   "use strict";
+  const alarms = document.getElementById("alarms");
   const board = document.getElementById("board");
-  if (!board) return;
-  async function refresh() {
-    try {
-      const response = await fetch(window.location.href, { credentials: "same-origin" });
-      if (response.redirected || response.status === 401) {
-        window.location.assign(response.url); // signed out meanwhile: show the sign-in form
-        return;
-      }
-      if (!response.ok) return;
-      const page = new DOMParser().parseFromString(await response.text(), "text/html");
-      const fresh = page.getElementById("board");
-      if (fresh) board.replaceChildren(...fresh.childNodes);
-    } catch (err) {
-      // A failed refresh is retried at the next tick; the board keeps its last state.
+  if (!alarms || !alarms.dataset.stream) return;
+  let pending = null;
+
+  function busy() {
+    const active = document.activeElement;
+    if (active && alarms.contains(active) && active.matches("input, textarea, select")) return true;
+    return Array.from(alarms.querySelectorAll("input[name=comment], input[name=reason]"))
+      .some((input) => input.value.trim() !== "");
+  }
+  function swapAlarms(html) {
+    if (busy()) { pending = html; return; }
+    pending = null;
+    const open = new Set(Array.from(alarms.querySelectorAll("li.alarm details[open]"))
+      .map((d) => d.closest("li.alarm").dataset.id));
+    alarms.innerHTML = html;
+    for (const li of alarms.querySelectorAll("li.alarm")) {
+      if (open.has(li.dataset.id)) li.querySelector("details").open = true;
     }
   }
-  setInterval(refresh, 5000);
+  alarms.addEventListener("focusout", () => {
+    setTimeout(() => { if (pending !== null) swapAlarms(pending); }, 0);
+  });
+
+  const source = new EventSource(alarms.dataset.stream, { withCredentials: true });
+  source.addEventListener("update", (event) => {
+    const data = JSON.parse(event.data);
+    if (data.alarms !== undefined) swapAlarms(data.alarms);
+    if (data.tiles !== undefined && board) board.innerHTML = data.tiles;
+  });
+  // EventSource reconnects by itself after a dropped stream; a signed-out session gets 401
+  // and the browser stops: reload to show the sign-in form.
+  source.addEventListener("error", () => {
+    if (source.readyState === EventSource.CLOSED) window.location.reload();
+  });
+  const filters = document.getElementById("filters");
+  if (filters) {
+    for (const select of filters.querySelectorAll("select")) {
+      select.addEventListener("change", () => filters.submit());
+    }
+  }
 })();
