@@ -223,6 +223,7 @@ class Stack:
             config,
             PlantBackend(services.client, orchestrator, services.temporal_ui_url),
             tokens=TokenStore(config.state_dir.resolve() / "api-tokens.sqlite"),
+            alarms=orchestrator.alarms,
         )
         to_workflow = signal_handler(services.client)
         # On disk: a callback captured before a restart is still a replay after it.

@@ -30,6 +30,8 @@ from agents.errors import AutoopsError
 from agents.models import HealthReport
 from agents.simulator.plant import PlantSim
 from agents.sources.hub import SourceHub
+from orchestrator.alarms import FILENAME as ALARMS_FILE
+from orchestrator.alarms import AlarmService, AlarmStore
 from orchestrator.assets import asset_specs, catalog
 from orchestrator.collaborators import Feed, Fleet, Mes
 from orchestrator.config import PlantConfig
@@ -94,6 +96,9 @@ class Orchestrator:
         self.mes = mes
         self.task_queue = task_queue or config.temporal.task_queue
         self.history = History()
+        # Raised and cleared here each tick; acknowledged and shelved through the web UI / API.
+        self.alarms = AlarmService(AlarmStore(state_dir / ALARMS_FILE), config)
+        self._alarm_ticks = 0
         self.catalog = catalog(config)
         self.approval_policy = policy_from_config(
             config,
@@ -147,6 +152,7 @@ class Orchestrator:
     def close(self) -> None:
         self.save()
         self.store.close()
+        self.alarms.store.close()
 
     def save(self) -> None:
         if self.sim is not None:
@@ -174,6 +180,7 @@ class Orchestrator:
         REPORTS.add(len(reports))
         self.history.add(reports)
         await self.dispatch.refresh()
+        await self._observe_alarms(reports)
         await self.dispatch.forward_health(reports)
         decisions = self.engine.process(reports, await self.context(self.now))
         self.store.append(decisions)
@@ -182,6 +189,32 @@ class Orchestrator:
         started = await self.dispatch.act(decisions, by_id)
         self.save()
         return StepResult(len(readings), list(reports), decisions, started)
+
+    async def _observe_alarms(self, reports: Sequence[HealthReport], every: int = 5) -> None:
+        """Raise and clear alarms: from this tick's reports, and every few ticks from the
+        workflows waiting for a person. Alarms must never stop the loop: a failure is logged.
+
+        An asset with an open maintenance job or work order has its alarms suppressed by design."""
+        under_maintenance = {
+            record.asset_id: f"maintenance {workflow_id}"
+            for workflow_id, record in self.workflows.open.items()
+            if record.kind in (MAINTENANCE.kind, WORK_ORDER.kind) and record.asset_id
+        }
+        try:
+            self.alarms.observe_reports(reports, suppressed=under_maintenance)
+            self.alarms.expire_shelves()  # recorded when due, whether or not anyone looks
+        except Exception:  # noqa: BLE001  supervisor boundary: alarms never stop the loop
+            log.exception("alarms from this tick's reports not recorded")
+        self._alarm_ticks += 1
+        if self._alarm_ticks % every:
+            return
+        from orchestrator.approvals import TemporalApprovals
+
+        try:
+            waiting = await TemporalApprovals(self.client).pending_approvals()
+            self.alarms.observe_approvals(waiting, self.now)
+        except Exception as exc:  # noqa: BLE001  Temporal slow or down: asked again later
+            log.warning("alarms of waiting workflows not refreshed: %s", exc)
 
     async def settle(self) -> None:
         """Record every workflow that has closed now (not at the next periodic check)."""

@@ -125,8 +125,10 @@ def from_approval(item: ApprovalItem, now: datetime) -> Condition | None:
             "currency": item.currency,
             "roles": list(item.roles),
             "decision_id": item.decision_id,
+            "requested_at": item.requested_at.isoformat() if item.requested_at else None,
         },
-        time=item.requested_at or now,
+        # The plant's clock (as for health alarms), so the KPIs count both on one time line.
+        time=now,
     )
 
 

@@ -14,6 +14,7 @@ import sys
 
 from agents.errors import AutoopsError
 from orchestrator.cli import (  # noqa: F401  (importing a module registers its commands)
+    alarms,
     approvals,
     decisions,
     demo,
