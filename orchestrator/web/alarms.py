@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 #: What the shelve form offers, cut to what the person may choose ("" = one-shot).
 SHELVE_CHOICES = (
-    ("until it clears (one-shot)", ""),
+    ("until it clears", ""),
     ("30 min", "30m"),
     ("1 h", "1h"),
     ("2 h", "2h"),
