@@ -37,6 +37,7 @@ def test_headless_demo_reaches_the_expected_outcomes(tmp_path: Path) -> None:
     assert summary["approval_refusals"] == []
     _read_through_the_three_protocols(summary)
     _as_the_readme_tells_it(summary)
+    _alarms_of_the_day(state)
 
 
 def _as_the_readme_tells_it(summary: dict) -> None:
@@ -53,6 +54,32 @@ def _as_the_readme_tells_it(summary: dict) -> None:
     # Every order the run placed has its outcome in the decision log, with who signed it.
     bar = [r["result"] for r in summary["results"] if r["workflow"].startswith("po:") and "BAR-42CRMO4-40" in r["workflow"]]
     assert bar and bar[0].startswith("received by "), bar
+
+
+def _alarms_of_the_day(state: Path) -> None:
+    """`autoops alarms list / kpis --json` on the demo's state directory: the day's alarms."""
+    import subprocess
+
+    from tests.orchestrator.demo_run import AUTOOPS
+
+    def alarms(*args: str) -> object:
+        out = subprocess.run([str(AUTOOPS), "alarms", *args, "--json", "--state-dir", str(state)],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        print(f"autoops alarms {' '.join(args)} --json: {out.stdout[:2000]}")
+        return json.loads(out.stdout)
+
+    every = alarms("list", "--all")
+    assert isinstance(every, list) and every
+    assert all({"id", "asset_id", "priority", "state", "history"} <= set(a) for a in every)
+    keys = {a["key"] for a in every}
+    assert "health:mill-1" in keys  # the bearing wear went amber
+    assert "instrument:lathe-1:bearing_temp" in keys  # the flatlined sensor
+    assert any(k.startswith("workflow:po:") for k in keys)  # the part order waited for signatures
+    assert all(a["history"][0]["action"] == "raised" for a in every)
+    kpis = alarms("kpis")
+    assert {"per_10_min", "floods", "chattering", "stale"} <= set(kpis)
+    assert kpis["per_10_min"] > 0 and kpis["activations"] >= len(every)
 
 
 def _read_through_the_three_protocols(summary: dict) -> None:
