@@ -47,8 +47,10 @@ def from_report(report: HealthReport) -> list[Condition]:
     """The conditions one health report shows: its status and each instrument fault."""
     conditions: list[Condition] = []
     priority = HEALTH_PRIORITY.get(report.status)
-    if priority is not None:
-        worst = [i for i in report.indicators if i.status in (Status.AMBER, Status.RED)]
+    worst = [i for i in report.indicators if i.status in (Status.AMBER, Status.RED)]
+    # Amber only because an instrument is faulty: the instrument alarms below say so, once.
+    instrument_only = not worst and not report.findings and bool(report.sensor_faults)
+    if priority is not None and not instrument_only:
         conditions.append(
             Condition(
                 key=health_key(report.asset_id),

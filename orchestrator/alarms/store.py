@@ -227,6 +227,8 @@ class AlarmStore:
                 str(path), check_same_thread=False, isolation_level=None, timeout=30.0
             )
             self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL with NORMAL: a commit per tick without an fsync each; still never corrupt.
+            self._db.execute("PRAGMA synchronous=NORMAL")
         if not read_only:
             for statement in _SCHEMA:
                 self._db.execute(statement)

@@ -35,10 +35,18 @@
     if (data.alarms !== undefined) swapAlarms(data.alarms);
     if (data.tiles !== undefined && board) board.innerHTML = data.tiles;
   });
-  // EventSource reconnects by itself after a dropped stream; a signed-out session gets 401
-  // and the browser stops: reload to show the sign-in form.
-  source.addEventListener("error", () => {
-    if (source.readyState === EventSource.CLOSED) window.location.reload();
+  // EventSource reconnects by itself after a dropped stream. It gives up on an error status
+  // (401 once the session expired): then show the sign-in form, unless the page is being left.
+  let leaving = false;
+  window.addEventListener("pagehide", () => { leaving = true; source.close(); });
+  source.addEventListener("error", async () => {
+    if (leaving || source.readyState !== EventSource.CLOSED) return;
+    try {
+      const me = await fetch("/api/me", { credentials: "same-origin" });
+      if (me.status === 401) window.location.assign("/login");
+    } catch (err) {
+      // The server is away; the page keeps its last state.
+    }
   });
   const filters = document.getElementById("filters");
   if (filters) {

@@ -71,6 +71,11 @@ def test_instrument_faults_are_their_own_p3_alarms(service: AlarmService) -> Non
     fault = SensorFault(sensor="bearing_temp", kind=FaultKind.FLATLINE, detail="no change in 30 min")
     service.observe_reports([report("lathe-1", Status.GREEN, T0, faults=(fault,))])
     alarm = only(service)
+    # Amber because of the instrument alone (no indicator beyond its threshold): one alarm, not two.
+    amber_by_fault = report("lathe-1", Status.AMBER, T0, seq=2, faults=(fault,))
+    amber_by_fault = amber_by_fault.model_copy(update={"indicators": ()})
+    service.observe_reports([amber_by_fault])
+    assert only(service).id == alarm.id
     assert alarm.priority == "P3" and alarm.key == "instrument:lathe-1:bearing_temp"
     assert "check instrument bearing_temp" in alarm.message
 
