@@ -69,7 +69,10 @@ def parse_duration(text: str) -> timedelta | None:
     parts = re.findall(r"(\d+(?:\.\d+)?)([smhd])", text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise Refused(f"unreadable duration {text!r}: write it like 30m, 2h, 1h30m or 1d")
-    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+    try:
+        return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+    except OverflowError:
+        raise Refused(f"duration {text!r} is far too long; shelve for hours or days") from None
 
 
 def _signed_in(request: Request) -> User:

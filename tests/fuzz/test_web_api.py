@@ -118,10 +118,15 @@ def test_forms_with_any_fields(session, approval_id, verb, fields, with_csrf, co
             "/api/board",
             "/board",
             "/api/workflows/",
+            "/alarms",
+            "/alarms/kpis",
+            "/api/alarms",
+            "/api/alarms/kpis",
+            "/api/alarms/",
         ]
     ),
     params=st.dictionaries(
-        st.sampled_from(["q", "limit", "msg", "ok", "x"]),
+        st.sampled_from(["q", "limit", "msg", "ok", "x", "line", "status", "alarms", "include_cleared"]),
         st.one_of(TEXT, st.integers().map(str)),
         max_size=3,
     ),
@@ -147,3 +152,54 @@ def test_sign_in_with_any_form(session, username, password, extra, count) -> Non
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     data = {**extra, "username": username, "password": password, "csrf_token": csrf}
     _answered(client.post("/login", data=data, follow_redirects=False))
+
+
+@pytest.fixture()
+def alarm_session(session):  # type: ignore[no-untyped-def]
+    """The signed-in session of ``session`` with one active alarm (ALM-1) to act on."""
+    from datetime import UTC, datetime
+
+    from agents.models import AssetKind, HealthReport, Status
+
+    client, csrf = session
+    client.app.state.alarms.observe_reports([HealthReport(
+        report_id="m:1", asset_id="m", asset_kind=AssetKind.MACHINE, seq=1,
+        time=datetime(2026, 11, 25, tzinfo=UTC), status=Status.AMBER, health_score=0.5)])
+    return client, csrf
+
+
+ALARM_BODY = st.one_of(
+    JSON_BODY,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "comment": st.one_of(TEXT, VALUE),
+            "reason": st.one_of(TEXT, VALUE),
+            "duration": st.one_of(TEXT, st.sampled_from(["1h", "99999999999999d", "0m", "1.5h"])),
+            "assignee": st.one_of(TEXT, st.just("ana")),
+        },
+    ).map(lambda v: json.dumps(v).encode()),
+)
+
+
+@settings(max_examples=300)
+@given(
+    alarm_id=st.one_of(st.just("ALM-1"), IDS),
+    verb=st.one_of(st.sampled_from(["ack", "shelve", "unshelve", "assign", "note"]), TEXT),
+    body=ALARM_BODY,
+    with_csrf=st.booleans(),
+)
+def test_alarm_actions_with_any_body(alarm_session, alarm_id, verb, body, with_csrf, count) -> None:
+    count()
+    client, csrf = alarm_session
+    headers = {"content-type": "application/json"}
+    if with_csrf:
+        headers["X-CSRF-Token"] = csrf
+    url = f"/api/alarms/{quote(alarm_id, safe='')}/{quote(verb, safe='')}"
+    _answered(client.post(url, content=body, headers=headers))
+    fields = {"csrf_token": csrf} if with_csrf else {}
+    form = client.post(url.removeprefix("/api"), data={**fields, "duration": "2h", "back": verb,
+                                                       "reason": "r"}, follow_redirects=False)
+    _answered(form)
+    if form.status_code == 303:
+        assert form.headers["location"].startswith(("/alarms?", "/board?"))
