@@ -277,6 +277,23 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
         "approval_refusals": approver.refusals if approver else [],
         "timeline": timeline.events,
         **sources_summary(orch),
+        "alarms": alarms_summary(orch),
+    }
+
+
+def alarms_summary(orch: Any) -> dict[str, Any]:
+    """The day's alarms in figures (``autoops alarms list / kpis`` show them in full)."""
+    from orchestrator.alarms.kpis import compute
+
+    store = orch.alarms.store
+    every = store.list(limit=100_000)
+    figures = compute(store.activations(), [a for a in every if a.state.value != "cleared"],
+                      store.plant_now() or orch.now)
+    return {
+        "raised": len(every),
+        "open": sum(1 for a in every if a.state.value != "cleared"),
+        **{k: figures[k] for k in ("activations", "per_10_min", "peak_10_min", "floods",
+                                   "chattering", "stale")},
     }
 
 
