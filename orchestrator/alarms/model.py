@@ -9,6 +9,9 @@ States follow ISA-18.2's alarm state transition diagram::
                           ▼  │                                              │
                         cleared_unack ──────────────────────────────────────┘
 
+Alarms of workflows waiting for a person do not latch: answered in the inbox, they go straight
+to ``cleared``.
+
 Shelving (one-shot or timed, OPC UA Part 9) and suppression by design (the asset is under an
 open maintenance job) are flags beside the state: the alarm keeps its state and stays visible,
 it is only not annunciated.

@@ -168,10 +168,11 @@ class AlarmService:
                 continue
             when = now or self.clock()
             entries = [HistoryEntry(time=when, user=SYSTEM, action=Action.CLEARED)]
+            # A workflow's alarm ends when a person answered it (approved, rejected, retried):
+            # nothing is left to acknowledge. Health and instrument alarms latch until seen.
+            latched = alarm.state is AlarmState.ACTIVE_UNACK and alarm.source is not AlarmSource.WORKFLOW
             update = {
-                "state": AlarmState.CLEARED_UNACK
-                if alarm.state is AlarmState.ACTIVE_UNACK
-                else AlarmState.CLEARED,
+                "state": AlarmState.CLEARED_UNACK if latched else AlarmState.CLEARED,
                 "cleared_at": when,
                 "changed_at": when,
             }

@@ -34,6 +34,7 @@ from orchestrator.temporal import free_port
 from orchestrator.web.app import create_app
 from orchestrator.web.models import ApprovalItem, AssetTile, Series
 from tests.browser.conftest import SCREENSHOTS
+from tests.orchestrator.alarms.conftest import Clock
 from tests.orchestrator.test_web import TableBackend
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -108,13 +109,15 @@ def amber(asset: str, seq: int) -> HealthReport:
 class Floor:
     url: str
     service: AlarmService
+    clock: Clock  # the alarm service's clock: shelves expire when the test moves it
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def floor(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Floor]:
     state = tmp_path_factory.mktemp("floor")
     config = floor_plant(state)
-    service = AlarmService(AlarmStore(state / FILENAME), config)
+    clock = Clock(now=datetime.now(UTC))
+    service = AlarmService(AlarmStore(state / FILENAME), config, clock=clock)
     app = create_app(config, FloorBackend(approvals()), alarms=service)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
@@ -127,7 +130,7 @@ async def floor(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Floor
     if task.done():
         task.result()
     try:
-        yield Floor(url=f"http://127.0.0.1:{port}", service=service)
+        yield Floor(url=f"http://127.0.0.1:{port}", service=service, clock=clock)
     finally:
         server.should_exit = True
         try:
@@ -209,6 +212,7 @@ async def test_operator_sees_a_new_alarm_live_acknowledges_and_shelves_it(
             "Suppressed by design: maintenance maint:precision-components:lathe-1")
         # The audit trail: who did what, when, with the comment.
         await page.goto("/alarms")
+        await page.screenshot(path=str(shots / "alarms-shelved.png"), full_page=True)
         when = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")
         for alarm_id, what, comment in (
             (first, "acknowledge", "on my way, checking the coolant"),
@@ -216,16 +220,26 @@ async def test_operator_sees_a_new_alarm_live_acknowledges_and_shelves_it(
         ):
             entry = alarm(page, alarm_id)
             await entry.locator("details.history summary").click()
-            row = entry.locator("details.history li").filter(has_text=what)
+            row = entry.locator("details.history li").filter(
+                has=page.locator(".what", has_text=re.compile(f"^{what}$")))
             await expect(row.locator(".who")).to_have_text("omar")
             await expect(row.locator(".comment")).to_have_text(comment)
             await expect(row.locator("time")).to_have_text(when)
         await page.screenshot(path=str(shots / "alarms-audit-trail.png"), full_page=True)
-        history = floor.service.get(second).history
-        assert [(h.user, h.action.value) for h in history] == [("autoops", "raised"), ("omar", "shelve")]
         shelf = floor.service.get(second).shelved
         assert shelf is not None and shelf.until is not None
-        assert timedelta(minutes=59) < shelf.until - shelf.at <= timedelta(hours=1)
+        assert shelf.until - shelf.at == timedelta(hours=1)
+        # An hour later (the service's clock moves, not the test's wall time) the shelved alarm
+        # is back in front of the operator by itself, on the open page, with the expiry recorded.
+        await page.evaluate("window.__sameDocument = true")
+        floor.clock.advance(minutes=61)
+        entry = alarm(page, second)
+        await expect(entry.locator(".shelved-note")).to_have_count(0)
+        await expect(entry.get_by_role("button", name="Shelve")).to_be_visible()
+        assert await page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+        history = floor.service.get(second).history
+        assert [(h.user, h.action.value) for h in history] == [
+            ("autoops", "raised"), ("omar", "shelve"), ("autoops", "shelve_expired")]
     finally:
         await context.close()
 
