@@ -194,10 +194,17 @@ class AlarmService:
         """Unshelve every timed shelve whose time ran out (by the injected clock); their ids."""
         now = self.clock()
         done: list[str] = []
+
+        def due(alarm: Alarm) -> bool:
+            return alarm.shelved is not None and alarm.shelved.until is not None and alarm.shelved.until <= now
+
+        # Read first: the write lock only when a shelve did run out (the board asks every second).
+        if not any(due(a) for a in self.store.open_alarms()):
+            return done
         with self.store.change() as tx:
             for alarm in tx.open_alarms():
                 shelf = alarm.shelved
-                if shelf is None or shelf.until is None or shelf.until > now:
+                if shelf is None or shelf.until is None or not due(alarm):
                     continue
                 tx.put(
                     alarm.model_copy(update={"shelved": None}),

@@ -257,6 +257,11 @@ class AlarmStore:
             row = self._db.execute("SELECT v FROM meta WHERE k = 'version'").fetchone()
         return int(row[0]) if row else 0
 
+    def open_alarms(self) -> list[Alarm]:
+        """Alarms not yet cleared, without their histories (a cheap read)."""
+        with self._lock:
+            return Tx(self._db).open_alarms()
+
     def plant_now(self) -> datetime | None:
         """The newest plant time a condition was observed at (the KPIs' "now")."""
         with self._lock:

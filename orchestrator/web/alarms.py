@@ -203,13 +203,19 @@ def register_alarm_routes(
             loop = asyncio.get_running_loop()
             end = loop.time() + STREAM_S
             sent: dict[str, str] = {}
+            seen_version = -1
             yield "retry: 2000\n\n"
             while loop.time() < end:
                 payload: dict[str, str] = {}
-                html = fragment("_alarms.html", request, user, back=back, **alarm_context(
-                    user, line=line, status=alarm_status, include_cleared=alarm_status == "cleared"))
-                if html != sent.get("alarms"):
-                    payload["alarms"] = sent["alarms"] = html
+                service.expire_shelves()  # a read, unless a shelve ran out
+                version = service.store.version()
+                if version != seen_version:  # rendered again only when an alarm changed
+                    seen_version = version
+                    html = fragment("_alarms.html", request, user, back=back, **alarm_context(
+                        user, line=line, status=alarm_status,
+                        include_cleared=alarm_status == "cleared"))
+                    if html != sent.get("alarms"):
+                        payload["alarms"] = sent["alarms"] = html
                 if board:
                     try:
                         items = _filter_tiles(await tiles(), line, status)
