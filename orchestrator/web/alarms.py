@@ -278,6 +278,7 @@ def alarm_view(config: PlantConfig, service: AlarmService, user: User, *, line: 
         "version": service.store.version(),
         "filters": {"line": line, "status": status},
         "lines": [(ln.id, ln.name or ln.id) for ln in config.lines],
+        "assignees": [u.name for u in config.users] + [f"role:{r}" for r in config.roles],
     }
 
 

@@ -77,6 +77,28 @@ async def test_operator_acknowledges_and_shelves_viewer_is_refused() -> None:
     assert history == [("autoops", "raised"), ("omar", "acknowledge"), ("omar", "shelve")]
 
 
+async def test_notes_by_operators_assignment_by_leads_in_the_page() -> None:
+    app, service, _ = app_and_service()
+    service.observe_reports([report("mill-1", Status.AMBER, T0)])
+    async with client_for(app) as client:
+        csrf = await sign_in(client, "omar")
+        page = await client.get("/alarms")
+        assert ">Add note<" in page.text and ">Assign<" not in page.text
+        noted = await client.post("/alarms/ALM-1/note", data={"csrf_token": csrf,
+                                                              "comment": "coolant topped up"})
+        assert "ok=1" in noted.headers["location"]
+    async with client_for(app) as client:
+        csrf = await sign_in(client, "ana")
+        page = await client.get("/alarms")
+        assert ">Assign<" in page.text and '<option value="role:operator">' in page.text
+        given = await client.post("/alarms/ALM-1/assign", data={"csrf_token": csrf,
+                                                                "assignee": "omar"},
+                                  follow_redirects=True)
+        assert "ALM-1 assigned to omar" in given.text and "Assigned to omar" in given.text
+    history = [(h.user, h.action.value, h.comment or h.detail) for h in service.get("ALM-1").history]
+    assert history[1:] == [("omar", "note", "coolant topped up"), ("ana", "assign", "to omar")]
+
+
 async def test_redirect_never_leaves_the_site() -> None:
     app, service, _ = app_and_service()
     service.observe_reports([report("mill-1", Status.AMBER, T0)])

@@ -18,11 +18,12 @@
   function swapAlarms(html) {
     if (busy()) { pending = html; return; }
     pending = null;
-    const open = new Set(Array.from(alarms.querySelectorAll("li.alarm details[open]"))
-      .map((d) => d.closest("li.alarm").dataset.id));
+    // Keep open what the person opened (an alarm's history, its note form).
+    const key = (d) => d.closest("li.alarm").dataset.id + " " + d.className;
+    const open = new Set(Array.from(alarms.querySelectorAll("li.alarm details[open]")).map(key));
     alarms.innerHTML = html;
-    for (const li of alarms.querySelectorAll("li.alarm")) {
-      if (open.has(li.dataset.id)) li.querySelector("details").open = true;
+    for (const d of alarms.querySelectorAll("li.alarm details")) {
+      if (open.has(key(d))) d.open = true;
     }
   }
   alarms.addEventListener("focusout", () => {
