@@ -157,14 +157,13 @@ class AlarmService:
         for alarm in open_alarms:
             if alarm.key in held:
                 continue
-            if not in_scope(alarm):
-                # Not about these reports; only its suppression may have changed.
-                if suppressed is not None and alarm.source is not AlarmSource.WORKFLOW:
-                    why = suppressed.get(alarm.asset_id, "")
-                    if why != alarm.suppressed:
-                        tx.put(alarm.model_copy(update={"suppressed": why}))
-                continue
-            if not alarm.active:
+            why = alarm.suppressed
+            if suppressed is not None and alarm.source is not AlarmSource.WORKFLOW:
+                why = suppressed.get(alarm.asset_id, "")
+            if not in_scope(alarm) or not alarm.active:
+                # Nothing to clear here; only its suppression may have changed.
+                if why != alarm.suppressed:
+                    tx.put(alarm.model_copy(update={"suppressed": why}))
                 continue
             when = now or self.clock()
             entries = [HistoryEntry(time=when, user=SYSTEM, action=Action.CLEARED)]
@@ -175,6 +174,7 @@ class AlarmService:
                 "state": AlarmState.CLEARED_UNACK if latched else AlarmState.CLEARED,
                 "cleared_at": when,
                 "changed_at": when,
+                "suppressed": why,
             }
             if alarm.shelved is not None and alarm.shelved.kind is ShelveKind.ONE_SHOT:
                 # OPC UA Part 9: a one-shot shelve lasts until the alarm returns to normal.

@@ -155,6 +155,13 @@ def test_alarms_of_an_asset_under_maintenance_are_suppressed_not_hidden(
     assert only(service, status="suppressed").id == alarm.id
     service.observe_reports([report("lathe-1", Status.GREEN, T0)], suppressed={})
     assert only(service).suppressed == ""
+    # Cleared while the job is open, then the job closes: no longer marked suppressed.
+    service.observe_reports([report("mill-1", Status.GREEN, T0 + timedelta(minutes=1), seq=2)],
+                            suppressed=why)
+    assert only(service).state is AlarmState.CLEARED_UNACK and only(service).suppressed
+    service.observe_reports([report("mill-1", Status.GREEN, T0 + timedelta(minutes=2), seq=3)],
+                            suppressed={})
+    assert only(service).suppressed == ""
 
 
 def test_workflows_waiting_for_a_person_raise_alarms(service: AlarmService) -> None:
