@@ -54,7 +54,7 @@ class TableBackend:
     async def board(self):
         return []
 
-    async def workflow(self, workflow_id):
+    async def workflow(self, workflow_id, run_id=None):
         return None
 
     async def decisions(self, query="", limit=200):
