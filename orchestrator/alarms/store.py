@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -99,12 +99,12 @@ class Tx:
         row = self.db.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM alarms").fetchone()
         return f"ALM-{int(row[0])}"
 
-    def open_alarms(self, keys: Sequence[str] | None = None) -> list[Alarm]:
-        sql = f"SELECT {_COLUMNS} FROM alarms WHERE state != ?"
-        args: list[Any] = [AlarmState.CLEARED.value]
-        rows = self.db.execute(sql, args).fetchall()
-        alarms = [_alarm(row, ()) for row in rows]
-        return [a for a in alarms if keys is None or a.key in keys]
+    def open_alarms(self) -> list[Alarm]:
+        """Alarms not yet cleared (acknowledged and cleared), without their histories."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM alarms WHERE state != ?", (AlarmState.CLEARED.value,)
+        ).fetchall()
+        return [_alarm(row, ()) for row in rows]
 
     def get(self, alarm_id: str) -> Alarm | None:
         row = self.db.execute(f"SELECT {_COLUMNS} FROM alarms WHERE id = ?", (alarm_id,)).fetchone()
@@ -299,7 +299,5 @@ class AlarmStore:
         with self._lock:
             self._db.close()
 
-
-Change = Callable[[Tx], None]
 
 __all__ = ["FILENAME", "Activation", "AlarmStore", "Tx"]
