@@ -28,7 +28,12 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class NotificationError(RetryableIntegrationError):
-    """A mail server or webhook did not take a message (down, refused, timed out)."""
+    """A mail server or webhook did not take a message (down, refused, timed out).
+
+    ``unreachable``: the server itself could not be reached, so other messages to it would fail too.
+    """
+
+    unreachable: bool = False
 
 
 def message_id(key: str) -> str:
@@ -79,10 +84,12 @@ class SmtpSender:
             await asyncio.to_thread(self._send, message)
         except (OSError, smtplib.SMTPException) as exc:
             # smtplib's exceptions name the server's reply, never our credentials.
-            raise NotificationError(
+            error = NotificationError(
                 f"mail to {to} via {self.settings.host}:{self.settings.port} failed: "
                 f"{type(exc).__name__}: {exc}; check [notifications.smtp] and that the server is up"
-            ) from exc
+            )
+            error.unreachable = isinstance(exc, OSError | smtplib.SMTPConnectError | smtplib.SMTPServerDisconnected)
+            raise error from exc
 
 
 class WebhookSender:
@@ -109,9 +116,11 @@ class WebhookSender:
         try:
             response = await self._client.post(self.url, content=body, headers=headers, timeout=self._timeout)
         except httpx.HTTPError as exc:
-            raise NotificationError(
+            error = NotificationError(
                 f"webhook {self.name!r} failed: {type(exc).__name__}: {exc}; check its url and that it is up"
-            ) from exc
+            )
+            error.unreachable = isinstance(exc, httpx.TransportError)
+            raise error from exc
         if response.status_code >= 300:
             raise NotificationError(
                 f"webhook {self.name!r} answered {response.status_code}: {response.text[:200]}"

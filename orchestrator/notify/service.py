@@ -185,10 +185,15 @@ class Notifications:
             log.warning("notify %s about %s (nobody routed): %s", ",".join(n.roles), n.subject, n.message)
             return
         failures: list[str] = []
+        unreachable: set[str] = set()  # channels found down in this attempt: not tried again in it
         async with self._lock:  # one activity at a time decides "digest or send" per recipient
             for recipient in recipients:
                 key = idempotency_key(n.workflow_id, n.run_id, n.event, recipient.key)
                 if self.log.done(key):
+                    continue
+                channel = "email" if recipient.channel == "email" else recipient.key
+                if channel in unreachable:
+                    failures.append(f"{recipient.key}: not tried, the server is unreachable")
                     continue
                 now = self.clock()
                 ids = {"workflow_id": n.workflow_id, "run_id": n.run_id, "event": n.event, "recipient": recipient.key}
@@ -202,6 +207,8 @@ class Notifications:
                     await self._deliver(recipient, f"[autoops] {n.subject}", text, self._payload(n, recipient, key), key)
                 except NotificationError as exc:
                     failures.append(str(exc))
+                    if exc.unreachable:
+                        unreachable.add(channel)
                     continue
                 self.log.record(key, status="sent", at=now, **ids)
                 log.info("notified %s about %s (%s)", recipient.key, n.subject, n.event)

@@ -158,7 +158,7 @@ def create_app(
         if exc.status_code == 401:
             # Back to the page asked for after signing in (a notification's deep link).
             wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            target = "/login" if wanted in ("/", "/login") else f"/login?{urlencode({'next': wanted})}"
+            target = "/login" if wanted in ("/", "/login", "/approvals") else f"/login?{urlencode({'next': wanted})}"
             return RedirectResponse(target, status_code=303)
         return page(request, "error.html", status_code=exc.status_code, message=exc.detail)
 

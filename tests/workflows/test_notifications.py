@@ -27,7 +27,7 @@ from orchestrator.config import parse_config
 from orchestrator.notify.service import Notifications
 from orchestrator.passwords import hash_password
 from orchestrator.reference.serve import ReferenceStack
-from orchestrator.temporal import register_search_attributes, time_skipping_server_path
+from orchestrator.temporal import free_port, register_search_attributes, time_skipping_server_path
 from policies.models import ApprovalRequirement, Autonomy, OrderParts, PartLine
 from tests.orchestrator.notify.mailbox import body, smtp_server
 from tests.workflows.conftest import unique
@@ -234,3 +234,44 @@ async def test_a_reminder_goes_out_before_the_deadline(tmp_path: Path) -> None:
         await env.shutdown()
 
 
+
+
+async def test_a_mail_server_that_is_down_neither_hangs_nor_fails_the_workflow(tmp_path: Path) -> None:
+    """Retried with backoff (time skipped), then the workflow reports it and keeps waiting for people."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=str(time_skipping_server_path())
+    )
+    await register_search_attributes(env.client)
+    down = free_port()  # nothing listens there
+    try:
+        async with httpx.AsyncClient() as hooks:
+            notes = Notifications.from_config(parse_config(plant(down)), http=hooks, state_dir=tmp_path)
+            try:
+                async with notifying_worker(env.client, notes) as queue:
+                    handle = await start_part_order(
+                        env.client,
+                        PartOrderInput(
+                            site="s1", autonomy=Autonomy.APPROVE,
+                            order=OrderParts(supplier="acme", lines=(PartLine(sku="BRG", quantity=2, unit_price=300),)),
+                        ),
+                        n=uuid.uuid4().hex[:6], task_queue=queue,
+                    )
+
+                    async def gave_up() -> str:
+                        async for event in handle.fetch_history_events():
+                            if event.HasField("activity_task_failed_event_attributes"):
+                                return str(event.activity_task_failed_event_attributes.failure.message)
+                        await env.sleep(30)  # let the retry backoff pass
+                        return ""
+
+                    reason = await eventually(gave_up)
+                    assert f"127.0.0.1:{down}" in reason and "is the server up" not in reason
+                    status = await handle.query(PartOrderWorkflow.approval)
+                    assert status.state == ApprovalState.PENDING  # still in the inbox, still waiting
+                    await handle.execute_update(PartOrderWorkflow.cancel, CancelRequest(user="carla", reason="done"))
+                    assert (await handle.result()).status.value == "cancelled"
+                    assert notes.log.rows() == []  # nothing recorded as sent
+            finally:
+                notes.close()
+    finally:
+        await env.shutdown()
