@@ -331,7 +331,8 @@ class ApprovalGated:
                 self.gate.roles, request.subject,
                 f"{request.subject} waits for approval: {request.amount:g} {request.currency}, "
                 f"{self.gate.min_approvers} of {', '.join(self.gate.roles)}. "
-                f"{request.context.explanation}".strip(),
+                + (f"Approving creates {request.context.creates}. " if request.context.creates else "")
+                + request.context.explanation,
                 kind=NotificationKind.APPROVAL_REQUESTED, deadline=self.gate.deadline_at,
             )
         decided = lambda: self.gate.state not in (ApprovalState.PENDING, ApprovalState.ESCALATED)  # noqa: E731

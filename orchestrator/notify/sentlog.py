@@ -121,6 +121,22 @@ class SentLog:
             )
         return out
 
+    def claim(self, ids: list[int], at: datetime) -> bool:
+        """Take these digest items for sending; False when another worker took them first."""
+        with self._lock:
+            cur = self._db.executemany(
+                "UPDATE digest SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
+                [(f"sending {at.isoformat()}", i) for i in ids],
+            )
+            return cur.rowcount == len(ids)
+
+    def release(self, ids: list[int]) -> None:
+        """Give claimed items back (the send failed; the next flush tries again)."""
+        with self._lock:
+            self._db.executemany(
+                "UPDATE digest SET sent_at = NULL WHERE id = ? AND sent_at LIKE 'sending %'", [(i,) for i in ids]
+            )
+
     def digest_sent(self, recipient: str, ids: list[int], at: datetime) -> None:
         """Mark one recipient's digest items sent; the digest counts as one message in its window."""
         with self._lock:

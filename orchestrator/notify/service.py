@@ -157,7 +157,9 @@ class Notifications:
 
     def _payload(self, n: Notification, recipient: Recipient, key: str) -> dict[str, Any]:
         return {
-            "id": key, "kind": n.kind.value, "subject": n.subject, "text": n.message,
+            # "text" is what chat tools (Slack, Mattermost, Teams workflows) show as the message.
+            "id": key, "kind": n.kind.value, "subject": n.subject, "message": n.message,
+            "text": f"{n.message}\n{self.link(n)}",
             "workflow_id": n.workflow_id, "roles": list(recipient.roles or n.roles),
             "priority": n.priority, "asset_id": n.asset_id,
             "line": self.directory.line_of.get(n.asset_id or "", ""),
@@ -227,14 +229,18 @@ class Notifications:
             text = "\n\n".join(f"{i.subject}\n{i.body}\nOpen it: {i.link}" for i in items)
             key = f"digest/{items[0].id}/{recipient_key}"
             payload = {
-                "id": key, "kind": "digest", "subject": subject,
+                "id": key, "kind": "digest", "subject": subject, "text": text,
                 "items": [{"subject": i.subject, "text": i.body, "link": i.link} for i in items],
             }
             if recipient.channel == "webhook" and address not in self.webhooks:
                 continue
+            ids = [i.id for i in items]
+            if not self.log.claim(ids, now):
+                continue  # another worker sends this one
             try:
                 await self._deliver(recipient, subject, text + "\n\n-- autoops digest", payload, key)
             except NotificationError as exc:
+                self.log.release(ids)
                 log.warning("digest to %s not sent yet: %s", recipient_key, exc)
                 continue
             self.log.digest_sent(recipient_key, [i.id for i in items], now)
