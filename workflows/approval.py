@@ -297,7 +297,7 @@ class ApprovalGated:
                 NOTIFY_ACTIVITY,
                 note,
                 start_to_close_timeout=timedelta(seconds=60),
-                # A mail server that is down is retried with backoff for a few minutes, then the
+                # A mail server that is down is retried with backoff for about a minute, then the
                 # workflow logs it and carries on: the item stays in the inbox either way.
                 retry_policy=RetryPolicy(
                     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
@@ -326,6 +326,7 @@ class ApprovalGated:
         # Tell the approvers when the gate opens and remind them before each deadline (workflows
         # started before this change only heard of escalations, and replay as they ran).
         announcing = workflow.patched("approval-notifies-approvers")
+        self._reminded = set()  # a second gate in the same run gets its own reminders
         if announcing and not exhausted and self.gate.state == ApprovalState.PENDING:
             await self.notify(
                 self.gate.roles, request.subject,
@@ -398,6 +399,7 @@ class ApprovalGated:
     async def _remind(self, request: ApprovalRequest, before: float) -> None:
         self._reminded.add((self.gate.tier_index, before))
         deadline = self.gate.deadline_at
+        assert deadline is not None  # reminders exist only while a deadline does
         nxt = self.gate.tier_index + 1 < len(self.gate.tiers)
         then = "it escalates to the next tier" if nxt else "it stays open (no higher tier)"
         await self.notify(
