@@ -237,6 +237,11 @@ class PlantConfig(Section):
                         f"users.{user.name}.roles: unknown role {role!r}; declared roles are {sorted(self.roles)}"
                     )
         problems = self.notifications.problems(roles=set(self.roles), lines=line_ids)
+        if self.notifications.enabled and not self.notifications.base_url and self.web.host in ("0.0.0.0", "::", ""):
+            problems.append(
+                f"notifications.base_url: links in notifications need the address people open the web UI "
+                f"at ([web] host {self.web.host!r} listens everywhere); set e.g. base_url = \"https://autoops.plant.example\""
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

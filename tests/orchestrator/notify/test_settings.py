@@ -75,6 +75,8 @@ def test_no_table_means_notifications_are_only_logged(tmp_path: Path) -> None:
         (("digest_after = 3", "digest_after = 3\nsend_twice = true"), "notifications.send_twice: Extra inputs"),
         (('email = "carla@plant.example"', 'email = "carla"'), "users[0].email"),
         (('password_env = "TEST_SMTP_PASSWORD"\n', ""), "notifications.smtp.password_env: a login (username) needs"),
+        (('[notifications]\nbase_url = "https://autoops.plant.example"', '[web]\nhost = "0.0.0.0"\n[notifications]'),
+         "notifications.base_url: links in notifications need the address people open"),
     ],
 )
 def test_mistakes_name_the_file_and_the_field(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
