@@ -32,14 +32,16 @@ def test_the_demo_mails_each_approver_before_they_sign(tmp_path: Path) -> None:
         state = tmp_path / "state"
         env = demo_env(state)
         code, summary, err = finish(start(state, env, "--fresh", "--config", str(plant)), env, timeout_s=600)
-        assert code == 0, (summary.get("expected_outcomes"), err[-3000:])
+        assert code == 0, (summary.get("expected_outcomes"), err[-3000:], [m["Subject"] for m in box.messages])
         web = f"http://127.0.0.1:{env['AUTOOPS_WEB_PORT']}"
         approved = [e for e in summary["timeline"] if e["what"] == "approved"]
         assert approved
         for entry in approved:
             mine = box.to(f"{entry['by']}@precision-components.example")
             link = f"{web}/approvals/{quote(entry['workflow'], safe='/')}"
-            assert any(link in body(m) and "waits for approval" in body(m) for m in mine), (entry, len(mine))
+            assert any(link in body(m) and "waits for approval" in body(m) for m in mine), (
+                entry, [m["Subject"] for m in mine], err[-2000:]
+            )
         ids = Counter(m["Message-ID"] for m in box.messages)
         assert ids and ids.most_common(1)[0][1] == 1  # nothing sent twice
         assert (state / "notifications.sqlite").exists()
