@@ -65,6 +65,7 @@ def policy_from_config(
         tiers=tiers or ApprovalPolicy().tiers,
         role_limits=role_limits(config),
         approvers=approvers(config),
+        remind_before_s=config.approvals.remind_before_s,
     )
 
 

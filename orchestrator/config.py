@@ -26,6 +26,7 @@ from pydantic import (
 
 from agents.errors import ConfigError
 from agents.sources.config import SourceSpec, check_sources, parse_sources, sensor_index
+from orchestrator.notify.settings import NotificationSettings
 
 
 class Section(BaseModel):
@@ -89,6 +90,8 @@ class User(Section):
     roles: tuple[str, ...] = Field(min_length=1)
     # scrypt hash "scrypt$n$r$p$salt_hex$hash_hex" (see orchestrator/web/passwords.py); never clear text.
     password_hash: str = ""
+    # Where notifications for this user's roles go ([notifications] email_users); empty: nowhere.
+    email: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+$")
 
 
 class Endpoint(Section):
@@ -157,6 +160,14 @@ class ApprovalSettings(Section):
     # Cost tiers, lowest first: {name, above, roles, min_approvers, deadline_s} (workflows.models.ApprovalTier).
     # Empty: the default ladder (maintenance lead / buyer, then the plant manager above 5000).
     tiers: tuple[dict[str, Any], ...] = ()
+    # Remind the approvers this many seconds before each tier's deadline ([] = no reminders).
+    remind_before_s: tuple[float, ...] = Field(default=(3600.0,))
+
+    @model_validator(mode="after")
+    def _positive_reminders(self) -> ApprovalSettings:
+        if any(r <= 0 for r in self.remind_before_s):
+            raise ValueError(f"remind_before_s: {list(self.remind_before_s)} must be seconds > 0 before the deadline")
+        return self
 
 
 class PolicySettings(Section):
@@ -193,6 +204,7 @@ class PlantConfig(Section):
     temporal: TemporalSettings = TemporalSettings()
     ray: RaySettings = RaySettings()
     web: WebSettings = WebSettings()
+    notifications: NotificationSettings = NotificationSettings()
     _sources: tuple[SourceSpec, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
@@ -228,6 +240,14 @@ class PlantConfig(Section):
                     raise ValueError(
                         f"users.{user.name}.roles: unknown role {role!r}; declared roles are {sorted(self.roles)}"
                     )
+        problems = self.notifications.problems(roles=set(self.roles), lines=line_ids)
+        if self.notifications.enabled and not self.notifications.base_url and self.web.host in ("0.0.0.0", "::", ""):
+            problems.append(
+                f"notifications.base_url: links in notifications need the address people open the web UI "
+                f"at ([web] host {self.web.host!r} listens everywhere); set e.g. base_url = \"https://autoops.plant.example\""
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def source_specs(self) -> tuple[SourceSpec, ...]:
@@ -352,6 +372,13 @@ def _check_secrets(config: PlantConfig, environ: Mapping[str, str], *, source: s
         if getattr(config.endpoints, name) is not None
     ]
     named.append(("temporal.api_key_env", config.temporal.api_key_env))
+    smtp = config.notifications.smtp
+    if smtp is not None:
+        named.append(("notifications.smtp.password_env", smtp.password_env))
+    named += [
+        (f"notifications.webhooks[{i}].secret_env", hook.secret_env)
+        for i, hook in enumerate(config.notifications.webhooks)
+    ]
     for field, var in named:
         try:
             _secret_from_env(var, field, environ)

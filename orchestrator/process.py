@@ -114,6 +114,7 @@ class Stack:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
     _worker: Any = None
+    _notifier: Any = None  # orchestrator.notify.Notifications when [notifications] names a channel
 
     @classmethod
     async def start(
@@ -174,6 +175,13 @@ class Stack:
                 on_receipt=orchestrator.on_goods_received,
                 on_issue=orchestrator.on_parts_used,
             )
+            notifier = None
+            if config.notifications.enabled:
+                from orchestrator.notify.service import Notifications
+
+                hooks_http = httpx.AsyncClient(timeout=10.0)
+                clients.append(hooks_http)
+                notifier = Notifications.from_config(config, http=hooks_http, state_dir=state_dir)
             deps = WorkerDeps.from_http(
                 supplier=http["supplier"],
                 cmms=http["cmms"],
@@ -182,6 +190,7 @@ class Stack:
                 health=orchestrator.asset_health,
                 supplier_callback_url=f"{web_base}/callbacks/supplier",
                 cmms_callback_url=f"{web_base}/callbacks/cmms",
+                **({"notifier": notifier} if notifier is not None else {}),
             )
             worker = build_worker(services.client, deps, task_queue=config.temporal.task_queue)
             server = cls._web_server(config, services, orchestrator, secret)
@@ -191,12 +200,15 @@ class Stack:
             services.stop()
             raise
         stack = cls(config, state_dir, services, orchestrator, web_base, server, [], clients, worker)
+        stack._notifier = notifier
         try:
             if orchestrator.hub is not None:
                 await orchestrator.hub.start()
                 if orchestrator.feed is not None:
                     await orchestrator.feed.prime()
             stack._tasks.append(asyncio.create_task(worker.run(), name="temporal-worker"))
+            if notifier is not None:
+                stack._tasks.append(asyncio.create_task(notifier.run_digests(asyncio.Event()), name="digests"))
             stack._tasks.append(asyncio.create_task(server.serve(), name="web"))
             for _ in range(200):  # the web server binds within a second; bounded wait
                 if server.started:
@@ -303,6 +315,8 @@ class Stack:
             seen.close()
         for client in self._clients:
             await client.aclose()
+        if self._notifier is not None:
+            self._notifier.close()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.orchestrator.fleet.checkpoint)
         self.services.stop()

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         Escalation,
         Notification,
+        NotificationKind,
         PartnerRetry,
         RecordedVote,
         WorkOrderCompletion,
@@ -193,6 +194,8 @@ class ApprovalGated:
         self._attention_answer: AttentionDecision | None = None
         self._attention_roles: tuple[str, ...] = ()  # who may answer it
         self._state_before_attention = ApprovalState.NOT_REQUIRED
+        self._notified = 0  # notifications sent by this run: numbers each one's event id
+        self._reminded: set[tuple[int, float]] = set()  # (tier index, seconds before) already reminded
 
     # ----------------------------------------------------------------- handlers
 
@@ -262,15 +265,44 @@ class ApprovalGated:
         state = ApprovalState.ATTENTION if self._attention else self.gate.state
         workflow.upsert_search_attributes([APPROVAL_STATE.value_set(state.value)])
 
-    async def notify(self, roles: tuple[str, ...], subject: str, message: str) -> None:
+    async def notify(
+        self,
+        roles: tuple[str, ...],
+        subject: str,
+        message: str,
+        *,
+        kind: NotificationKind = NotificationKind.INFO,
+        deadline: datetime | None = None,
+    ) -> None:
         """Tell people; a notifier that fails is logged, it never fails the workflow itself
-        (the state stays visible through the search attribute and the query)."""
+        (the state stays visible through the search attribute and the query).
+
+        Each notification gets an event id unique within the run (a counter, deterministic on
+        replay): with the run id it is the sender's idempotency key, so a retried activity or a
+        replayed workflow never mails the same recipient twice."""
+        info = workflow.info()
+        self._notified += 1
+        context = self.gate.request.context if self.gate.request is not None else ApprovalContext()
+        in_inbox = kind != NotificationKind.INFO or self._attention or self.gate.state in (
+            ApprovalState.PENDING, ApprovalState.ESCALATED
+        )
+        note = Notification(
+            workflow_id=info.workflow_id, roles=roles, subject=subject, message=message,
+            run_id=info.run_id, event=f"{self._notified}:{kind.value}", kind=kind,
+            priority=context.priority, asset_id=context.asset_id, deadline=deadline,
+            link_path=f"/approvals/{info.workflow_id}" if in_inbox else f"/workflows/{info.workflow_id}",
+        )
         try:
             await workflow.execute_activity(
                 NOTIFY_ACTIVITY,
-                Notification(workflow_id=workflow.info().workflow_id, roles=roles, subject=subject, message=message),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_attempts=5),
+                note,
+                start_to_close_timeout=timedelta(seconds=60),
+                # A mail server that is down is retried with backoff for about a minute, then the
+                # workflow logs it and carries on: the item stays in the inbox either way.
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                    maximum_interval=timedelta(seconds=60), maximum_attempts=5,
+                ),
             )
         except ActivityError as err:
             workflow.logger.warning("notification to %s failed: %s (%s)", ",".join(roles), message, err.cause)
@@ -291,11 +323,36 @@ class ApprovalGated:
         exhausted = False
         if workflow.patched("approval-unmet-escalates"):
             exhausted = await self._escalate_unmet(request)
+        # Tell the approvers when the gate opens and remind them before each deadline (workflows
+        # started before this change only heard of escalations, and replay as they ran).
+        announcing = workflow.patched("approval-notifies-approvers")
+        self._reminded = set()  # a second gate in the same run gets its own reminders
+        if announcing and not exhausted and self.gate.state == ApprovalState.PENDING:
+            await self.notify(
+                self.gate.roles, request.subject,
+                f"{request.subject} waits for approval: {request.amount:g} {request.currency}, "
+                f"{self.gate.min_approvers} of {', '.join(self.gate.roles)}. "
+                + (f"Approving creates {request.context.creates}. " if request.context.creates else "")
+                + request.context.explanation,
+                kind=NotificationKind.APPROVAL_REQUESTED, deadline=self.gate.deadline_at,
+            )
+        decided = lambda: self.gate.state not in (ApprovalState.PENDING, ApprovalState.ESCALATED)  # noqa: E731
         while True:
-            decided = lambda: self.gate.state not in (ApprovalState.PENDING, ApprovalState.ESCALATED)  # noqa: E731
+            reminder = self._next_reminder(workflow.now()) if announcing and not exhausted else None
+            if exhausted:
+                timeout: timedelta | None = None
+            elif reminder is not None:
+                timeout = reminder[1] - workflow.now()
+            elif announcing and self.gate.deadline_at is not None:
+                timeout = max(self.gate.deadline_at - workflow.now(), timedelta(milliseconds=1))
+            else:
+                timeout = self.gate.deadline
             try:
-                await workflow.wait_condition(decided, timeout=None if exhausted else self.gate.deadline)
+                await workflow.wait_condition(decided, timeout=timeout)
             except TimeoutError:
+                if reminder is not None:
+                    await self._remind(request, reminder[0])
+                    continue
                 escalation = self.gate.escalate(workflow.now())
                 if escalation is None:
                     exhausted = True
@@ -303,12 +360,14 @@ class ApprovalGated:
                     await self.notify(
                         self.gate.roles, request.subject,
                         f"Still waiting for approval of {request.subject}; no higher tier to escalate to.",
+                        kind=NotificationKind.ESCALATED,
                     )
                 else:
                     await self.notify(
                         escalation.roles, request.subject,
                         f"Approval of {request.subject} escalated from {escalation.from_tier} to "
                         f"{escalation.to_tier}: {escalation.reason}. It will not approve by itself.",
+                        kind=NotificationKind.ESCALATED, deadline=self.gate.deadline_at,
                     )
                 self._publish_state()
                 workflow.set_current_details(
@@ -318,6 +377,37 @@ class ApprovalGated:
             break
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.gate.status()
+
+    def _next_reminder(self, now: datetime) -> tuple[float, datetime] | None:
+        """The next reminder of the current tier still ahead: (seconds before the deadline, when)."""
+        deadline_at = self.gate.deadline_at
+        request = self.gate.request
+        if deadline_at is None or request is None:
+            return None
+        tier_s = self.gate.deadline.total_seconds()
+        for before in sorted(request.policy.remind_before_s, reverse=True):
+            key = (self.gate.tier_index, before)
+            at = deadline_at - timedelta(seconds=before)
+            if before >= tier_s or key in self._reminded:
+                continue
+            if at <= now:  # too late for this one (a later, shorter one may still come)
+                self._reminded.add(key)
+                continue
+            return before, at
+        return None
+
+    async def _remind(self, request: ApprovalRequest, before: float) -> None:
+        self._reminded.add((self.gate.tier_index, before))
+        deadline = self.gate.deadline_at
+        assert deadline is not None  # reminders exist only while a deadline does
+        nxt = self.gate.tier_index + 1 < len(self.gate.tiers)
+        then = "it escalates to the next tier" if nxt else "it stays open (no higher tier)"
+        await self.notify(
+            self.gate.roles, request.subject,
+            f"Reminder: {request.subject} still waits for approval by {', '.join(self.gate.roles)}; "
+            f"its deadline is {deadline:%Y-%m-%d %H:%M} UTC (in {_duration(before)}), then {then}.",
+            kind=NotificationKind.REMINDER, deadline=deadline,
+        )
 
     async def _escalate_unmet(self, request: ApprovalRequest) -> bool:
         """A request nobody declared can complete escalates at once, tier by tier; if even the
@@ -334,6 +424,7 @@ class ApprovalGated:
                 escalation.roles, request.subject,
                 f"Approval of {request.subject} escalated at once from {escalation.from_tier} to "
                 f"{escalation.to_tier}: {escalation.reason}.",
+                kind=NotificationKind.ESCALATED,
             )
             why = self.gate.unmet()
         if not why:
@@ -345,7 +436,9 @@ class ApprovalGated:
             "role limits in the plant file"
         )
         self._publish_state()
-        await self.notify(self.gate.roles, request.subject, f"{request.subject} {self.gate.reason}.")
+        await self.notify(
+            self.gate.roles, request.subject, f"{request.subject} {self.gate.reason}.", kind=NotificationKind.ESCALATED
+        )
         workflow.set_current_details(f"Cannot be approved: {why}")
         return True
 
@@ -356,7 +449,7 @@ class ApprovalGated:
         self._attention_roles = roles
         self._publish_state()
         workflow.set_current_details(f"Needs a person: {reason}")
-        await self.notify(roles, subject, f"{subject} needs a person: {reason}")
+        await self.notify(roles, subject, f"{subject} needs a person: {reason}", kind=NotificationKind.ATTENTION)
         await workflow.wait_condition(lambda: self._attention_answer is not None)
         answer = self._attention_answer
         assert answer is not None
@@ -365,6 +458,12 @@ class ApprovalGated:
             self.gate.reason = f"cancelled by {answer.user} after: {reason}. {answer.comment}"
         self._publish_state()
         return answer.retry
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 def partner_retry_policy(retry: PartnerRetry) -> RetryPolicy:

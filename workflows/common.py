@@ -44,12 +44,26 @@ async def log_notifier(notification: Notification) -> None:
 
 
 class NotifyActivities:
+    """The ``notify`` activity: hands the notification to the injected notifier.
+
+    The notifier is what reaches people (``orchestrator.notify.Notifications``: mail, webhooks,
+    a durable sent-log keyed by workflow id, run id, event and recipient, so a retry of this
+    activity sends nothing twice). Notifications from workflows started before event ids existed
+    get the activity's own id, which is the same on every retry.
+    """
+
     def __init__(self, notifier: Notifier = log_notifier) -> None:
         self._notifier = notifier
 
     @activity.defn(name="notify")
     async def notify(self, notification: Notification) -> None:
-        await self._notifier(notification)
+        info = activity.info()
+        fill: dict[str, str] = {}
+        if not notification.run_id:
+            fill["run_id"] = info.workflow_run_id or ""
+        if not notification.event:
+            fill["event"] = f"activity-{info.activity_id}"
+        await self._notifier(notification.model_copy(update=fill) if fill else notification)
 
 
 class StockLedger:

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
 from policies.models import (
     ApprovalRequirement,
@@ -96,6 +96,9 @@ class ApprovalPolicy(Frozen):
     # The declared people who may sign (from ``[[users]]``); empty: unknown, and only the roles'
     # limits are checked when the gate opens (see workflows/signers.py).
     approvers: tuple[Approver, ...] = ()
+    # Remind the approvers this long before each tier's deadline (seconds; reminders longer than
+    # the deadline itself are skipped). Empty: no reminders.
+    remind_before_s: tuple[PositiveFloat, ...] = (3600.0,)
 
     def tier_index_for(self, amount: float) -> int:
         """Index of the tier that applies to ``amount``: the last one whose ``above`` it exceeds."""
@@ -189,11 +192,31 @@ class AttentionDecision(Frozen):
     role: str = ""  # the role the person answers in; must be one the attention was sent to
 
 
+class NotificationKind(StrEnum):
+    """Why people are told something; routes and digests may treat kinds differently."""
+
+    APPROVAL_REQUESTED = "approval_requested"
+    REMINDER = "reminder"  # an approval's deadline is near
+    ESCALATED = "escalated"
+    ATTENTION = "attention"  # a partner refused or failed: a person must decide
+    INFO = "info"
+
+
 class Notification(Frozen):
+    """What a workflow tells people. ``(workflow_id, run_id, event)`` names it once per run, so
+    the sender can keep it from going out twice to the same recipient when the activity retries."""
+
     workflow_id: str
     roles: tuple[str, ...]
     subject: str
     message: str
+    run_id: str = ""
+    event: str = ""  # unique within the run ("3:approval_requested"); empty: the activity's own id
+    kind: NotificationKind = NotificationKind.INFO
+    priority: str = ""  # P1..P4 when the action has one
+    asset_id: str | None = None
+    link_path: str = ""  # where the item opens in the web UI ("/approvals/<workflow id>")
+    deadline: datetime | None = None
 
 
 # --------------------------------------------------------------------------- callbacks (signals)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -58,6 +58,14 @@ def _sorted_inbox(items: list[ApprovalItem]) -> list[ApprovalItem]:
             -(i.requested_at.timestamp() if i.requested_at else 0.0),
         ),
     )
+
+
+def _local_path(target: str) -> str:
+    """``target`` if it is a path on this site, else ``""`` (no open redirect to another host)."""
+    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith("//") or "\\" in target or parts.scheme or parts.netloc:
+        return ""
+    return target
 
 
 def signed_in(request: Request) -> User:
@@ -152,7 +160,10 @@ def create_app(
         if request.url.path.startswith("/api/") or request.method != "GET":
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         if exc.status_code == 401:
-            return RedirectResponse("/login", status_code=303)
+            # Back to the page asked for after signing in (a notification's deep link).
+            wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            target = "/login" if wanted in ("/", "/login", "/approvals") else f"/login?{urlencode({'next': wanted})}"
+            return RedirectResponse(target, status_code=303)
         return page(request, "error.html", status_code=exc.status_code, message=exc.detail)
 
     @app.exception_handler(RequestValidationError)
@@ -181,28 +192,32 @@ def create_app(
 
     # ---- sign in / out -------------------------------------------------------------------------
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    async def login_page(request: Request) -> HTMLResponse:
-        return page(request, "login.html", error="")
+    async def login_page(request: Request, next: str = "") -> HTMLResponse:  # noqa: A002
+        return page(request, "login.html", error="", next=_local_path(next))
 
     @app.post("/login", include_in_schema=False, dependencies=[Depends(csrf_form)])
     async def login(
-        request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()]
+        request: Request,
+        username: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+        next: Annotated[str, Form()] = "",  # noqa: A002
     ) -> Response:
+        wanted = _local_path(next)
         address = request.client.host if request.client else "unknown"
         try:
             session = await auth.sign_in(username, password, address=address)
         except Throttled as exc:
             wait = retry_after_header(exc.retry_after_s)
             response = page(
-                request, "login.html", status_code=429, error=f"{exc}; try again in {wait} s"
+                request, "login.html", status_code=429, error=f"{exc}; try again in {wait} s", next=wanted
             )
             response.headers["Retry-After"] = wait
             return response
         if session is None:
             return page(
-                request, "login.html", status_code=401, error="unknown user or wrong password"
+                request, "login.html", status_code=401, error="unknown user or wrong password", next=wanted
             )
-        response = RedirectResponse("/approvals", status_code=303)
+        response = RedirectResponse(wanted or "/approvals", status_code=303)
         auth.store.drop(request.cookies.get("autoops_session"))
         auth.set_cookie(response, session)
         return response
@@ -252,6 +267,19 @@ def create_app(
         reasons = {i.id: can_act(config, user, i) for i in items}
         return page(
             request, "approvals.html", items=items, reasons=reasons, message=msg, ok=bool(ok)
+        )
+
+    @app.get("/approvals/{approval_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def approval_page(request: Request, approval_id: str, user: UserDep) -> HTMLResponse:
+        """One item of the inbox: where a notification's link lands."""
+        item = await backend.approval(approval_id)
+        items = [item] if item is not None else []
+        gone = "" if item is not None else (
+            f"{approval_id} no longer waits for a person; its history is on the workflow page."
+        )
+        return page(
+            request, "approvals.html", items=items, reasons={i.id: can_act(config, user, i) for i in items},
+            message=gone, ok=item is not None, single=approval_id,
         )
 
     @app.post(
