@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,7 +41,9 @@ def shift_report(learned: PlantHistory, day: date | None, shift: str | None) -> 
         if found is None:
             raise ConfigError("no shift has completed in the history yet")
         window = found
-    return build_shift_report(learned.store, learned, window, watchers=learned.watchers)
+    return build_shift_report(
+        learned.store, learned, window, watchers=learned.watchers, as_of=learned.now()
+    )
 
 
 @report_app.command("shift")
@@ -107,7 +109,9 @@ def _register_policy_report() -> None:
 
         learned = PlantHistory(state_dir)
         try:
-            rows = policy_report(learned.store, learned.now(), policy_id, learned.watchers)
+            # Everything the history holds: no cutoff (a simulated plant's clock runs ahead).
+            everything = datetime.max.replace(tzinfo=UTC)
+            rows = policy_report(learned.store, everything, policy_id, learned.watchers)
         finally:
             learned.store.close()
         if as_json:

@@ -209,12 +209,21 @@ class HistoryStore:
         return self.rows(table, table.c.at >= start, table.c.at < end, order_by=[table.c.at])
 
     def latest_time(self) -> datetime | None:
-        """The last interval end recorded (the plant's 'now' as far as the history knows)."""
-        with self.engine.connect() as conn:
-            from sqlalchemy import func
+        """The plant's 'now' as far as the history knows: its latest interval, decision or finding."""
+        from sqlalchemy import func
 
-            value = conn.execute(select(func.max(schema.production_counts.c.end))).scalar()
-        return _utc(value)
+        found = []
+        with self.engine.connect() as conn:
+            for column in (
+                schema.machine_states.c.end,
+                schema.decisions.c.at,
+                schema.workflow_outcomes.c.finding_at,
+                schema.breakdowns.c.at,
+            ):
+                value = _utc(conn.execute(select(func.max(column))).scalar())
+                if value is not None:
+                    found.append(value)
+        return max(found) if found else None
 
     def report(self, shift_key: str) -> dict[str, Any] | None:
         rows = self.rows(schema.shift_reports, schema.shift_reports.c.shift_key == shift_key)

@@ -215,8 +215,14 @@ def build_shift_report(
     compare_days: float = 7.0,
     watchers: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     alpha: float = 0.01,
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
-    """The report of one shift (see the module docstring)."""
+    """The report of one shift (see the module docstring).
+
+    ``as_of``: what is known when the report is made (default the shift's end): the cumulative
+    figures (MTBF / MTTR, the policies' outcomes) count findings up to then. A report made later
+    (``autoops report shift`` after the fact) includes the findings that came in since."""
+    known = max(as_of or shift.end, shift.end)
     machines, line_of = _times(store, shift.start, shift.end)
     lines: dict[str, _Times] = defaultdict(_Times)
     downtime: dict[str, float] = defaultdict(float)
@@ -244,14 +250,14 @@ def build_shift_report(
     findings = (significant_differences("line", by_line, alpha=alpha)
                 + significant_differences("shift", by_shift, alpha=alpha)
                 + significant_differences("batch", by_batch, alpha=alpha))
-    mtbf, mttr = reliability(store, shift.end)
+    mtbf, mttr = reliability(store, known)
     good = sum(t.good for t in machines.values())
-    policies = outcomes(store, shift.end, watchers)
+    policies = outcomes(store, known, watchers)
     return {
         "site": config.site,
         "shift": {"key": shift.key, "name": shift.name, "day": shift.day.isoformat(),
                   "start": shift.start.isoformat(), "end": shift.end.isoformat(),
-                  "timezone": config.schedule.timezone},
+                  "timezone": config.schedule.timezone, "outcomes_as_of": known.isoformat()},
         "machines": {a: {"line": line_of.get(a, ""), **t.figures()} for a, t in sorted(machines.items())},
         "lines": {name: lines[name].figures() for name in sorted(lines)},
         "downtime": {k: _r(v, 3) for k, v in sorted(downtime.items(), key=lambda kv: -kv[1])},
