@@ -93,8 +93,18 @@ async def assemble(
                 "map its sensors to a [[sources]] tag in the plant file",
                 asset,
             )
+    from orchestrator.history.recorder import recorder_for
+
+    # The history store (Learn): which policies watch each asset, for missed failures.
+    watchers = {
+        spec.asset_id: [(p.id, p.version) for p in (lp.policy for lp in policies)
+                        if spec.kind in p.asset_kinds]
+        for spec in asset_specs(config)
+    }
+    recorder = await asyncio.to_thread(recorder_for, config, state_dir, watchers)
     return cls(
         config,
+        recorder=recorder,
         client=client,
         fleet=fleet,
         engine=engine,

@@ -72,6 +72,14 @@ class Schedule(Section):
     planned_breaks: tuple[Break, ...] = ()
 
 
+class HistorySettings(Section):
+    """The history store (orchestrator/history): SQLite in the state dir unless ``url`` is set."""
+
+    url: str | None = None  # e.g. "postgresql://autoops@db:5432/autoops"
+    retention_days: float | None = Field(default=None, gt=0)  # None: keep everything
+    indicator_every_h: float = Field(default=1.0, gt=0)  # downsampling of the indicator series
+
+
 class Role(Section):
     """A role and the largest amount (currency of the site) one approval by it may cover."""
 
@@ -205,6 +213,7 @@ class PlantConfig(Section):
     ray: RaySettings = RaySettings()
     web: WebSettings = WebSettings()
     notifications: NotificationSettings = NotificationSettings()
+    history: HistorySettings = HistorySettings()
     _sources: tuple[SourceSpec, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")

@@ -115,6 +115,7 @@ class Stack:
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
     _worker: Any = None
     _notifier: Any = None  # orchestrator.notify.Notifications when [notifications] names a channel
+    _report_worker: Any = None  # the shift-report clock's (a plant on wall-clock time)
 
     @classmethod
     async def start(
@@ -193,14 +194,19 @@ class Stack:
                 **({"notifier": notifier} if notifier is not None else {}),
             )
             worker = build_worker(services.client, deps, task_queue=config.temporal.task_queue)
+            report_worker = None
+            if not config.simulation and config.schedule.shifts:
+                from orchestrator.report.clock import start_report_clock
+
+                report_worker = await start_report_clock(services.client, config, state_dir)
             server = cls._web_server(config, services, orchestrator, secret)
         except BaseException:
             for client in clients:
                 await client.aclose()
             services.stop()
             raise
-        stack = cls(config, state_dir, services, orchestrator, web_base, server, [], clients, worker)
-        stack._notifier = notifier
+        stack = cls(config, state_dir, services, orchestrator, web_base, server, [], clients, worker,
+                    _notifier=notifier, _report_worker=report_worker)
         try:
             if orchestrator.hub is not None:
                 await orchestrator.hub.start()
@@ -209,6 +215,8 @@ class Stack:
             stack._tasks.append(asyncio.create_task(worker.run(), name="temporal-worker"))
             if notifier is not None:
                 stack._tasks.append(asyncio.create_task(notifier.run_digests(asyncio.Event()), name="digests"))
+            if report_worker is not None:
+                stack._tasks.append(asyncio.create_task(report_worker.run(), name="report-worker"))
             stack._tasks.append(asyncio.create_task(server.serve(), name="web"))
             for _ in range(200):  # the web server binds within a second; bounded wait
                 if server.started:
@@ -246,7 +254,12 @@ class Stack:
             await to_workflow(event)
             if event.type == EventType.WORK_ORDER_COMPLETED and event.external_ref:
                 await orchestrator.on_work_order_completed(workflow_id_for_ref(event.external_ref))
+                await orchestrator.record_finding(workflow_id_for_ref(event.external_ref), event.payload)
 
+        if orchestrator.recorder is not None:
+            from orchestrator.report.web import create_report_router
+
+            app.include_router(create_report_router(orchestrator.recorder.store))
         app.include_router(
             create_intake_router(
                 secrets={"supplier": secret, "cmms": secret},
@@ -303,9 +316,10 @@ class Stack:
             await self.orchestrator.hub.stop()  # what the sources hold goes to the disk buffer
         self.orchestrator.close()
         self._server.should_exit = True
-        if self._worker is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._worker.shutdown(), timeout=15)
+        for worker in (self._worker, self._report_worker):
+            if worker is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(worker.shutdown(), timeout=15)
         for task in self._tasks:
             if not task.done():
                 task.cancel()

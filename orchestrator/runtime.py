@@ -36,6 +36,7 @@ from orchestrator.assets import asset_specs, catalog
 from orchestrator.collaborators import Feed, Fleet, Mes
 from orchestrator.config import PlantConfig
 from orchestrator.dispatch import Dispatcher
+from orchestrator.history.recorder import HistoryRecorder
 from orchestrator.ledger import WorkflowLedger
 from orchestrator.plant_context import PlantContext
 from orchestrator.progress import History, Progress
@@ -77,6 +78,7 @@ class Orchestrator:
         task_queue: str | None = None,
         hub: SourceHub | None = None,
         feed: Feed | None = None,
+        recorder: HistoryRecorder | None = None,
     ) -> None:
         from orchestrator.approvals import policy_from_config
         from workflows.models import ApprovalTier
@@ -84,6 +86,7 @@ class Orchestrator:
         self.config = config
         # The demo's twin publishes through OPC UA / MQTT / Modbus (agents.simulator.feed): each
         # tick it writes the simulation's readings there, and they come back through the hub.
+        self.recorder = recorder  # the history store's writer (orchestrator.history), or None
         self.feed = feed
         self.hub = hub  # live sources; their readings wait on disk until the agents have them
         self.client = client
@@ -153,6 +156,8 @@ class Orchestrator:
         self.save()
         self.store.close()
         self.alarms.store.close()
+        if self.recorder is not None:
+            self.recorder.store.close()
 
     def save(self) -> None:
         if self.sim is not None:
@@ -173,6 +178,7 @@ class Orchestrator:
     # ---- one tick ----------------------------------------------------------------------------
     async def step(self, readings: Sequence[Reading] | None = None) -> StepResult:
         """Sense -> decide -> act for one tick (readings from the simulation unless given)."""
+        tick_start = self.now
         delivered, readings = await self._sense(readings)
         reports = await asyncio.to_thread(self.fleet.ingest, list(readings)) if readings else []
         if self.hub is not None and delivered is not None:
@@ -188,7 +194,18 @@ class Orchestrator:
         by_id = {r.report_id: r for r in (*self.history.latest().values(), *reports)}
         started = await self.dispatch.act(decisions, by_id)
         self.save()
-        return StepResult(len(readings), list(reports), decisions, started)
+        result = StepResult(len(readings), list(reports), decisions, started)
+        if self.recorder is not None:
+            await self._record(result, tick_start, self.now)
+        return result
+
+    async def _record(self, result: StepResult, start: datetime, end: datetime) -> None:
+        from orchestrator.history.recorder import record_step
+
+        try:
+            await asyncio.to_thread(record_step, self.recorder, self, result, start, end)
+        except Exception:  # noqa: BLE001  the history must never stop the loop
+            log.exception("history: tick at %s not recorded", end.isoformat())
 
     async def _observe_alarms(self, reports: Sequence[HealthReport], every: int = 5) -> None:
         """Raise and clear alarms: from this tick's reports, and every few ticks from the
@@ -266,6 +283,15 @@ class Orchestrator:
             except AutoopsError as exc:  # the CMMS callback must not fail on an unhosted asset
                 log.warning("maintenance of %s not passed to its agent yet (asked again when the "
                             "workflow checks its health): %s", asset, exc)
+
+    async def record_finding(self, workflow_id: str, payload: dict[str, Any]) -> None:
+        """The technician's finding (CMMS completion) into the history, at the plant's time."""
+        if self.recorder is None:
+            return
+        try:
+            await asyncio.to_thread(self.recorder.finding, workflow_id, payload, self.now)
+        except Exception:  # noqa: BLE001  a callback must be taken even if the history is down
+            log.exception("history: finding of %s not recorded", workflow_id)
 
     async def asset_health(self, asset_id: str) -> HealthConfirmation | None:
         """The maintenance workflow's "healthy again?" question, answered by the asset's agent.

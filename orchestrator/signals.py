@@ -62,6 +62,10 @@ def signal_handler(client: Client) -> EventHandler:
                 external_ref=event.external_ref,
                 work_order_id=str(payload.get("work_order_id", "")),
                 notes=str(payload.get("completion_notes") or payload.get("notes") or ""),
+                fault_confirmed=(
+                    payload["fault_confirmed"]
+                    if isinstance(payload.get("fault_confirmed"), bool) else None
+                ),
             )
         else:  # pragma: no cover - EventType is closed; a new type must be wired here
             raise InputError(f"callback {event.event_id}: no workflow handles {event.type}")

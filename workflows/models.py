@@ -241,6 +241,8 @@ class WorkOrderCompletion(Frozen):
     work_order_id: str = ""
     status: str = "completed"
     notes: str = ""
+    # The technician's finding (Learn): True fault confirmed, False no fault found, None unknown.
+    fault_confirmed: bool | None = None
 
 
 class HealthConfirmation(Frozen):

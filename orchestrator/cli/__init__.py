@@ -22,6 +22,7 @@ from orchestrator.cli import (  # noqa: F401  (importing a module registers its 
     policy,
     prognostics,
     replay,
+    report,
     sense,
     sources,
     trace,

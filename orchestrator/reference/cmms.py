@@ -143,7 +143,9 @@ def create_cmms_app(
         await complete(
             work_order_id,
             WorkOrderCompletion(
-                completed_by="auto", notes="closed by the reference CMMS auto-complete knob"
+                completed_by="auto",
+                notes="closed by the reference CMMS auto-complete knob",
+                fault_confirmed=panel.knobs.auto_complete_fault_confirmed,
             ),
         )
 

@@ -37,6 +37,8 @@ class SupplierKnobs(Knobs):
 
 class CmmsKnobs(Knobs):
     auto_complete_delay_s: float | None = Field(default=None, ge=0)  # None: wait for /complete
+    # The finding an auto-completed work order reports (the technician's "fault confirmed?").
+    auto_complete_fault_confirmed: bool | None = None
 
 
 class Fault(StrEnum):

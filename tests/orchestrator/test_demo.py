@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.orchestrator.demo_run import demo_env, finish, kill_group, start
+from tests.orchestrator.learn.report_checks import check_shift_report
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -38,6 +39,7 @@ def test_headless_demo_reaches_the_expected_outcomes(tmp_path: Path) -> None:
     _read_through_the_three_protocols(summary)
     _as_the_readme_tells_it(summary)
     _alarms_of_the_day(state)
+    check_shift_report(state)  # Learn: the end-of-shift report from the same state directory
 
 
 def _as_the_readme_tells_it(summary: dict) -> None:
