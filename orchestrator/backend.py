@@ -7,7 +7,7 @@ import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
@@ -23,13 +23,16 @@ from orchestrator.web.models import (
     ActResult,
     ApprovalItem,
     AssetTile,
+    AssetView,
     DecisionRow,
+    PlannedStop,
     ResultRow,
     RunRef,
     Series,
     TimelineEntry,
     WorkflowView,
 )
+from workflows.integrations.models import WindowKind
 from workflows.kinds import KINDS
 
 log = logging.getLogger(__name__)
@@ -189,6 +192,38 @@ class PlantBackend:
         # Problems first: a tablet on the shop floor shows red and amber assets above the fold.
         tiles.sort(key=lambda t: (_SEVERITY.get(t.status, 3), t.kind != "machine", t.asset_id))
         return tiles
+
+    async def asset(self, asset_id: str, *, days: float = 7.0, indicators: int = 3) -> AssetView | None:
+        """An asset's page: its tile, its main indicators over ``days`` from the history store
+        (the recent in-memory reports without one), its next planned stops and open workflows."""
+        tile = next((t for t in await self.board() if t.asset_id == asset_id), None)
+        if tile is None:
+            return None
+        reports = self.orchestrator.history.of(asset_id)
+        end = reports[-1].time if reports else tile.last_report_at
+        history: list[Series] = []
+        recorder = getattr(self.orchestrator, "recorder", None)
+        if recorder is not None and end is not None:
+            history = _stored_series(recorder.store, asset_id, end - timedelta(days=days), end, indicators)
+        if not history and reports:
+            main = series_for(reports)
+            history = [main] if main is not None else []
+        stops: list[PlannedStop] = []
+        error = ""
+        mes = getattr(self.orchestrator, "mes", None)
+        if mes is not None and end is not None:
+            try:
+                schedule = await mes.get_schedule(end, end + timedelta(days=14), asset_id=asset_id)
+                stops = [
+                    PlannedStop(start=w.start, end=w.end, label=w.label or w.kind.value)
+                    for w in schedule.windows
+                    if w.asset_id in (None, asset_id) and w.kind in (WindowKind.BREAK, WindowKind.MAINTENANCE)
+                ][:5]
+            except Exception as exc:  # noqa: BLE001  the page still shows health without the MES
+                error = f"the MES did not answer: {type(exc).__name__}"
+        return AssetView(
+            tile=tile, days=days, history=tuple(history), next_stops=tuple(stops), schedule_error=error
+        )
 
     @temporal_boundary
     async def workflow(self, workflow_id: str, run_id: str | None = None) -> WorkflowView | None:
@@ -360,3 +395,32 @@ def _json_object(data: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _stored_series(store: Any, asset_id: str, start: datetime, end: datetime, limit: int) -> list[Series]:
+    """The asset's indicators between ``start`` and ``end`` from the history store, most
+    populated first (at most ``limit``)."""
+    from orchestrator.history.schema import indicators
+
+    rows = store.rows(
+        indicators,
+        indicators.c.asset_id == asset_id,
+        indicators.c.at >= start,
+        indicators.c.at <= end,
+        order_by=(indicators.c.at,),
+    )
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("value") is not None:
+            by_name.setdefault(row["name"], []).append(row)
+    ranked = sorted(by_name.items(), key=lambda item: -len(item[1]))[:limit]
+    return [
+        Series(
+            name=name,
+            unit=points[0].get("unit") or "",
+            times=tuple(p["at"] if p["at"].tzinfo else p["at"].replace(tzinfo=UTC) for p in points),
+            values=tuple(float(p["value"]) for p in points),
+        )
+        for name, points in ranked
+        if len(points) >= 2
+    ]

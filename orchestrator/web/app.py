@@ -30,6 +30,7 @@ from orchestrator.web.models import (
     ActResult,
     ApprovalItem,
     AssetTile,
+    AssetView,
     DecisionRow,
     WorkflowView,
 )
@@ -441,6 +442,21 @@ def create_app(
     async def api_board(user: UserDep) -> list[AssetTile]:
         """Every asset's status, main indicator, sensor faults, report age and open workflows."""
         return await backend.board()
+
+    @app.get("/assets/{asset_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def asset_page(request: Request, asset_id: str, user: UserDep, days: float = 7.0) -> HTMLResponse:
+        view = await backend.asset(asset_id, days=min(max(days, 0.5), 60.0))
+        if view is None:
+            raise HTTPException(status_code=404, detail=f"no asset {asset_id} has reported")
+        return page(request, "asset.html", asset=view)
+
+    @app.get("/api/assets/{asset_id}", response_model=AssetView, tags=["assets"])
+    async def api_asset(asset_id: str, user: UserDep, days: float = 7.0) -> AssetView:
+        """An asset's health over ``days`` (0.5–60), its next planned stops and open workflows."""
+        view = await backend.asset(asset_id, days=min(max(days, 0.5), 60.0))
+        if view is None:
+            raise HTTPException(status_code=404, detail=f"no asset {asset_id} has reported")
+        return view
 
     @app.get("/workflows/{workflow_id:path}", response_class=HTMLResponse, include_in_schema=False)
     async def workflow_page(request: Request, workflow_id: str, user: UserDep, run: str = "") -> HTMLResponse:

@@ -81,6 +81,22 @@ class AssetTile(View):
     open_workflows: tuple[str, ...] = ()
 
 
+class PlannedStop(View):
+    start: datetime
+    end: datetime
+    label: str = ""
+
+
+class AssetView(View):
+    """One asset on the floor: its health over days, what is planned on it, what is open."""
+
+    tile: AssetTile
+    days: float = 0.0  # how many days the history covers
+    history: tuple[Series, ...] = ()  # its main indicators over the stored history
+    next_stops: tuple[PlannedStop, ...] = ()  # the next planned windows (breaks, maintenance)
+    schedule_error: str = ""  # why the MES could not be asked, when it could not
+
+
 class TimelineEntry(View):
     time: datetime | None = None
     kind: str  # decision | approval | request | response | callback | state

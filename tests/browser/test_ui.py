@@ -371,6 +371,30 @@ async def test_second_approver_sees_the_item_disappear_without_reload(
         await dana.close()
 
 
+async def test_an_asset_page_shows_its_health_over_days_and_what_is_planned_on_it(
+    live: Live, browser: Browser, shots: Any
+) -> None:
+    item = await maintenance(live)
+    context, page = await sign_in(browser, live, "omar", viewport={"width": 390, "height": 844})
+    try:
+        await page.goto("/board")
+        await page.locator('section.tile[data-id="mill-1"] h2 a').click()
+        await expect(page).to_have_url(re.compile(r"/assets/mill-1$"))
+        # Its health over the stored days: plotted indicators with many points each.
+        plot = page.locator("figure.history svg.plot").first
+        await expect(plot).to_be_visible()
+        points = (await plot.locator("polyline.line").get_attribute("points") or "").split()
+        assert len(points) >= 20, f"only {len(points)} points of history"
+        # What is planned on it and what is open: the MES's next stops, the bearing job.
+        await expect(page.locator("ul.stops li").first).to_contain_text("–")
+        await expect(page.locator("ul.open")).to_contain_text(item.id)
+        widths = await page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1], f"the asset page scrolls sideways at 390 px: {widths}"
+        await page.screenshot(path=str(shots / "asset-390.png"), full_page=True)
+    finally:
+        await context.close()
+
+
 async def test_asset_board_is_readable_on_a_tablet(
     live: Live, browser: Browser, shots: Any
 ) -> None:
