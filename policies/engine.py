@@ -65,6 +65,7 @@ class _KeyState:
     fired: bool = False
     noted: str = ""  # the last hold-back reason recorded, so each is recorded once per episode
     missing_since: datetime | None = None  # a fired key not proposed since then (clear_after grace)
+    owned: bool = False  # a workflow for the fired key was seen open (it may since have ended)
 
 
 @dataclass
@@ -138,6 +139,7 @@ class PolicyEngine:
                     "fired": st.fired,
                     "noted": st.noted,
                     "missing_since": st.missing_since.isoformat() if st.missing_since else None,
+                    "owned": st.owned,
                 }
                 for (p, a, k), st in self._keys.items()
             ],
@@ -160,6 +162,7 @@ class PolicyEngine:
                 missing_since=datetime.fromisoformat(k["missing_since"])
                 if k["missing_since"]
                 else None,
+                owned=bool(k.get("owned", False)),  # snapshots from before it was kept: False
             )
             for k in snapshot["keys"]
         }
@@ -215,6 +218,14 @@ class PolicyEngine:
                     seen.add(key)
                     st = self._keys.setdefault((policy.id, asset, key), _KeyState(since=ctx.now))
                     st.missing_since = None
+                    if st.fired and key in ctx.open_keys:
+                        st.owned = True
+                    if st.fired and st.owned and self._unowned(policy, key, ctx):
+                        # What it started has ended (rejected, failed, done) and the problem is
+                        # still here after the cool-down: propose again, so nothing stays red
+                        # with nobody on it.
+                        st.fired = st.owned = False
+                        st.noted = ""
                     if st.fired:
                         self.stats.duplicates_dropped += 1
                         self._hold(holders, asset, policy)
@@ -410,6 +421,18 @@ class PolicyEngine:
         mine = (policy.precedence, policy.id)
         if slot not in holders or mine < holders[slot]:
             holders[slot] = mine
+
+    def _unowned(self, policy: Policy, key: str, ctx: PolicyContext) -> bool:
+        """A fired problem whose workflow is no longer open, its cool-down over. Policies without
+        a cool-down, proposals that start no workflow and backtests (no workflows at all) keep the
+        old rule: one proposal per episode."""
+        last = self._last_fired.get((policy.id, key))
+        return (
+            policy.cooldown > timedelta(0)
+            and last is not None
+            and key not in ctx.open_keys
+            and ctx.now >= last + policy.cooldown
+        )
 
     def _held_back(self, policy: Policy, asset: str, key: str, ctx: PolicyContext) -> str:
         for window in ctx.suppressions:

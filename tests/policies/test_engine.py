@@ -74,6 +74,31 @@ def test_cooldown_holds_back_a_new_episode_and_says_until_when() -> None:
     )
 
 
+def test_a_problem_whose_action_ended_is_proposed_again_after_the_cool_down() -> None:
+    """A rejected order's shortage that persists comes back to people: once its workflow is no
+    longer open and the cool-down is over, the still-firing key is proposed again."""
+    engine = PolicyEngine([threshold_policy(cooldown=timedelta(minutes=60))])
+    key = {"wo:m-1"}
+    plays = [  # minute, workflow open for the key?
+        (0, False),  # fires; the loop starts its workflow
+        (5, True), (30, True),  # open: nothing more
+        (40, False), (59, False),  # rejected at 40: still in the cool-down
+        (61, False),  # cool-down over, problem still there: proposed again
+        (65, True), (200, True),  # the new workflow runs: one proposal only
+    ]
+    out = []
+    for i, (minute, is_open) in enumerate(plays):
+        ctx = ctx_at(minute, open_keys=frozenset(key if is_open else ()))
+        out += [(minute, d.outcome.value) for d in engine.process([vib("m-1", minute, 9.0, seq=i)], ctx)]
+    assert out == [(0, "proposed"), (61, "proposed")]
+
+
+def test_without_a_workflow_ever_open_a_persisting_problem_is_proposed_once() -> None:
+    # A backtest (no workflows at all) or a flag that starts none: one proposal per episode.
+    engine = PolicyEngine([threshold_policy(cooldown=timedelta(minutes=60))])
+    assert run(engine, [(m, 9.0) for m in range(0, 300, 10)]) == [(0, "proposed")]
+
+
 def test_suppression_window_silences_the_asset_then_lets_it_fire() -> None:
     maintenance = Suppression(
         start=at(0), end=at(60), asset_id="m-1", reason="asset under maintenance (WO-17)"
