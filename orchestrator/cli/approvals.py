@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 approvals_app = typer.Typer(
     rich_markup_mode=None,  # help texts name TOML tables like [[users]]: print brackets as written
-    name="approvals", no_args_is_help=True, help="Pending human approvals: list, approve, reject."
+    name="approvals", no_args_is_help=True, help="Pending human approvals: list, approve, reject, resolve (answer an attention item)."
 )
 app.add_typer(approvals_app, name="approvals")
 

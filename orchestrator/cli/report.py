@@ -89,8 +89,8 @@ def _print_text(report: dict[str, Any], html: Path | None) -> None:
         typer.echo(f"  finding: {f['finding']}")
     for name, p in report["policies"].items():
         typer.echo(f"  policy {name}@{p['version']}: {p['actions']} actions, {p['confirmed']} confirmed, "
-                   f"{p['no_fault_found']} no fault found, {p['missed']} missed, precision {p['precision']}, "
-                   f"median lead {p['median_lead_h']} h")
+                   f"{p['no_fault_found']} no fault found, {p['missed']} missed, precision {_pct(p['precision'])}, "
+                   f"median lead {_hours(p['median_lead_h'])}")
     if html is not None:
         typer.echo(f"  page: {html}")
 
@@ -124,7 +124,15 @@ def _register_policy_report() -> None:
             typer.echo(f"{p['policy_id']}@{p['version']}: {p['actions']} actions, "
                        f"{p['confirmed']} confirmed, {p['no_fault_found']} no fault found, "
                        f"{p['missed']} missed, precision {precision}, "
-                       f"median lead {p['median_lead_h']} h")
+                       f"median lead {_hours(p['median_lead_h'])}")
 
 
 _register_policy_report()
+
+
+def _pct(value: float | None) -> str:
+    return "- (nothing confirmed or refuted yet)" if value is None else f"{value:.0%}"
+
+
+def _hours(value: float | None) -> str:
+    return "- (no confirmed fault yet)" if value is None else f"{value:g} h"
