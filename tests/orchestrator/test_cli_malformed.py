@@ -197,8 +197,8 @@ BAD_PLANTS: list[tuple[str, tuple[tuple[str, str], ...], str, tuple[str, ...]]] 
         "reference knob out of range",
         (
             (
-                "cmms = { auto_complete_delay_s = 4.0 }",
-                "cmms = { auto_complete_delay_s = 4.0, error_rate = 2 }",
+                "cmms = { auto_complete_delay_s = 4.0, auto_complete_fault_confirmed = true }",
+                "cmms = { auto_complete_delay_s = 4.0, auto_complete_fault_confirmed = true, error_rate = 2 }",
             ),
         ),
         "",
@@ -212,7 +212,7 @@ BAD_PLANTS: list[tuple[str, tuple[tuple[str, str], ...], str, tuple[str, ...]]] 
     ),
     (
         "unknown reference server",
-        (("cmms = { auto_complete_delay_s = 4.0 }", "cmms = {}\nerp = {}"),),
+        (("cmms = { auto_complete_delay_s = 4.0, auto_complete_fault_confirmed = true }", "cmms = {}\nerp = {}"),),
         "",
         ("endpoints.reference.erp",),
     ),
