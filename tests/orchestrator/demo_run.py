@@ -34,16 +34,32 @@ def demo_env(state_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def start(state_dir: Path, env: dict[str, str], *extra_args: str) -> subprocess.Popen[str]:
+    """Start the headless demo. Its output goes to files beside the state directory, never to
+    pipes: a pipe nobody reads while the test waits fills up (64 KiB) and blocks the demo on its
+    next log line — a run killed mid-day is never read until the kill."""
     args = [str(AUTOOPS), "demo", "--headless", "--until-done", "--json", "--state-dir", str(state_dir), *extra_args]
-    return subprocess.Popen(
-        args,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: Temporal and Ray go down with it
-    )
+    state_dir.parent.mkdir(parents=True, exist_ok=True)
+    n = len(list(state_dir.parent.glob("demo-*.out")))
+    out_path, err_path = state_dir.parent / f"demo-{n}.out", state_dir.parent / f"demo-{n}.err"
+    with out_path.open("w") as out, err_path.open("w") as err:
+        process = subprocess.Popen(
+            args,
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+            start_new_session=True,  # its own process group: Temporal and Ray go down with it
+        )
+    process.out_path = out_path  # type: ignore[attr-defined]
+    process.err_path = err_path  # type: ignore[attr-defined]
+    return process
+
+
+def output_of(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """What the demo wrote so far: (stdout, stderr)."""
+    paths = (process.out_path, process.err_path)  # type: ignore[attr-defined]
+    return tuple(path.read_text(errors="replace") if path.exists() else "" for path in paths)  # type: ignore[return-value]
 
 
 def kill_group(process: subprocess.Popen[str], env: dict[str, str]) -> None:
@@ -69,8 +85,9 @@ def kill_group(process: subprocess.Popen[str], env: dict[str, str]) -> None:
 def finish(process: subprocess.Popen[str], env: dict[str, str], timeout_s: float) -> tuple[int, dict[str, Any], str]:
     """Wait for the demo to end by itself; return (exit code, summary, stderr)."""
     try:
-        out, err = process.communicate(timeout=timeout_s)
+        process.wait(timeout=timeout_s)
     finally:
         kill_group(process, env)
+    out, err = output_of(process)
     line = next((x for x in reversed(out.splitlines()) if x.startswith("{")), "{}")
     return process.returncode, json.loads(line), err

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.orchestrator.demo_run import demo_env, finish, kill_group, start
+from tests.orchestrator.demo_run import demo_env, finish, kill_group, output_of, start
 from tests.orchestrator.learn.report_checks import check_shift_report
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -117,6 +117,9 @@ def test_killed_orchestrator_resumes_and_orders_nothing_twice(tmp_path: Path) ->
     first = start(state, env, "--fresh")
     try:
         before = _wait_for_open_work(state / "progress.json", timeout_s=300)
+    except AssertionError as exc:
+        kill_group(first, env)
+        raise AssertionError(f"{exc}; the demo wrote: {output_of(first)[1][-3000:]}") from None
     finally:
         kill_group(first, env)  # SIGKILL: orchestrator, worker, Temporal dev server, Ray, all at once
     assert first.returncode != 0

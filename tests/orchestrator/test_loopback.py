@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.orchestrator.demo_run import demo_env, kill_group, start
+from tests.orchestrator.demo_run import demo_env, kill_group, output_of, start
 from tests.orchestrator.sockets import Listener, listeners, process_tree
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -36,7 +36,7 @@ def test_the_running_demo_listens_on_loopback_only(tmp_path: Path) -> None:
         found: list[Listener] = []
         deadline = time.monotonic() + 300  # generous: two cores shared with the rest of CI
         while time.monotonic() < deadline:
-            assert process.poll() is None, f"the demo ended early: {process.stderr.read() if process.stderr else ''}"
+            assert process.poll() is None, f"the demo ended early: {output_of(process)[1][-3000:]}"
             found = listeners(_demo_processes(process.pid, env["RAY_TMPDIR"]))
             commands = " ".join(x.command for x in found)
             # Up: the web UI, Temporal, Ray's GCS and raylet, and the agents' actor workers.
