@@ -198,6 +198,29 @@ class ReportBuilder:
             return Status.AMBER
         return Status.GREEN if (self.features or self.judged) else Status.UNKNOWN
 
+    def signature(self, status: Status, instrument: bool, baseline_ready: bool) -> tuple[object, ...]:
+        """What the report would say that a consumer acts on, without building it.
+
+        Status, every indicator's level, the sensor faults (sensor, kind), how many findings
+        stand behind amber and red, whether the instrument is suspect and the baseline ready.
+        Two readings with the same signature differ only in numbers within the same levels:
+        a shard publishing on change sends the second one only as a heartbeat.
+        """
+        at = self.asset.thresholds.bearing_ratio
+        ratios = {k: v for _, held in self.last_wave.values() for k, v in held.items()}
+        ratios.update(self.features)
+        return (
+            status,
+            tuple(k for k, v in ratios.items() if k.endswith(".defect_ratio") and v >= at),
+            tuple((k, i.status) for k, i in self.judged.items()),
+            tuple((i.name, i.status) for i in self.extra),
+            tuple(sorted((f.sensor, f.kind) for f in self.check.faults)),
+            len(self.reasons[Status.AMBER]),
+            len(self.reasons[Status.RED]),
+            instrument,
+            baseline_ready,
+        )
+
     # -- report -------------------------------------------------------------------------------------
     def _feature(self, key: str, value: float, note: str = "") -> Indicator:
         """A waveform feature; the defect ratio carries the bearing threshold it is judged on."""

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents import smallstats
 from agents.models import FaultKind, SensorFault, SensorKind, SensorSpec
 
 #: Magnitude beyond which a finite value is garbage whatever the sensor (see ``inspect``).
@@ -167,8 +168,9 @@ class SensorFaultDetector:
         window = [*self.recent, value][-self.settings.window :]
         spread = None
         if len(window) == self.settings.window:
-            with np.errstate(over="ignore", invalid="ignore"):  # absurd values: spread inf/nan
-                spread = float(np.std(window))
+            # Plain floats: absurd values give an inf/nan spread without a warning, as numpy's
+            # std under errstate did, and the same bits (``agents.smallstats``).
+            spread = smallstats.std(window) if len(window) <= 128 else float(np.std(window))
         if (
             spread is not None
             and usual is not None
@@ -320,7 +322,7 @@ class SensorFaultMonitor:
         last, intervals = self.wave_last.get(name), self.wave_intervals[name]
         if last is None or len(intervals) < 3:
             return {}
-        usual = float(np.median(intervals))
+        usual = smallstats.median(intervals)
         late = (time - last).total_seconds()
         if usual > 0 and late > self.settings.gap_factor * usual:
             return {
@@ -338,7 +340,7 @@ class SensorFaultMonitor:
             return None, True
         detail = None
         if len(self.intervals) >= 5:
-            usual = float(np.median(self.intervals))
+            usual = smallstats.median(self.intervals)
             if usual > 0 and dt > self.settings.gap_factor * usual:
                 detail = f"no reading for {dt / 3600:.3g} h (usually every {usual / 3600:.3g} h)"
         self.intervals.append(dt)
