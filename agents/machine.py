@@ -328,7 +328,9 @@ class MachineAgent:
             reading, check, features, b, anomaly, top, main_z, after_job, closed, drifts, fit_args
         )
 
-    def finish(self, step: Step, fit: TrendFit | None, *, build: bool = True) -> HealthReport | None:
+    def finish(
+        self, step: Step, fit: TrendFit | None, *, build: bool = True
+    ) -> HealthReport | None:
         """Second half of ``assess``, given the trend fit; the report unless ``build`` is False.
 
         Without ``build`` the state moves on exactly as with it and ``step.signature`` tells

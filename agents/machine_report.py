@@ -198,7 +198,9 @@ class ReportBuilder:
             return Status.AMBER
         return Status.GREEN if (self.features or self.judged) else Status.UNKNOWN
 
-    def signature(self, status: Status, instrument: bool, baseline_ready: bool) -> tuple[object, ...]:
+    def signature(
+        self, status: Status, instrument: bool, baseline_ready: bool
+    ) -> tuple[object, ...]:
         """What the report would say that a consumer acts on, without building it.
 
         Status, every indicator's level, the sensor faults (sensor, kind), how many findings

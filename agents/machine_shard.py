@@ -36,9 +36,7 @@ def assess_round(
             steps.append(agent.begin(reading))
         except Exception as exc:  # the actor's supervisor boundary logs it, per reading
             steps.append(exc)
-    fitted = [
-        i for i, s in enumerate(steps) if isinstance(s, Step) and s.fit_args is not None
-    ]
+    fitted = [i for i, s in enumerate(steps) if isinstance(s, Step) and s.fit_args is not None]
     fits = fit_trend_many(
         [agents[i].tracker.points for i in fitted],
         [steps[i].fit_args[0] for i in fitted],  # type: ignore[union-attr,index]

@@ -349,10 +349,7 @@ class AssetActor:
         if self._publish.on_change:
             signature = (step.signature, tuple((f.sensor, f.kind) for f in reading.source_faults))
             hosted.unpublished += 1
-            if (
-                signature == hosted.signature
-                and hosted.unpublished < self._publish.heartbeat_every
-            ):
+            if signature == hosted.signature and hosted.unpublished < self._publish.heartbeat_every:
                 return []
             hosted.signature, hosted.unpublished = signature, 0
         return [with_source_faults(MachineAgent.report(step), reading)]
