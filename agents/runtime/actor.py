@@ -72,13 +72,14 @@ class PublishPolicy(_Frozen):
     for all the shard's assets in one pass (``agents.machine_shard``), same statuses and levels.
     ``on_change`` (with ``columnar``): a machine's report is published (built, returned, put in the outbox) only when
     what it says changes -- status, an indicator's level, the sensor faults, the findings behind
-    amber or red -- or as a heartbeat after ``heartbeat_every`` readings without one. Off by
-    default: every reading then gives a report, as consumers that count reports expect.
+    amber or red -- or as a heartbeat once its reading is ``heartbeat_s`` (reading time) past
+    the last published one; keep it well inside the policies' ``stale_after``. Off by default:
+    every reading then gives a report, as consumers that count reports expect.
     """
 
     columnar: bool = True
     on_change: bool = False
-    heartbeat_every: int = Field(default=60, ge=1)
+    heartbeat_s: float = Field(default=60.0, gt=0)
 
 
 class ReportPage(_Frozen):
@@ -116,7 +117,7 @@ class _Hosted:
     dirty: bool = False
     # Publishing on change: what the last published report said, readings since it.
     signature: tuple[object, ...] | None = None
-    unpublished: int = 0
+    published_at: datetime | None = None
 
 
 @dataclass
@@ -348,10 +349,14 @@ class AssetActor:
         hosted = self._hosted[reading.asset_id]
         if self._publish.on_change:
             signature = (step.signature, tuple((f.sensor, f.kind) for f in reading.source_faults))
-            hosted.unpublished += 1
-            if signature == hosted.signature and hosted.unpublished < self._publish.heartbeat_every:
+            last = hosted.published_at
+            if (
+                signature == hosted.signature
+                and last is not None
+                and (reading.time - last).total_seconds() < self._publish.heartbeat_s
+            ):
                 return []
-            hosted.signature, hosted.unpublished = signature, 0
+            hosted.signature, hosted.published_at = signature, reading.time
         return [with_source_faults(MachineAgent.report(step), reading)]
 
     def maintenance_done(self, asset_id: str, time: datetime) -> bool:

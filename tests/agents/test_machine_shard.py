@@ -172,7 +172,7 @@ def test_published_on_change_the_shard_misses_no_change_of_status_level_or_fault
     scenario, tmp_path: Path
 ) -> None:
     assets, readings, reference = scenario
-    shard = host(tmp_path, assets, PublishPolicy(on_change=True, heartbeat_every=20))
+    shard = host(tmp_path, assets, PublishPolicy(on_change=True, heartbeat_s=10 * 3600.0))
     got: dict[str, list[HealthReport]] = {a: [] for a in assets}
     for part in batches(interleaved(readings), 50):
         for report in shard.ingest(part):
@@ -184,7 +184,9 @@ def test_published_on_change_the_shard_misses_no_change_of_status_level_or_fault
         for report in published:  # what is published is what the agent alone said then
             assert said(report) == said(by_seq[report.seq])
         seqs = [r.seq for r in published]
-        assert max(b - a for a, b in zip(seqs, seqs[1:], strict=False)) <= 20  # heartbeat
+        assert (
+            max(b - a for a, b in zip(seqs, seqs[1:], strict=False)) <= 20
+        )  # heartbeat: 10 h, 20 readings
         changes = [
             w.seq
             for v, w in zip(want, want[1:], strict=False)
