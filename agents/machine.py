@@ -50,6 +50,7 @@ _CONDITION_KINDS = frozenset(
     {SensorKind.VIBRATION_VELOCITY, SensorKind.TEMPERATURE, SensorKind.CONDITION_INDICATOR}
 )
 _TO_MM_S = {"mm/s": 1.0, "in/s": 25.4}
+_BY_RANK = {s.rank: s for s in Status}
 _WAVE_FEATURES = ("rms", "crest", "kurtosis", "velocity_rms", "defect_ratio")
 
 
@@ -398,7 +399,7 @@ class MachineAgent:
         """Raise the status after ``persistence`` readings agree, lower it after ``clear_after``."""
         if not have_data and self.status is Status.UNKNOWN:
             return
-        ranks = {s.rank: s for s in Status}
+        ranks = _BY_RANK
         raw = list(self.raw)
         if self.rejudge and have_data and after_job:
             # After maintenance the old evidence is void: the new part's first usable reading

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any, Literal
 
 import numpy as np
@@ -173,8 +174,10 @@ def fit_trend_many(
             out[i] = fit_trend(
                 arr[:, 0], arr[:, 1], floor=floor, min_excess=min_excess[i], min_points=min_points
             )
-    for rows in groups.values():
-        arr = np.asarray([windows[i] for i in rows], dtype=np.float64)
+    for n, rows in groups.items():
+        # One flat pass over the floats: converting nested tuples costs more than the fit.
+        flat = chain.from_iterable(chain.from_iterable(windows[i] for i in rows))
+        arr = np.fromiter(flat, np.float64, count=2 * n * len(rows)).reshape(len(rows), n, 2)
         fl = np.asarray([floors[i] for i in rows], dtype=np.float64)
         mx = np.asarray([min_excess[i] for i in rows], dtype=np.float64)
         with np.errstate(all="ignore"):
