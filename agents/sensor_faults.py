@@ -99,11 +99,11 @@ class SensorFaultDetector:
         if len(self.steps) < self.settings.min_history:
             return None
         if self._cache is None or self._fresh >= 8:
-            arr = np.asarray(self.steps)
+            ordered = sorted(self.steps)  # numpy's results, bit for bit (agents.smallstats)
             self._cache = (
-                float(np.median(arr)),
-                float(np.quantile(arr, 0.98)),
-                float(np.mean(arr == 0.0)),
+                smallstats.median_sorted(ordered),
+                smallstats.quantile_sorted(ordered, 0.98),
+                ordered.count(0.0) / len(ordered),
             )
             self._fresh = 0
         return self._cache
@@ -144,7 +144,7 @@ class SensorFaultDetector:
             value = float(raw)
         except (TypeError, ValueError):
             return _Inspection(None, {FaultKind.NAN: f"value {raw!r} is not a number"})
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             n = self.nan_run + 1
             return _Inspection(None, {FaultKind.NAN: f"{value} ({n} non-finite value(s) in a row)"})
         if abs(value) > IMPLAUSIBLE:

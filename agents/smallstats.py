@@ -48,7 +48,25 @@ def std(xs: Sequence[float]) -> float:
 
 def median(xs: Sequence[float]) -> float:
     """``float(np.median(xs))`` of finite values (NaN is not ordered; numpy would return NaN)."""
-    ordered = sorted(xs)
+    return median_sorted(sorted(xs))
+
+
+def quantile_sorted(ordered: Sequence[float], q: float) -> float:
+    """``float(np.quantile(xs, q))`` (method "linear") of finite values already sorted."""
+    n = len(ordered)
+    virtual = (n - 1) * q
+    if virtual >= n - 1:
+        return ordered[-1]
+    lo = math.floor(virtual)
+    t = virtual - lo
+    a, b = ordered[lo], ordered[lo + 1]
+    d = b - a
+    # numpy's _lerp: from the nearer end, so that t = 1 gives b exactly.
+    return b - d * (1 - t) if t >= 0.5 else a + d * t
+
+
+def median_sorted(ordered: Sequence[float]) -> float:
+    """``float(np.median(xs))`` of finite values already sorted."""
     n = len(ordered)
     mid = n // 2
     if n % 2:
@@ -56,4 +74,4 @@ def median(xs: Sequence[float]) -> float:
     return (ordered[mid - 1] + ordered[mid]) / 2
 
 
-__all__ = ["median", "pairwise_sum", "std"]
+__all__ = ["median", "median_sorted", "pairwise_sum", "quantile_sorted", "std"]
