@@ -1,6 +1,6 @@
 """The whole loop under load: many simulated machines -> Ray agents -> policies -> Temporal starts.
 
-    .venv/bin/python benchmarks/bench_loop.py [--assets 1000] [--ticks 40] [--shard-size 1000]
+    .venv/bin/python benchmarks/bench_loop.py [--assets 1000] [--ticks 20] [--shard-size 1000]
         [--wearing 0.2] [--waveform-share 0.05] [--waveform-every 10] [--every-report] [--json]
 
 A plant of ``--assets`` CNC spindles (the sample plant's mill, cloned) is driven by seeded
@@ -587,7 +587,7 @@ def print_table(r: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--assets", type=int, default=1000)
-    parser.add_argument("--ticks", type=int, default=40, help="seconds of plant time to run")
+    parser.add_argument("--ticks", type=int, default=20, help="seconds of plant time to run")
     parser.add_argument("--shard-size", type=int, default=1000, help="assets per Ray actor")
     parser.add_argument(
         "--wearing", type=float, default=0.2, help="fraction of assets with a bearing defect"
@@ -599,7 +599,7 @@ def main() -> None:
         "--waveform-every", type=int, default=10, help="seconds between an asset's waveforms"
     )
     parser.add_argument(
-        "--commission", type=int, default=20, help="readings that commission each mill's baseline"
+        "--commission", type=int, default=8, help="readings that commission each mill's baseline"
     )
     parser.add_argument(
         "--every-report", action="store_true", help="publish a report per reading (no on-change)"
