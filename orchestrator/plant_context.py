@@ -99,7 +99,9 @@ class PlantContext:
     async def at(self, now: datetime) -> PolicyContext:
         machines = await self.machines()
         stock = self.stock()
-        return PolicyContext(
+        # Its parts are validated where they are made (10,000 machines and expected assets
+        # re-validated every tick cost more than the policies' own work): not again here.
+        return PolicyContext.model_construct(
             now=now,
             site=self.config.site,
             planned_windows=await self.planned_windows(now),
