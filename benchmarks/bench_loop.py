@@ -479,6 +479,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "waveform_every_s": args.waveform_every * STEP_S,
         "waveforms": waveforms_n,
         "published": "every reading" if args.every_report else "on change + 60-s heartbeat",
+        "checkpoint": {"every_readings": args.checkpoint_every, "every_s": args.checkpoint_s},
         "wearing": round(args.assets * args.wearing),
         "setup_s": round(setup_s, 1),
         "loop_s": round(loop_s, 2),
