@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import math
@@ -139,6 +140,22 @@ def bench_config(
 
 
 # ---- measurement ----------------------------------------------------------------------------
+class GcPauses:
+    """``gc.callbacks`` hook: the driver's collection pauses by generation (they land inside
+    whichever phase allocated last, so they are shown apart)."""
+
+    def __init__(self) -> None:
+        self.by_gen: dict[int, tuple[float, int]] = {}
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+            return
+        t, n = self.by_gen.get(info["generation"], (0.0, 0))
+        self.by_gen[info["generation"]] = (t + time.perf_counter() - self._t0, n + 1)
+
+
 @dataclass
 class Start:
     workflow_id: str
@@ -431,6 +448,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             setup_s = time.perf_counter() - t_setup
             probe = Probe()
             probe.install(orch)
+            gc_pauses = GcPauses()
+            gc.callbacks.append(gc_pauses)
             assert orch.sim is not None
             sim_s = loop_s = 0.0
             readings_n = reports_n = decisions_n = 0
@@ -453,6 +472,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     [[r.values.get(k, np.nan) for k in SCALARS] for r in readings], dtype=float
                 )
                 seen.append((values, [w for r in readings for w in r.waveforms.values()]))
+            gc.callbacks.remove(gc_pauses)
             bare_s = bare_numpy(seen)
             waveforms_n = sum(len(w) for _, w in seen)
             del seen
@@ -497,6 +517,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "max": round(max(tick_s), 3),
         },
         "bare_numpy_s": round(bare_s, 3),
+        # The driver's garbage collections during the loop, by generation (seconds, count).
+        "gc_pauses": {g: [round(t, 2), n] for g, (t, n) in sorted(gc_pauses.by_gen.items())},
         "bare_numpy_readings_per_s": round(readings_n / bare_s, 1),
         "reports_per_s": round(reports_n / loop_s, 1),
         "ticks_per_s": round(args.ticks / loop_s, 2),
@@ -563,6 +585,8 @@ def print_table(r: dict[str, Any]) -> None:
     print("where the loop's time went (s):")
     for name, seconds in r["phases_s"].items():
         print(f"  {name:<36s}{seconds:>10,.2f}  {100 * seconds / r['loop_s']:5.1f} %")
+    pauses = ", ".join(f"gen {g}: {t} s in {n}" for g, (t, n) in r["gc_pauses"].items())
+    print(f"  driver's garbage collections (inside the phases above): {pauses or 'none'}")
     rpcs = ", ".join(f"{n} {name}" for name, n in r["temporal_rpcs"].items())
     print(f"  Temporal calls made by the loop: {rpcs or 'none'}")
     print(f"latency to start_workflow returned ({r['crossings']} amber/red crossings):")
