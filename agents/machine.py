@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,14 +35,14 @@ from agents import machine_state
 from agents.base import Reading
 from agents.baseline import Baseline
 from agents.bearing import BearingDiagnosis, diagnose
-from agents.drift import DriftMonitor, directions_for, rul_from_drifts, small_median
+from agents.drift import Drift, DriftMonitor, directions_for, rul_from_drifts, small_median
 from agents.errors import AutoopsError
 from agents.iso10816 import classify
 from agents.machine_config import Limit, MachineAsset, MachineThresholds
 from agents.machine_report import ReportBuilder, bearing_findings
 from agents.machine_state import ANOMALY_WINDOW as _ANOMALY_WINDOW
 from agents.models import HealthReport, RulEstimate, SensorKind, Status
-from agents.sensor_faults import SensorFaultMonitor
+from agents.sensor_faults import FaultCheck, SensorFaultMonitor
 from agents.signal import waveform_features
 from agents.trend import TrendFit, TrendTracker, estimate_rul
 
@@ -49,6 +50,7 @@ _CONDITION_KINDS = frozenset(
     {SensorKind.VIBRATION_VELOCITY, SensorKind.TEMPERATURE, SensorKind.CONDITION_INDICATOR}
 )
 _TO_MM_S = {"mm/s": 1.0, "in/s": 25.4}
+_BY_RANK = {s.rank: s for s in Status}
 _WAVE_FEATURES = ("rms", "crest", "kurtosis", "velocity_rms", "defect_ratio")
 
 
@@ -58,6 +60,25 @@ def _level(value: float, limit: Limit) -> Status:
     if limit.amber is not None and value >= limit.amber:
         return Status.AMBER
     return Status.GREEN
+
+
+@dataclass(slots=True)
+class Step:
+    """One reading between ``MachineAgent.begin`` and ``MachineAgent.finish``."""
+
+    reading: Reading
+    check: FaultCheck
+    features: dict[str, float]
+    builder: ReportBuilder
+    anomaly: float | None
+    top: tuple[str, float] | None
+    main_z: float | None
+    after_job: bool
+    closed: bool
+    drifts: list[Drift]
+    fit_args: tuple[float | None, float] | None  # (floor, min_excess) of the trend fit, if any
+    signature: tuple[Any, ...] = ()  # what the report says, set by ``finish``
+    outcome: dict[str, Any] = field(default_factory=dict)  # ``ReportBuilder.build`` arguments
 
 
 class MachineAgent:
@@ -218,6 +239,19 @@ class MachineAgent:
     # -- assessment -------------------------------------------------------------------------------
     def assess(self, reading: Reading) -> HealthReport:
         """Assess one reading; bad values become sensor faults, never exceptions."""
+        step = self.begin(reading)
+        report = self.finish(step, self.fit_trend(step))
+        assert report is not None
+        return report
+
+    def fit_trend(self, step: Step) -> TrendFit | None:
+        """The trend fit ``finish`` needs (``agents.machine_shard`` makes many in one pass)."""
+        if step.fit_args is None:
+            return None
+        return self.tracker.fit(floor=step.fit_args[0], min_excess=step.fit_args[1])
+
+    def begin(self, reading: Reading) -> Step:
+        """First half of ``assess``: everything up to the trend fit of the main indicator."""
         seq = self.seq
         self.seq += 1
         if self.t0 is None:
@@ -284,15 +318,30 @@ class MachineAgent:
             drifts = self.drift.update(
                 self._hours(reading.time), features, self.baseline, allow_red=self.drift_red
             )
-        fit: TrendFit | None = None
-        rul = None
         main_now = features.get(self.main) if self.main is not None else None
         if main_now is not None and not check.out_of_order and after_job:
             self.tracker.add(self._hours(reading.time), main_now)
+        fit_args = None
         if self.baseline.ready and self.main is not None:
             floor = self.baseline.median.get(self.main)
-            spread = self.baseline.scale.get(self.main, 0.0)
-            fit = self.tracker.fit(floor=floor, min_excess=2.0 * spread)
+            fit_args = (floor, 2.0 * self.baseline.scale.get(self.main, 0.0))
+        return Step(
+            reading, check, features, b, anomaly, top, main_z, after_job, closed, drifts, fit_args
+        )
+
+    def finish(
+        self, step: Step, fit: TrendFit | None, *, build: bool = True
+    ) -> HealthReport | None:
+        """Second half of ``assess``, given the trend fit; the report unless ``build`` is False.
+
+        Without ``build`` the state moves on exactly as with it and ``step.signature`` tells
+        what a report would have said (status, indicator levels, faults); nothing is built.
+        """
+        reading, check, features, b = step.reading, step.check, step.features, step.builder
+        anomaly, top, main_z, after_job = step.anomaly, step.top, step.main_z, step.after_job
+        drifts = step.drifts
+        rul = None
+        if step.fit_args is not None and self.main is not None:
             red_at = self.limits[self.main].red if self.main in self.limits else None
             if red_at is not None:
                 rul = estimate_rul(
@@ -318,7 +367,7 @@ class MachineAgent:
         if rul is None and drifts and (self.main is None or self.main not in self.limits):
             rul, unknown = rul_from_drifts(drifts, self.th)
         b.rul(rul, self.th.amber_rul_h, self.th.red_rul_h, unknown)
-        note = self._maintenance_note(reading.time, fit, closed)
+        note = self._maintenance_note(reading.time, fit, step.closed)
         if note is not None:
             b.findings.append(note)
             b.context.append(note)
@@ -330,20 +379,27 @@ class MachineAgent:
         status = Status.worst(self.status, Status.AMBER if instrument else Status.GREEN)
         if self.status is Status.UNKNOWN and not instrument:
             status = Status.UNKNOWN
-        return b.build(
-            status=status,
-            machine_status=self.status,
-            instrument=instrument,
-            anomaly=anomaly,
-            rul=rul,
-            baseline_ready=self.baseline.ready,
-        )
+        step.signature = b.signature(status, instrument, self.baseline.ready)
+        step.outcome = {
+            "status": status,
+            "machine_status": self.status,
+            "instrument": instrument,
+            "anomaly": anomaly,
+            "rul": rul,
+            "baseline_ready": self.baseline.ready,
+        }
+        return self.report(step) if build else None
+
+    @staticmethod
+    def report(step: Step) -> HealthReport:
+        """The report of a step ``finish`` has run (built only when someone will read it)."""
+        return step.builder.build(**step.outcome)
 
     def _settle(self, have_data: bool, after_job: bool = True) -> None:
         """Raise the status after ``persistence`` readings agree, lower it after ``clear_after``."""
         if not have_data and self.status is Status.UNKNOWN:
             return
-        ranks = {s.rank: s for s in Status}
+        ranks = _BY_RANK
         raw = list(self.raw)
         if self.rejudge and have_data and after_job:
             # After maintenance the old evidence is void: the new part's first usable reading

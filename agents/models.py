@@ -28,11 +28,14 @@ class Status(StrEnum):
 
     @property
     def rank(self) -> int:
-        return {"unknown": 0, "green": 1, "amber": 2, "red": 3}[self.value]
+        return _RANKS[self.value]
 
     @staticmethod
     def worst(*statuses: Status) -> Status:
         return max(statuses, key=lambda s: s.rank, default=Status.UNKNOWN)
+
+
+_RANKS = {"unknown": 0, "green": 1, "amber": 2, "red": 3}
 
 
 class AssetKind(StrEnum):

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents import smallstats
 from agents.models import FaultKind, SensorFault, SensorKind, SensorSpec
 
 #: Magnitude beyond which a finite value is garbage whatever the sensor (see ``inspect``).
@@ -98,11 +99,11 @@ class SensorFaultDetector:
         if len(self.steps) < self.settings.min_history:
             return None
         if self._cache is None or self._fresh >= 8:
-            arr = np.asarray(self.steps)
+            ordered = sorted(self.steps)  # numpy's results, bit for bit (agents.smallstats)
             self._cache = (
-                float(np.median(arr)),
-                float(np.quantile(arr, 0.98)),
-                float(np.mean(arr == 0.0)),
+                smallstats.median_sorted(ordered),
+                smallstats.quantile_sorted(ordered, 0.98),
+                ordered.count(0.0) / len(ordered),
             )
             self._fresh = 0
         return self._cache
@@ -143,7 +144,7 @@ class SensorFaultDetector:
             value = float(raw)
         except (TypeError, ValueError):
             return _Inspection(None, {FaultKind.NAN: f"value {raw!r} is not a number"})
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             n = self.nan_run + 1
             return _Inspection(None, {FaultKind.NAN: f"{value} ({n} non-finite value(s) in a row)"})
         if abs(value) > IMPLAUSIBLE:
@@ -167,8 +168,9 @@ class SensorFaultDetector:
         window = [*self.recent, value][-self.settings.window :]
         spread = None
         if len(window) == self.settings.window:
-            with np.errstate(over="ignore", invalid="ignore"):  # absurd values: spread inf/nan
-                spread = float(np.std(window))
+            # Plain floats: absurd values give an inf/nan spread without a warning, as numpy's
+            # std under errstate did, and the same bits (``agents.smallstats``).
+            spread = smallstats.std(window) if len(window) <= 128 else float(np.std(window))
         if (
             spread is not None
             and usual is not None
@@ -320,7 +322,7 @@ class SensorFaultMonitor:
         last, intervals = self.wave_last.get(name), self.wave_intervals[name]
         if last is None or len(intervals) < 3:
             return {}
-        usual = float(np.median(intervals))
+        usual = smallstats.median(intervals)
         late = (time - last).total_seconds()
         if usual > 0 and late > self.settings.gap_factor * usual:
             return {
@@ -338,7 +340,7 @@ class SensorFaultMonitor:
             return None, True
         detail = None
         if len(self.intervals) >= 5:
-            usual = float(np.median(self.intervals))
+            usual = smallstats.median(self.intervals)
             if usual > 0 and dt > self.settings.gap_factor * usual:
                 detail = f"no reading for {dt / 3600:.3g} h (usually every {usual / 3600:.3g} h)"
         self.intervals.append(dt)

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from agents import smallstats
 from agents.models import RulEstimate
 
 
@@ -146,6 +148,123 @@ def fit_trend(
     return best
 
 
+def fit_trend_many(
+    windows: Sequence[Sequence[tuple[float, float]]],
+    floors: Sequence[float | None],
+    min_excess: Sequence[float],
+    *,
+    min_points: int = 8,
+    prefer_exponential: float = 1.25,
+) -> list[TrendFit | None]:
+    """``fit_trend`` of many (hours, value) windows: one numpy pass per group of equal length.
+
+    A shard's assets read in step, so their windows mostly hold as many points; each group of
+    equal-length windows with floors is fitted as one 2-D array (rows are windows). The results
+    equal ``fit_trend``'s up to the order of floating-point additions (dot products become row
+    sums). Windows without a floor or shorter than ``min_points`` go through ``fit_trend``.
+    """
+    out: list[TrendFit | None] = [None] * len(windows)
+    groups: dict[int, list[int]] = {}
+    for i, (points, floor) in enumerate(zip(windows, floors, strict=True)):
+        n = len(points)
+        if n >= min_points and floor is not None:
+            groups.setdefault(n, []).append(i)
+        elif n:
+            arr = np.asarray(points, dtype=np.float64)
+            out[i] = fit_trend(
+                arr[:, 0], arr[:, 1], floor=floor, min_excess=min_excess[i], min_points=min_points
+            )
+    for n, rows in groups.items():
+        # One flat pass over the floats: converting nested tuples costs more than the fit.
+        flat = chain.from_iterable(chain.from_iterable(windows[i] for i in rows))
+        arr = np.fromiter(flat, np.float64, count=2 * n * len(rows)).reshape(len(rows), n, 2)
+        fl = np.asarray([floors[i] for i in rows], dtype=np.float64)
+        mx = np.asarray([min_excess[i] for i in rows], dtype=np.float64)
+        with np.errstate(all="ignore"):
+            fits = _fit_rows(arr[:, :, 0], arr[:, :, 1], fl, mx, prefer_exponential)
+        for i, fit in zip(rows, fits, strict=True):
+            out[i] = fit
+    return out
+
+
+def _ols_rows(t: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``_ols`` of every row: intercept, its s.e., slope, its s.e., fitted values."""
+    n = t.shape[1]
+    tm = t.mean(axis=1)
+    tc = t - tm[:, None]
+    sxx = (tc * tc).sum(axis=1)
+    zm = z.mean(axis=1)
+    slope = (tc * (z - zm[:, None])).sum(axis=1) / sxx
+    intercept0 = zm - slope * tm
+    fitted = intercept0[:, None] + slope[:, None] * t
+    resid = z - fitted
+    sigma = np.sqrt((resid * resid).sum(axis=1) / max(n - 2, 1))
+    return intercept0, sigma * np.sqrt(1 / n + tm * tm / sxx), slope, sigma / np.sqrt(sxx), fitted
+
+
+def _t_stat(b: float, se: float) -> float:
+    return b / se if se > 0 else math.copysign(math.inf, b) if b else 0.0
+
+
+def _fit_rows(
+    t_h: np.ndarray, z: np.ndarray, floor: np.ndarray, min_excess: np.ndarray, prefer: float
+) -> list[TrendFit | None]:
+    """Rows of equal length with a floor each; see ``fit_trend`` for the rules."""
+    t = t_h - t_h[:, -1:]
+    span = -t[:, 0]
+    a, a_se, b, se, fitted = _ols_rows(t, z)
+    rmse = np.sqrt(np.mean((z - fitted) ** 2, axis=1))
+    excess = z - floor[:, None]
+    margin = np.maximum(min_excess, 1e-12)
+    expo = np.mean(excess > margin[:, None], axis=1) >= 0.8
+    ea = ea_se = eb = ese = ermse = np.full(z.shape[0], np.nan)
+    if expo.any():
+        logs = np.log(np.maximum(excess, margin[:, None]))
+        ea, ea_se, eb, ese, efit = _ols_rows(t, logs)
+        ermse = np.sqrt(np.mean((z - (floor[:, None] + np.exp(efit))) ** 2, axis=1))
+    finite_z = np.isfinite(z).all(axis=1)
+    n = z.shape[1]
+    out: list[TrendFit | None] = []
+    for r in range(z.shape[0]):
+        if not finite_z[r] or span[r] <= 0:
+            out.append(None)
+            continue
+        lin = (float(a[r]), float(a_se[r]), float(b[r]), float(se[r]))
+        if not all(math.isfinite(x) for x in lin):
+            out.append(None)
+            continue
+        best = TrendFit(
+            model="linear",
+            n=n,
+            span_h=float(span[r]),
+            intercept=lin[0],
+            intercept_se=lin[1],
+            slope=lin[2],
+            slope_se=lin[3],
+            t_stat=_t_stat(lin[2], lin[3]),
+            level=lin[0],
+            rmse=float(rmse[r]),
+        )
+        if expo[r]:
+            ex = (float(ea[r]), float(ea_se[r]), float(eb[r]), float(ese[r]), float(ermse[r]))
+            if all(math.isfinite(x) for x in ex) and ex[0] <= 700 and ex[4] < prefer * best.rmse:
+                best = TrendFit(
+                    model="exponential",
+                    n=n,
+                    span_h=float(span[r]),
+                    intercept=ex[0],
+                    intercept_se=ex[1],
+                    slope=ex[2],
+                    slope_se=ex[3],
+                    t_stat=_t_stat(ex[2], ex[3]),
+                    level=float(floor[r]) + math.exp(ex[0]),
+                    rmse=ex[4],
+                    floor=float(floor[r]),
+                )
+        out.append(best)
+    return out
+
+
 def _hours_to(fit: TrendFit, threshold: float, slope: float, shift: float = 0.0) -> float:
     """Hours until the curve (with ``slope``, level moved by ``shift``) reaches ``threshold``."""
     start = fit.intercept + shift
@@ -222,7 +341,8 @@ class TrendTracker:
         """Median of the last ``n`` values (-inf when empty): the level now, without the fit."""
         if not self.points:
             return -math.inf
-        return float(np.median([v for _, v in list(self.points)[-n:]]))
+        points = self.points
+        return smallstats.median([points[-i][1] for i in range(min(n, len(points)), 0, -1)])
 
     def state(self) -> dict[str, Any]:
         return {"window_h": self.window_h, "points": [list(p) for p in self.points]}
@@ -231,4 +351,4 @@ class TrendTracker:
         self.points = deque((float(t), float(v)) for t, v in state["points"])
 
 
-__all__ = ["TrendFit", "TrendTracker", "estimate_rul", "fit_trend"]
+__all__ = ["TrendFit", "TrendTracker", "estimate_rul", "fit_trend", "fit_trend_many"]

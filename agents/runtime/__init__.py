@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agents.runtime.actor import AssetActor, CheckpointPolicy, HostStats, ReportPage
+from agents.runtime.actor import (
+    AssetActor,
+    CheckpointPolicy,
+    HostStats,
+    PublishPolicy,
+    ReportPage,
+)
 from agents.runtime.checkpoint import CheckpointStore, FileCheckpointStore
 
 if TYPE_CHECKING:
@@ -32,6 +38,7 @@ __all__ = [
     "FileCheckpointStore",
     "FleetPage",
     "HostStats",
+    "PublishPolicy",
     "ReportPage",
     "connect_ray",
     "disconnect_ray",

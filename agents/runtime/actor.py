@@ -38,6 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.base import Agent, Reading, with_source_faults
 from agents.errors import AutoopsError, InputError
+from agents.machine import MachineAgent, Step
+from agents.machine_shard import assess_round, rounds
 from agents.models import HealthReport
 from agents.registry import AgentBuilder, AgentSpec, build_agent
 from agents.runtime.checkpoint import CheckpointStore
@@ -61,6 +63,23 @@ class CheckpointPolicy(_Frozen):
 
     every_readings: int = Field(default=1, ge=1)
     every_seconds: float | None = Field(default=None, gt=0)
+
+
+class PublishPolicy(_Frozen):
+    """Which reports a host publishes, and how it assesses a shard of machines.
+
+    ``columnar``: a batch's machine readings are assessed a round at a time, the numerical steps
+    for all the shard's assets in one pass (``agents.machine_shard``), same statuses and levels.
+    ``on_change`` (with ``columnar``): a machine's report is published (built, returned, put in the outbox) only when
+    what it says changes -- status, an indicator's level, the sensor faults, the findings behind
+    amber or red -- or as a heartbeat once its reading is ``heartbeat_s`` (reading time) past
+    the last published one; keep it well inside the policies' ``stale_after``. Off by default:
+    every reading then gives a report, as consumers that count reports expect.
+    """
+
+    columnar: bool = True
+    on_change: bool = False
+    heartbeat_s: float = Field(default=60.0, gt=0)
 
 
 class ReportPage(_Frozen):
@@ -96,6 +115,9 @@ class _Hosted:
     # By report asset id: the agent's own, and its sub-assets' (a plant energy agent's meters).
     latest: dict[str, HealthReport] = field(default_factory=dict)
     dirty: bool = False
+    # Publishing on change: what the last published report said, readings since it.
+    signature: tuple[object, ...] | None = None
+    published_at: datetime | None = None
 
 
 @dataclass
@@ -149,6 +171,7 @@ class AssetActor:
         store: CheckpointStore,
         *,
         policy: CheckpointPolicy | None = None,
+        publish: PublishPolicy | None = None,
         outbox_size: int = 10_000,
         builder: AgentBuilder | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -161,6 +184,7 @@ class AssetActor:
         self.name = name
         self._store = store
         self._policy = policy or CheckpointPolicy()
+        self._publish = publish or PublishPolicy()
         self._clock = clock
         self._outbox = _Outbox(capacity=max(1, outbox_size))
         self._build = builder or build_agent
@@ -244,23 +268,38 @@ class AssetActor:
             )
         out: list[HealthReport] = []
         fresh: list[tuple[int, str, HealthReport]] = []
+        # Which readings are new (a re-delivery is answered from the outbox, in its place).
+        todo: list[Reading | list[HealthReport]] = []
         for reading in readings:
             hosted = self._hosted[reading.asset_id]
             if hosted.last_time is not None and reading.time <= hosted.last_time:
                 self._duplicates += 1
-                out += self._outbox.by_reading.get((reading.asset_id, reading.time), [])
+                todo.append(self._outbox.by_reading.get((reading.asset_id, reading.time), []))
                 continue
             # Consumed before assessing: a reading that makes the agent raise is not retried forever
             hosted.last_time = reading.time
             hosted.dirty = True
             self._since_save += 1
-            try:
-                reports = _assess(hosted.agent, reading)
-            except Exception:  # supervisor boundary: one bad reading must not stop the shard
+            todo.append(reading)
+        results = self._assess_all(todo)
+        for item, result in zip(todo, results, strict=True):
+            if not isinstance(item, Reading):
+                out += item
+                continue
+            reading = item
+            if isinstance(result, Exception):
+                # supervisor boundary: one bad reading must not stop the shard
                 self._errors += 1
-                log.exception("actor %s: agent %s failed on a reading", self.name, reading.asset_id)
+                log.error(
+                    "actor %s: agent %s failed on a reading",
+                    self.name,
+                    reading.asset_id,
+                    exc_info=result,
+                )
                 continue
             self._assessed += 1
+            hosted = self._hosted[reading.asset_id]
+            reports = result
             for report in reports:
                 hosted.latest[report.asset_id] = report
                 key = (report.report_id, report.time)
@@ -277,6 +316,48 @@ class AssetActor:
             # The cursor must never go back after a restart, whatever the checkpoint policy.
             self._save_actor_record(last_batch=())
         return out
+
+    def _assess_all(
+        self, todo: Sequence[Reading | list[HealthReport]]
+    ) -> list[list[HealthReport] | Exception | None]:
+        """Reports of each new reading (None for a re-delivery); machines a round at a time."""
+        results: list[list[HealthReport] | Exception | None] = [None] * len(todo)
+        machines: list[tuple[str, int]] = []
+        for pos, item in enumerate(todo):
+            if not isinstance(item, Reading):
+                continue
+            agent = self._hosted[item.asset_id].agent
+            # A subclass that assesses its own way keeps its own ``assess``.
+            if self._publish.columnar and type(agent).assess is MachineAgent.assess:
+                machines.append((item.asset_id, pos))
+                continue
+            try:
+                results[pos] = _assess(agent, item)
+            except Exception as exc:  # handed to the caller's supervisor boundary
+                results[pos] = exc
+        for round_ in rounds(machines):
+            batch = [todo[pos] for pos in round_]
+            agents = [self._hosted[r.asset_id].agent for r in batch]  # type: ignore[union-attr]
+            steps = assess_round(agents, batch)  # type: ignore[arg-type]
+            for pos, step in zip(round_, steps, strict=True):
+                results[pos] = step if isinstance(step, Exception) else self._published(step)
+        return results
+
+    def _published(self, step: Step) -> list[HealthReport]:
+        """The step's report if it is to be published (on change / heartbeat, or always)."""
+        reading = step.reading
+        hosted = self._hosted[reading.asset_id]
+        if self._publish.on_change:
+            signature = (step.signature, tuple((f.sensor, f.kind) for f in reading.source_faults))
+            last = hosted.published_at
+            if (
+                signature == hosted.signature
+                and last is not None
+                and (reading.time - last).total_seconds() < self._publish.heartbeat_s
+            ):
+                return []
+            hosted.signature, hosted.published_at = signature, reading.time
+        return [with_source_faults(MachineAgent.report(step), reading)]
 
     def maintenance_done(self, asset_id: str, time: datetime) -> bool:
         """Tell ``asset_id``'s agent that maintenance was done at ``time`` (see

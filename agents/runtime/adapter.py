@@ -44,7 +44,13 @@ from agents.base import Reading
 from agents.errors import AgentRuntimeError, AutoopsError, ConfigError, InputError
 from agents.models import HealthReport
 from agents.registry import AgentBuilder, AgentSpec, build_agent
-from agents.runtime.actor import AssetActor, CheckpointPolicy, HostStats, ReportPage
+from agents.runtime.actor import (
+    AssetActor,
+    CheckpointPolicy,
+    HostStats,
+    PublishPolicy,
+    ReportPage,
+)
 from agents.runtime.checkpoint import CheckpointStore, FileCheckpointStore
 
 log = logging.getLogger(__name__)
@@ -76,6 +82,7 @@ class ActorOptions(BaseModel):
     spread: bool = False  # place actors on different nodes (Ray's SPREAD strategy)
     outbox_size: int = Field(default=10_000, ge=1)
     checkpoint: CheckpointPolicy = CheckpointPolicy()
+    publish: PublishPolicy = PublishPolicy()
     call_timeout_s: float = Field(default=120.0, gt=0)
 
 
@@ -299,6 +306,7 @@ class AgentFleet:
             list(specs),
             self.store,
             policy=opts.checkpoint,
+            publish=opts.publish,
             outbox_size=opts.outbox_size,
             builder=self._builder,
         )

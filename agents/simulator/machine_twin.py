@@ -133,6 +133,7 @@ class MachineTwin:
         line: str | None = "line-1",
         step_h: float = 0.5,
         waveform_every_h: float = 2.0,
+        waveform_offset: int = 0,
         onset_h: float | None = None,
         life_h: float | None = None,
         faults: Sequence[Injection] = (),
@@ -145,7 +146,11 @@ class MachineTwin:
         self.asset = spindle_asset(asset_id, line)
         self.step_h = step_h
         # Online systems trend scalars often and capture raw waveforms less often.
-        self.waveform_every = max(1, round(waveform_every_h / step_h))
+        # Online systems trend scalars often and capture raw waveforms less often (every
+        # ``waveform_every`` readings from reading ``waveform_offset`` on; 0: never).
+        finite = math.isfinite(waveform_every_h)
+        self.waveform_every = max(1, round(waveform_every_h / step_h)) if finite else 0
+        self.waveform_offset = waveform_offset
         self.onset_h = float(onset_h if onset_h is not None else self.rng.uniform(150.0, 220.0))
         self.life_h = float(life_h if life_h is not None else self.rng.uniform(180.0, 260.0))
         self.faults = tuple(faults)
@@ -209,7 +214,7 @@ class MachineTwin:
             }
             waves = (
                 {"spindle_acc": self._waveform(v_healthy, w, excess)}
-                if i % self.waveform_every == 0
+                if self.waveform_every and (i - self.waveform_offset) % self.waveform_every == 0
                 else {}
             )
             values_out, waves_out = self._inject(t_h, values, waves, held)

@@ -45,6 +45,10 @@ class TwinSpec(_Frozen):
     onset_h: float | None = None
     life_h: float | None = None
     faults: tuple[FaultSpec, ...] = ()
+    # spindle: time between readings and between waveform captures (inf: none), first capture
+    step_h: float = Field(default=0.5, gt=0)
+    waveform_every_h: float = Field(default=2.0, gt=0)
+    waveform_offset: int = Field(default=0, ge=0)
     # stock
     initial_stock: float | None = None
     demand_per_h: dict[str, float] | None = None
@@ -151,6 +155,9 @@ class PlantSim:
                 life_h=spec.life_h if not never else math.inf,
                 faults=injections,
                 start=start,
+                step_h=spec.step_h,
+                waveform_every_h=spec.waveform_every_h,
+                waveform_offset=spec.waveform_offset,
             )
             until = None if not never else 10 * 365 * 24.0
             return _Stream(spec, machine.readings(until_h=until), twin=machine, wears=not never)

@@ -1,0 +1,36 @@
+"""The plain-Python stand-ins give numpy's numbers bit for bit, so no threshold moves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents import smallstats
+
+
+def samples(seed: int) -> list[list[float]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(3000):
+        n = int(rng.integers(1, 129))
+        arr = rng.normal(50.0, rng.uniform(1e-3, 10.0), n) * rng.choice([1.0, 1e-3, 1e5])
+        if k % 3 == 0:
+            arr = np.round(arr, 1)  # quantised sensors repeat values
+        if k % 5 == 0:
+            arr[rng.integers(0, n, max(1, n // 3))] = 0.0
+        out.append(arr.tolist())
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_std_median_and_quantile_equal_numpys_exactly(seed: int) -> None:
+    for xs in samples(seed):
+        assert smallstats.std(xs) == float(np.std(xs))
+        assert smallstats.median(xs) == float(np.median(xs))
+        steps = sorted(abs(x) for x in xs)
+        assert smallstats.quantile_sorted(steps, 0.98) == float(np.quantile(steps, 0.98))
+
+
+def test_sums_beyond_numpys_block_are_refused_not_approximated() -> None:
+    with pytest.raises(ValueError, match="128"):
+        smallstats.pairwise_sum([1.0] * 129)
