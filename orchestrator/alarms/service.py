@@ -223,17 +223,9 @@ class AlarmService:
         """Alarms to show, most urgent first; ``status`` is a state, ``shelved``,
         ``suppressed`` or ``unacked``; shelves that ran out are expired first."""
         self.expire_shelves()
-        alarms = self.store.list(include_cleared=include_cleared or status == "cleared")
-        if line:
-            alarms = [a for a in alarms if a.place.line == line]
-        if status == "shelved":
-            alarms = [a for a in alarms if a.shelved is not None]
-        elif status == "suppressed":
-            alarms = [a for a in alarms if a.suppressed]
-        elif status == "unacked":
-            alarms = [a for a in alarms if a.unacked]
-        elif status:
-            alarms = [a for a in alarms if a.state.value == status]
+        alarms = matching(
+            self.store.list(include_cleared=include_cleared or status == "cleared"), line=line, status=status
+        )
         return sorted(
             alarms,
             key=lambda a: (not a.annunciated, not a.active, not a.unacked, a.priority,
@@ -362,3 +354,19 @@ class AlarmService:
 
 
 __all__ = ["SYSTEM", "AlarmService", "Refused", "UnknownAlarm"]
+
+
+def matching(alarms: list[Alarm], *, line: str = "", status: str = "") -> list[Alarm]:
+    """The alarms of ``line`` (any when empty) in ``status``: a state, ``shelved``,
+    ``suppressed`` or ``unacked`` (any when empty). Shared by the web UI and the CLI."""
+    if line:
+        alarms = [a for a in alarms if a.place.line == line]
+    if status == "shelved":
+        return [a for a in alarms if a.shelved is not None]
+    if status == "suppressed":
+        return [a for a in alarms if a.suppressed]
+    if status == "unacked":
+        return [a for a in alarms if a.unacked]
+    if status:
+        return [a for a in alarms if a.state.value == status]
+    return alarms

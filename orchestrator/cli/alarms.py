@@ -19,9 +19,10 @@ from urllib.parse import quote
 
 import typer
 
-from agents.errors import AutoopsError, InputError, ServiceUnavailableError
+from agents.errors import AutoopsError, InputError
+from orchestrator.alarms.service import matching
 from orchestrator.cli.app import app
-from orchestrator.cli.approvals import TOKEN_ENV, Config, Url, _token, _web_url
+from orchestrator.cli.approvals import Config, Url, _token, _web_url, post_as
 
 alarms_app = typer.Typer(
     rich_markup_mode=None,
@@ -85,16 +86,7 @@ def list_alarms(
         else a
         for a in alarms
     ]
-    if line:
-        alarms = [a for a in alarms if a.place.line == line]
-    if status == "shelved":
-        alarms = [a for a in alarms if a.shelved is not None]
-    elif status == "suppressed":
-        alarms = [a for a in alarms if a.suppressed]
-    elif status == "unacked":
-        alarms = [a for a in alarms if a.unacked]
-    elif status:
-        alarms = [a for a in alarms if a.state.value == status]
+    alarms = matching(alarms, line=line, status=status)
     alarms.sort(key=lambda a: (not a.annunciated, not a.active, a.priority, a.id))
     if as_json:
         print(json.dumps([a.model_dump(mode="json") for a in alarms]))
@@ -135,33 +127,7 @@ def kpis(state_dir: StateDir = None, as_json: AsJson = False) -> None:
 def _act(base: str, token: str, alarm_id: str, verb: str, body: dict[str, str], user: str | None
          ) -> dict[str, Any]:
     """One write through the web API, as the token's person; its refusals printed as they are."""
-    import httpx
-
-    try:
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                          timeout=60.0) as client:
-            me = client.get("/api/me")
-            if me.status_code == 401:
-                raise InputError(
-                    f"{base} refused the API token (unknown or revoked): create one in the web UI "
-                    f"under Tokens and set {TOKEN_ENV}"
-                )
-            me.raise_for_status()
-            who = me.json()["user"]
-            if user is not None and user != who:
-                raise InputError(f"--as {user}: this API token is {who}'s; use your own token")
-            response = client.post(f"/api/alarms/{quote(alarm_id, safe='')}/{verb}", json=body)
-    except httpx.HTTPError as exc:
-        raise ServiceUnavailableError(
-            f"cannot reach the autoops web API at {base} ({type(exc).__name__}); is the orchestrator "
-            "running? pass --url or set AUTOOPS_URL"
-        ) from None
-    if response.status_code == 422:
-        raise InputError(f"{alarm_id}: refused by {base}: {response.json().get('detail')}")
-    result = response.json()
-    if response.status_code != 200 or not result.get("ok", False):
-        raise InputError(f"{alarm_id}: refused: {result.get('message') or result.get('detail')}")
-    return {**result, "user": who}
+    return post_as(base, token, f"/api/alarms/{quote(alarm_id, safe='')}/{verb}", body, item=alarm_id, user=user)
 
 
 def _act_and_print(alarm_id: str, verb: str, body: dict[str, str], user: str | None,

@@ -149,17 +149,23 @@ def _token() -> str:
 
 
 def _act(base: str, token: str, workflow_id: str, verb: str, comment: str, user: str | None) -> dict[str, Any]:
-    """One write through the web API the UI uses, as the token's person; its refusals printed as is."""
-    import httpx
-
+    """One vote through the web API the UI uses, as the token's person."""
     from workflows.models import comment_too_long
 
     too_long = comment_too_long(comment)
     if too_long:
         raise InputError(f"--comment: {too_long}")
-    headers = {"Authorization": f"Bearer {token}"}
+    return post_as(base, token, f"/api/approvals/{quote(workflow_id, safe='')}/{verb}", {"comment": comment},
+                   item=workflow_id, user=user)
+
+
+def post_as(base: str, token: str, path: str, body: dict[str, str], *, item: str, user: str | None) -> dict[str, Any]:
+    """POST ``body`` to the web API as the token's person (``--as`` must be that person); the
+    server's refusals are printed as they are. Shared by the approval and alarm commands."""
+    import httpx
+
     try:
-        with httpx.Client(base_url=base, headers=headers, timeout=60.0) as client:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60.0) as client:
             me = client.get("/api/me")
             if me.status_code == 401:
                 raise InputError(
@@ -170,18 +176,18 @@ def _act(base: str, token: str, workflow_id: str, verb: str, comment: str, user:
             who = me.json()["user"]
             if user is not None and user != who:
                 raise InputError(f"--as {user}: this API token is {who}'s; use your own token")
-            response = client.post(f"/api/approvals/{quote(workflow_id, safe='')}/{verb}", json={"comment": comment})
+            response = client.post(path, json=body)
     except httpx.HTTPError as exc:
         raise ServiceUnavailableError(
             f"cannot reach the autoops web API at {base} ({type(exc).__name__}); is the orchestrator "
             "running? pass --url or set AUTOOPS_URL"
         ) from None
     if response.status_code == 422:
-        raise InputError(f"{workflow_id}: refused by {base}: {response.json().get('detail')}")
-    body = response.json()
-    if response.status_code != 200 or not body.get("ok", False):
-        raise InputError(f"{workflow_id}: refused: {body.get('message') or body.get('detail')}")
-    return {**body, "user": who}
+        raise InputError(f"{item}: refused by {base}: {response.json().get('detail')}")
+    result = response.json()
+    if response.status_code != 200 or not result.get("ok", False):
+        raise InputError(f"{item}: refused: {result.get('message') or result.get('detail')}")
+    return {**result, "user": who}
 
 
 def _act_and_print(workflow_id: str, verb: str, comment: str, user: str | None, url: str | None,
