@@ -33,6 +33,7 @@ from agents.sources.hub import SourceHub
 from orchestrator.alarms import FILENAME as ALARMS_FILE
 from orchestrator.alarms import AlarmService, AlarmStore
 from orchestrator.assets import asset_specs, catalog
+from orchestrator.clock import WALL_CLOCK, DeploymentClock
 from orchestrator.collaborators import Feed, Fleet, Mes
 from orchestrator.config import PlantConfig
 from orchestrator.dispatch import Dispatcher
@@ -97,6 +98,8 @@ class Orchestrator:
         self.state_dir = state_dir
         self.sim = sim
         self.mes = mes
+        # The deployment's one clock (orchestrator/clock.py); Stack.start sets the run's.
+        self.clock: DeploymentClock = WALL_CLOCK
         self.task_queue = task_queue or config.temporal.task_queue
         self.history = History()
         # Raised and cleared here each tick; acknowledged and shelved through the web UI / API.
