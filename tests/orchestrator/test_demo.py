@@ -189,15 +189,17 @@ def test_killed_orchestrator_resumes_and_orders_nothing_twice(tmp_path: Path) ->
     finally:
         kill_group(first, env)  # SIGKILL: orchestrator, worker, Temporal dev server, Ray, all at once
     assert first.returncode != 0
-    in_flight = set(before["workflows"])
+    # Each run is its own record: what was in flight is known by id and the decision that
+    # started it (a later run of the same id, e.g. the next bar order, is another problem).
+    in_flight = {(wid, record.get("decision_id")) for wid, record in before["workflows"].items()}
 
     # Same state, no --fresh. The demo gives up before the test does, so a run that hangs still
     # prints which outcome and which workflow it waited for.
     code, summary, err = finish(start(state, env, "--timeout", "540"), env, timeout_s=900)
-    finished = {w["id"]: w["status"] for w in summary.get("workflows", [])}
+    finished = {(w["id"], w["decision_id"]): w["status"] for w in summary.get("workflows", [])}
     assert code == 0, (summary.get("expected_outcomes"), finished, err[-3000:])
-    for workflow_id in in_flight:
-        assert finished.get(workflow_id) == "completed", (workflow_id, finished)
+    for run in in_flight:
+        assert finished.get(run) == "completed", (run, finished)
     assert summary["duplicates"] == 0
     pos = Counter(o["po_number"] for o in summary["supplier_orders"])
     assert all(n == 1 for n in pos.values()), pos
