@@ -211,7 +211,7 @@ class Stack:
             if not config.simulation and config.schedule.shifts:
                 from orchestrator.report.clock import start_report_clock
 
-                report_worker = await start_report_clock(services.client, config, state_dir)
+                report_worker = await start_report_clock(services.client, config, state_dir, clock)
             server = cls._web_server(config, services, orchestrator, secret)
         except BaseException:
             for client in clients:
@@ -255,7 +255,8 @@ class Stack:
         app = create_app(
             config,
             PlantBackend(services.client, orchestrator, services.temporal_ui_url),
-            tokens=TokenStore(config.state_dir.resolve() / "api-tokens.sqlite"),
+            # Created / used / revoked times are shown on the tokens page: in the one clock.
+            tokens=TokenStore(config.state_dir.resolve() / "api-tokens.sqlite", clock=orchestrator.clock.now),
             alarms=orchestrator.alarms,
         )
         to_workflow = signal_handler(services.client)
