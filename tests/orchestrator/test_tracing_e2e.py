@@ -77,6 +77,7 @@ class Received:
                                 "kind": s.kind,
                                 "service": service,
                                 "start_ns": s.start_time_unix_nano,
+                                "end_ns": s.end_time_unix_nano,
                                 "attributes": _attrs(s.attributes),
                                 "events": [(e.name, _attrs(e.attributes)) for e in s.events],
                                 "links": [
