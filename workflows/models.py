@@ -126,7 +126,7 @@ class ApprovalPolicy(Frozen):
 class ApprovalContext(Frozen):
     """What an approver needs to see to decide (shown by the web inbox and the CLI)."""
 
-    kind: str = ""  # part_order | maintenance | reroute
+    kind: str = ""  # part_order | maintenance | reroute | work_order | review
     site: str = ""
     asset_id: str | None = None
     priority: str = ""

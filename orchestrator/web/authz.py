@@ -54,6 +54,8 @@ def check_vote(
         too_long = comment_too_long(comment)
         if too_long:
             raise Refused(too_long)
+        if item.state == "review":
+            raise Refused("this is a review, not an approval: close it with a comment saying what you found")
         if item.state not in ("pending", "escalated"):
             raise Refused(f"this approval is already {item.state}")
         role, limit = approving_role(config, user, item)

@@ -188,6 +188,9 @@ async def test_a_red_compressor_reaches_a_person_of_its_owning_role(stack: Stack
                 refused = await ana.post(f"/api/approvals/{workflow_id}/close", json={"comment": "seen"},
                                          headers={"X-CSRF-Token": ana_csrf})
                 assert refused.status_code == 403 and "may not close this review" in refused.json()["message"]
+                approve = await rita.post(f"/api/approvals/{workflow_id}/approve", json={"comment": "ok"},
+                                          headers={"X-CSRF-Token": rita_csrf})
+                assert approve.status_code == 403 and "close it with a comment" in approve.json()["message"]
                 bare = await rita.post(f"/api/approvals/{workflow_id}/close", json={"comment": " "},
                                        headers={"X-CSRF-Token": rita_csrf})
                 assert bare.status_code == 403 and "comment" in bare.json()["message"]
