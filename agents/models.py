@@ -187,6 +187,9 @@ class HealthReport(Frozen):
     ] = ()  # machine-fault evidence in words, e.g. "outer race defect (BPFO)"
     baseline_ready: bool = False
     summary: str = ""
+    # The W3C traceparent of the assessment span that made this report (agents/runtime/tracing.py),
+    # so the policy evaluation that reads it continues that trace; None when it was not traced.
+    trace_parent: str | None = None
 
     def indicator(self, name: str) -> Indicator | None:
         return next((i for i in self.indicators if i.name == name), None)

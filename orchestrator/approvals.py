@@ -38,6 +38,7 @@ from workflows.models import (
     ApprovalVote,
     Approver,
     AttentionDecision,
+    ReviewClosing,
     comment_too_long,
 )
 
@@ -66,6 +67,7 @@ def policy_from_config(
         role_limits=role_limits(config),
         approvers=approvers(config),
         remind_before_s=config.approvals.remind_before_s,
+        owners=config.owners_by_asset(),
     )
 
 
@@ -260,6 +262,25 @@ class TemporalApprovals:
             return ActResult(ok=False, message=str(exc), state="refused")
         message = "retrying now" if retry else "cancelled"
         return ActResult(ok=True, message=f"{approval_id}: {message} ({outcome})", state=outcome)
+
+
+    async def close_review(self, approval_id: str, *, user: str, role: str, comment: str) -> ActResult:
+        """Close a ``review`` item (the workflow's ``close`` Update, whose validator is the authority)."""
+        too_long = comment_too_long(comment)
+        if too_long:  # see cast(): over 2 MB not even the workflow's refusal could be sent
+            return ActResult(ok=False, message=f"{approval_id}: refused: {too_long}", state="refused")
+        with tracer.start_as_current_span(
+            "approval.close",
+            attributes={"workflow.id": approval_id, "approval.approver": user, "approval.role": role,
+                        "approval.outcome": "close"},
+        ):
+            try:
+                status = await self._update(
+                    approval_id, "close", ReviewClosing(user=user, role=role, comment=comment), ApprovalStatus
+                )
+            except ApprovalRefused as exc:
+                return ActResult(ok=False, message=str(exc), state="refused")
+        return ActResult(ok=True, message=status.reason, state=status.state.value)
 
 
 def to_item(workflow_id: str, workflow_type: str, status: ApprovalStatus) -> ApprovalItem:

@@ -38,6 +38,7 @@ async def assemble(
 ) -> Orchestrator:
     """Resume from the state directory (or start fresh) and bring up the agent fleet."""
     from agents.runtime.adapter import AgentFleet
+    from orchestrator.telemetry import actor_process_setup
     from policies.loader import load_all
 
     state_dir = state_dir.resolve()
@@ -58,6 +59,8 @@ async def assemble(
         namespace=config.ray.namespace,
         checkpoint_dir=state_dir / "checkpoints",
         options=fleet_options,
+        # The actors export their spans (agent.assessment) as this process does.
+        process_setup=actor_process_setup(state_dir),
     )
     policies = [pf.loaded for pf in load_all(config.policies.extra_dirs)]
     engine = PolicyEngine(

@@ -165,6 +165,10 @@ class PlantBackend:
         return await self.approvals.resolve(approval_id, user=user, role=role, retry=retry, comment=comment)
 
     @temporal_boundary
+    async def close_review(self, approval_id: str, *, user: str, role: str, comment: str) -> ActResult:
+        return await self.approvals.close_review(approval_id, user=user, role=role, comment=comment)
+
+    @temporal_boundary
     async def board(self) -> list[AssetTile]:
         workflows = self.orchestrator.workflows
         tiles = []
@@ -267,7 +271,7 @@ class PlantBackend:
                     TimelineEntry(
                         time=vote.at,
                         kind="approval",
-                        text=("approved" if vote.approve else "rejected")
+                        text=("closed" if status.context.kind == "review" else "approved" if vote.approve else "rejected")
                         + (f": “{vote.comment}”" if vote.comment else ""),
                         actor=f"{vote.user} ({vote.role})",
                     )

@@ -178,6 +178,20 @@ class ApprovalSettings(Section):
         return self
 
 
+class Owners(Section):
+    """Which role owns each asset: a flagged asset's review goes to it (``[owners]``).
+
+    One role per asset kind, and per asset where that differs (``assets = { "C-1" = "..." }``).
+    Checked at load when the plant declares roles: each owner of an asset kind the plant has (and
+    each per-asset owner) must be a declared role that some user holds, or nobody could close it.
+    """
+
+    machine: str = "maintenance_lead"  # machines and the instruments on them
+    inventory: str = "buyer"  # stock of a SKU
+    energy: str = "maintenance_lead"  # energy systems and their meters (the compressor)
+    assets: dict[str, str] = Field(default_factory=dict)
+
+
 class PolicySettings(Section):
     extra_dirs: tuple[Path, ...] = ()
     # policy id -> parameter overrides; per asset / line: policy id -> {"asset:<id>": {...}}
@@ -208,6 +222,7 @@ class PlantConfig(Section):
     users: tuple[User, ...] = ()
     policies: PolicySettings = PolicySettings()
     approvals: ApprovalSettings = ApprovalSettings()
+    owners: Owners = Owners()
     endpoints: Endpoints = Endpoints()
     temporal: TemporalSettings = TemporalSettings()
     ray: RaySettings = RaySettings()
@@ -249,7 +264,8 @@ class PlantConfig(Section):
                     raise ValueError(
                         f"users.{user.name}.roles: unknown role {role!r}; declared roles are {sorted(self.roles)}"
                     )
-        problems = self.notifications.problems(roles=set(self.roles), lines=line_ids)
+        problems = self._owner_problems()
+        problems += self.notifications.problems(roles=set(self.roles), lines=line_ids)
         if self.notifications.enabled and not self.notifications.base_url and self.web.host in ("0.0.0.0", "::", ""):
             problems.append(
                 f"notifications.base_url: links in notifications need the address people open the web UI "
@@ -258,6 +274,50 @@ class PlantConfig(Section):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _asset_ids(self) -> dict[str, list[str]]:
+        """Asset ids by kind, as the agents report them (an energy system and its meters)."""
+        energy = [str(t.get("system_id")) for t in self.energy]
+        energy += [str(m.get("meter_id")) for t in self.energy for m in t.get("meters") or () if isinstance(m, dict)]
+        return {
+            "machine": [str(t.get("id")) for t in self.machines],
+            "inventory": [str(t.get("sku")) for t in self.inventory],
+            "energy": energy,
+        }
+
+    def _owner_problems(self) -> list[str]:
+        if not self.roles:  # a plant without people (a test, a bare `autoops run`): nothing to check
+            return []
+        held = {role for user in self.users for role in user.roles}
+        wanted = [(f"owners.{kind}", getattr(self.owners, kind)) for kind, ids in self._asset_ids().items() if ids]
+        wanted += [(f"owners.assets.{asset}", role) for asset, role in self.owners.assets.items()]
+        problems = []
+        for where, role in wanted:
+            if role not in self.roles:
+                problems.append(
+                    f"{where}: unknown role {role!r}; declared roles are {sorted(self.roles)} "
+                    "(a flagged asset's review goes to its owning role)"
+                )
+            elif self.users and role not in held:
+                problems.append(
+                    f"{where}: no user holds role {role!r}, so nobody could close a review of the "
+                    "asset; give the role to a user in [[users]] or name another role"
+                )
+        return problems
+
+    def owner_of(self, asset_id: str) -> str:
+        """The role that owns ``asset_id``: its own ``[owners.assets]`` entry, else its kind's."""
+        if asset_id in self.owners.assets:
+            return self.owners.assets[asset_id]
+        for kind, ids in self._asset_ids().items():
+            if asset_id in ids:
+                return str(getattr(self.owners, kind))
+        return self.owners.machine
+
+    def owners_by_asset(self) -> dict[str, str]:
+        """Every asset of the plant with its owning role (what the workflows are started with)."""
+        out = {asset: str(getattr(self.owners, kind)) for kind, ids in self._asset_ids().items() for asset in ids}
+        return {**out, **self.owners.assets}
 
     def source_specs(self) -> tuple[SourceSpec, ...]:
         """The typed ``[[sources]]``, their tags bound to the sensors' units."""

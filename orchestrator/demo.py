@@ -82,6 +82,8 @@ class ScriptedApprover:
         return self.sessions[name]
 
     def _candidates(self, item: dict[str, Any]) -> list[str]:
+        if item.get("state") == "review":  # any holder of the owning role may close a review
+            return [u.name for u in self.config.users if any(r in item["roles"] for r in u.roles)][:1]
         out = []
         for user in self.config.users:
             roles = [r for r in user.roles if r in item["roles"] and self.config.roles[r].can_approve]
@@ -111,15 +113,20 @@ class ScriptedApprover:
                         continue
                     self.acted.add((item["id"], name))
                     session, csrf = await self._session(name)
+                    # A review (a flagged asset) is closed with a comment, not approved: the
+                    # headless day would otherwise keep it open in the owner's inbox.
+                    review = item.get("state") == "review"
                     response = await session.post(
-                        f"/api/approvals/{item['id']}/approve",
-                        json={"comment": "scripted approver (demo): evidence reviewed"},
+                        f"/api/approvals/{item['id']}/{'close' if review else 'approve'}",
+                        json={"comment": "scripted reviewer (demo): figures noted, replacement to be budgeted"
+                              if review else "scripted approver (demo): evidence reviewed"},
                         headers={"X-CSRF-Token": csrf},
                     )
                     result = response.json()
                     if response.status_code == 200:
-                        self.timeline.add("approved", self.sim_hours(), workflow=item["id"], by=name,
-                                          amount=item["amount"], state=result.get("state"))
+                        self.timeline.add("review closed" if review else "approved", self.sim_hours(),
+                                          workflow=item["id"], by=name, amount=item["amount"],
+                                          state=result.get("state"))
                         if result.get("state") in ("pending", "escalated"):
                             continue  # N of M: the next person signs too
                     else:
@@ -407,7 +414,9 @@ def expected_outcomes(summary: dict[str, Any], site: str) -> dict[str, bool]:
         and refs.get(f"maint:{site}:mill-1") == 1,
         "bearing_kit_ordered": completed(f"po:{site}:BK-6205:"),
         "work_rerouted_off_the_bottleneck": completed(f"reroute:{site}:mill-1"),
-        "compressor_flagged_with_payback": policies.get("compressor-drift", {}).get("proposed", 0) >= 1,
+        # The flag reaches a person: its review went to the compressor's owner and was closed.
+        "compressor_flagged_with_payback": policies.get("compressor-drift", {}).get("proposed", 0) >= 1
+        and completed(f"review:{site}:C-1:"),
         "flatlined_sensor_instrument_check": completed(f"wo:{site}:lathe-1:instrument:"),
         "no_machine_failed": not summary["failed_assets"],
         "zero_duplicates": summary["duplicates"] == 0 and not summary.get("ledger_errors"),

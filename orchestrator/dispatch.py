@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from agents.models import HealthReport
+from agents.runtime.tracing import context_of
 from orchestrator.ledger import WorkflowLedger, WorkflowRecord
 from orchestrator.outcomes import record_result
 from policies.models import Autonomy, Decision, DecisionOutcome
@@ -73,29 +74,32 @@ class Dispatcher:
     async def _act(self, decision: Decision, reports: Mapping[str, HealthReport]) -> str | None:
         proposed = decision.proposed
         report = next((reports[r] for r in decision.inputs if r in reports), None)
-        with tracer.start_as_current_span("agent.assessment", attributes=_report_attributes(decision, report)):
-            with tracer.start_as_current_span(
-                "policy.evaluate",
-                attributes={
-                    "policy.id": decision.policy_id,
-                    "policy.version": decision.policy_version,
-                    "decision.id": decision.decision_id,
-                    "decision.outcome": decision.outcome.value,
-                },
-            ) as span:
-                trace_id = f"{span.get_span_context().trace_id:032x}"
-                workflow_id = None
-                if (
-                    decision.outcome is DecisionOutcome.PROPOSED
-                    and proposed is not None
-                    and proposed.autonomy is not Autonomy.SUGGEST
-                    and proposed.action.kind in self.kinds
-                ):
-                    workflow_id = await self._start(decision)
-                    if workflow_id:
-                        span.set_attribute("workflow.id", workflow_id)
-                self.store.link(decision.decision_id, now=self.now(), trace_id=trace_id, workflow_id=workflow_id)
-                return workflow_id
+        # The trace continues from the assessment span the actor made for the report the policy
+        # read (agents/runtime/tracing.py); an untraced report starts a trace of its own here.
+        with tracer.start_as_current_span(
+            "policy.evaluate",
+            context=context_of(report),
+            attributes={
+                **_report_attributes(decision, report),
+                "policy.id": decision.policy_id,
+                "policy.version": decision.policy_version,
+                "decision.id": decision.decision_id,
+                "decision.outcome": decision.outcome.value,
+            },
+        ) as span:
+            trace_id = f"{span.get_span_context().trace_id:032x}"
+            workflow_id = None
+            if (
+                decision.outcome is DecisionOutcome.PROPOSED
+                and proposed is not None
+                and proposed.autonomy is not Autonomy.SUGGEST
+                and proposed.action.kind in self.kinds
+            ):
+                workflow_id = await self._start(decision)
+                if workflow_id:
+                    span.set_attribute("workflow.id", workflow_id)
+            self.store.link(decision.decision_id, now=self.now(), trace_id=trace_id, workflow_id=workflow_id)
+            return workflow_id
 
     async def _start(self, decision: Decision) -> str | None:
         proposed = decision.proposed

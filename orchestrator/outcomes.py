@@ -1,7 +1,7 @@
 """How a workflow run ended, in the decision log's words (``ActionResult``).
 
 A closed workflow's result (``PartOrderResult``, ``MaintenanceResult``, ``WorkOrderResult``,
-``RerouteResult``, read as JSON) or its failure becomes one ``ActionResult``: what it ended as,
+``RerouteResult``, ``ReviewResult`` -- "closed by rita — <her comment>" -- read as JSON) or its failure becomes one ``ActionResult``: what it ended as,
 who signed it, why, and the partner's reference. The loop records it against the decision that
 started the workflow, once per run, so the decisions page shows "received by carla, ben
 (PO-…)" or "rejected by ben — price too high" instead of "proposed" for ever.

@@ -20,6 +20,8 @@ Conventions: ``docs/telemetry.md``.
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import json
 import logging
 import os
@@ -138,7 +140,9 @@ def span_to_dict(span: ReadableSpan) -> dict[str, object]:
 
 
 class JsonLinesExporter(SpanExporter):
-    """Appends spans as JSON lines to a file; safe for several threads of one process."""
+    """Appends spans as JSON lines to a file; safe for several threads of one process and for
+    several processes (the loop and its Ray actors share the file): each export is one locked
+    append."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -148,8 +152,13 @@ class JsonLinesExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         lines = "".join(json.dumps(span_to_dict(s), default=str) + "\n" for s in spans)
         try:
-            with self._lock, self.path.open("a", encoding="utf-8") as fh:
-                fh.write(lines)
+            with self._lock, self.path.open("ab") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)  # another process's lines never interleave with ours
+                try:
+                    fh.write(lines.encode("utf-8"))
+                    fh.flush()
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
         except OSError as exc:
             log.warning("could not write spans to %s: %s", self.path, exc)
             return SpanExportResult.FAILURE
@@ -272,6 +281,36 @@ def configure_telemetry(
         metrics.set_meter_provider(meter_provider)
         _configured = Telemetry(tracer_provider, meter_provider, trace_file, names, processors)
         return _configured
+
+
+#: The service name of the agents' processes (Ray actors) when ``OTEL_SERVICE_NAME`` is not set.
+AGENTS_SERVICE = "autoops-agents"
+
+
+def actor_process_setup(state_dir: Path | str) -> functools.partial[None] | None:
+    """What each Ray actor's process runs first (``AgentFleet.start(process_setup=...)``): this
+    process's telemetry configuration, so the agents' spans (``agent.assessment``) go to the same
+    exporters: the ``OTEL_*`` variables and ``AUTOOPS_TRACE_FILE`` of this process, the same
+    span file. None when this process configured no telemetry.
+
+    ``OTEL_EXPORTER_OTLP_*HEADERS`` (they may hold an API key) are not sent with the actors'
+    arguments: a local Ray's workers inherit them from this process's environment; on a cluster,
+    set them in the workers' environment (the Ray cluster's runtime environment)."""
+    if _configured is None:
+        return None
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if (name.startswith("OTEL_") and "HEADERS" not in name) or name == "AUTOOPS_TRACE_FILE"
+    }
+    return functools.partial(configure_actor_process, env=env, state_dir=str(Path(state_dir).resolve()))
+
+
+def configure_actor_process(*, env: Mapping[str, str], state_dir: str) -> None:
+    """Configure telemetry in a Ray actor's process as its orchestrator did (once per process)."""
+    for name, value in env.items():
+        os.environ.setdefault(name, value)
+    configure_telemetry(service_name=AGENTS_SERVICE, state_dir=state_dir)
 
 
 def secrets_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:

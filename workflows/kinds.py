@@ -1,4 +1,5 @@
-"""The built-in action kinds, each declared once: part order, maintenance, work order, reroute.
+"""The built-in action kinds, each declared once: part order, maintenance, work order, reroute,
+review.
 
 ``KINDS`` is the registry everyone consults (the loop, the worker, the web UI); a plant or a test
 registers more kinds into it the same way (see ``workflows/registry.py``).
@@ -11,6 +12,7 @@ from typing import TypeVar
 
 from policies.models import (
     CreateWorkOrder,
+    FlagForReview,
     OrderParts,
     ProposedAction,
     RerouteWork,
@@ -21,18 +23,21 @@ from workflows.models import (
     MaintenanceInput,
     PartOrderInput,
     RerouteInput,
+    ReviewInput,
     WorkOrderInput,
     maintenance_id,
     part_order_id,
     reroute_id,
+    review_id,
     work_order_id,
 )
 from workflows.part_order.workflow import PartOrderWorkflow
 from workflows.registry import ActionKind, ActionKinds, StartRequest, workflow_details
 from workflows.reroute.workflow import RerouteWorkflow
+from workflows.review.workflow import ReviewWorkflow
 from workflows.work_order.workflow import WorkOrderWorkflow
 
-__all__ = ["KINDS", "PART_ORDER", "MAINTENANCE", "WORK_ORDER", "REROUTE", "problem_number"]
+__all__ = ["KINDS", "PART_ORDER", "MAINTENANCE", "WORK_ORDER", "REROUTE", "REVIEW", "problem_number"]
 
 
 def problem_number(dedup_key: str) -> str:
@@ -80,6 +85,15 @@ def _work_order_input(proposed: ProposedAction, req: StartRequest) -> WorkOrderI
 def _reroute_input(proposed: ProposedAction, req: StartRequest) -> RerouteInput:
     return RerouteInput(
         site=req.site, action=_action(proposed, RerouteWork), decision_id=req.decision_id, clock=req.clock
+    )
+
+
+def _review_input(proposed: ProposedAction, req: StartRequest) -> ReviewInput:
+    action = _action(proposed, FlagForReview)
+    return ReviewInput(
+        site=req.site, action=action, owner_role=req.approval.owner_of(action.asset_id or proposed.asset_id),
+        requested_by=req.requested_by, decision_id=req.decision_id, explanation=proposed.explanation,
+        evidence=proposed.evidence, approval=req.approval, clock=req.clock,
     )
 
 
@@ -139,8 +153,25 @@ REROUTE = ActionKind(
     details=lambda inp, proposed, req: workflow_details(inp.action.reason, req.decision_id, {}),
 )
 
+# A flagged asset goes to a person: the role that owns it ([owners] of the plant file) gets an
+# inbox item and closes it with a comment.
+REVIEW = ActionKind(
+    action=FlagForReview,
+    workflow=ReviewWorkflow,
+    run=ReviewWorkflow.run,
+    build_input=_review_input,
+    workflow_id=lambda inp, proposed: review_id(
+        inp.site, inp.action.asset_id or proposed.asset_id, problem_number(proposed.dedup_key)
+    ),
+    prefix="review",
+    label="review",
+    summary=lambda inp: f"Review by {inp.owner_role}: {inp.action.subject}",
+    asset_of=lambda proposed: getattr(proposed.action, "asset_id", None) or proposed.asset_id,
+)
+
 KINDS = ActionKinds()
 KINDS.register(PART_ORDER)
 KINDS.register(MAINTENANCE)
 KINDS.register(WORK_ORDER)
 KINDS.register(REROUTE)
+KINDS.register(REVIEW)

@@ -17,6 +17,7 @@ from policies.models import (
     ApprovalRequirement,
     Autonomy,
     CreateWorkOrder,
+    FlagForReview,
     OrderParts,
     PartLine,
     RerouteWork,
@@ -61,9 +62,11 @@ class ApprovalState(StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     ATTENTION = "attention"  # a partner refused a call: a person must decide what to do
+    REVIEW = "review"  # a flagged asset waits for a person of its owning role to look and close it
+    CLOSED = "closed"  # the review was closed by that person, with a comment
 
 
-WAITING_STATES = (ApprovalState.PENDING, ApprovalState.ESCALATED, ApprovalState.ATTENTION)
+WAITING_STATES = (ApprovalState.PENDING, ApprovalState.ESCALATED, ApprovalState.ATTENTION, ApprovalState.REVIEW)
 
 
 class ApprovalTier(Frozen):
@@ -85,6 +88,10 @@ class Approver(Frozen):
     limit: float = Field(default=0.0, ge=0)
 
 
+#: Who owns an asset the plant file does not name (machines are the maintenance lead's).
+DEFAULT_OWNER = "maintenance_lead"
+
+
 class ApprovalPolicy(Frozen):
     """The approval rules a workflow is started with (from the plant configuration)."""
 
@@ -100,6 +107,13 @@ class ApprovalPolicy(Frozen):
     # Remind the approvers this long before each tier's deadline (seconds; reminders longer than
     # the deadline itself are skipped). Empty: no reminders.
     remind_before_s: tuple[PositiveFloat, ...] = (3600.0,)
+    # Asset id -> the role that owns it (``[owners]`` of the plant file): who a review of the
+    # asset goes to. Empty: unknown, and a review goes to ``DEFAULT_OWNER``.
+    owners: dict[str, str] = Field(default_factory=dict)
+
+    def owner_of(self, asset_id: str | None) -> str:
+        """The role that owns ``asset_id`` (``DEFAULT_OWNER`` when the plant does not say)."""
+        return self.owners.get(asset_id or "", DEFAULT_OWNER)
 
     def tier_index_for(self, amount: float) -> int:
         """Index of the tier that applies to ``amount``: the last one whose ``above`` it exceeds."""
@@ -113,7 +127,7 @@ class ApprovalPolicy(Frozen):
 class ApprovalContext(Frozen):
     """What an approver needs to see to decide (shown by the web inbox and the CLI)."""
 
-    kind: str = ""  # part_order | maintenance | reroute
+    kind: str = ""  # part_order | maintenance | reroute | work_order | review
     site: str = ""
     asset_id: str | None = None
     priority: str = ""
@@ -191,6 +205,14 @@ class AttentionDecision(Frozen):
     retry: bool
     comment: str = Field(min_length=1)
     role: str = ""  # the role the person answers in; must be one the attention was sent to
+
+
+class ReviewClosing(Frozen):
+    """A person closes a review: who, in which of the review's roles, and what they found or did."""
+
+    user: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+    comment: str = Field(min_length=1)
 
 
 class NotificationKind(StrEnum):
@@ -592,3 +614,33 @@ def work_order_id(site: str, dedup_key: str) -> str:
     """``wo:<site>:<asset>:<problem>``: the policy's dedup key already names asset and problem."""
     rest = dedup_key.removeprefix("wo:").removeprefix(f"{site}:")
     return ":".join(["wo", _key(site), *(_key(part) for part in rest.split(":") if part)])
+
+
+# --------------------------------------------------------------------------- review
+
+
+class ReviewInput(Frozen):
+    """A flagged asset put before the role that owns it (``FlagForReview``)."""
+
+    site: str
+    action: FlagForReview
+    owner_role: str = Field(min_length=1)
+    requested_by: str = "autoops"
+    decision_id: str = ""
+    explanation: str = ""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    approval: ApprovalPolicy = ApprovalPolicy()
+    # The deployment's one clock: when the review was opened and closed (workflows/clock.py).
+    clock: PlantClock = WALL
+
+
+class ReviewResult(Frozen):
+    status: Literal["closed"] = "closed"
+    decision_id: str = ""
+    approval: ApprovalStatus
+    reason: str = ""  # the closing comment
+
+
+def review_id(site: str, asset_id: str | None, problem: str) -> str:
+    """``review:<site>:<asset>:<problem>``: one open review per flagged problem."""
+    return ":".join(["review", _key(site), _key(asset_id or "site"), _key(problem)])

@@ -30,7 +30,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,6 +43,7 @@ from agents.machine_shard import assess_round, rounds
 from agents.models import HealthReport
 from agents.registry import AgentBuilder, AgentSpec, build_agent
 from agents.runtime.checkpoint import CheckpointStore
+from agents.runtime.tracing import assessment_span, stamp
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,12 @@ class AssetActor:
         outbox_size: int = 10_000,
         builder: AgentBuilder | None = None,
         clock: Callable[[], float] = time.monotonic,
+        process_setup: Callable[[], object] | None = None,
     ) -> None:
+        if process_setup is not None:
+            # Given by whoever runs the fleet (the orchestrator: its telemetry configuration, so
+            # this process exports its spans as the loop's does). Idempotent per process.
+            process_setup()
         if not specs:
             raise InputError(f"actor {name!r}: give it at least one agent spec to host")
         ids = [s.asset_id for s in specs]
@@ -249,10 +255,19 @@ class AssetActor:
 
     # -- the calls the adapter makes -----------------------------------------------------------
 
-    def ingest(self, readings: Sequence[Reading]) -> list[HealthReport]:
+    def ingest(
+        self, readings: Sequence[Reading], trace_context: Mapping[str, str] | None = None
+    ) -> list[HealthReport]:
         """Assess a batch in order and return the reports: one per reading, plus sub-asset reports
         of agents that have ``assess_all``. A re-delivered reading returns its earlier reports
-        while the outbox still holds them, else nothing."""
+        while the outbox still holds them, else nothing.
+
+        ``trace_context``: the caller's W3C trace headers; the batch is assessed inside an
+        ``agent.assessment`` span continuing that trace, whose context the reports carry out."""
+        with assessment_span(trace_context, self.name, readings) as span:
+            return stamp(span, self._ingest(readings))
+
+    def _ingest(self, readings: Sequence[Reading]) -> list[HealthReport]:
         unknown = sorted({r.asset_id for r in readings} - self._hosted.keys())
         if unknown:
             raise InputError(

@@ -30,7 +30,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -52,6 +52,7 @@ from agents.runtime.actor import (
     ReportPage,
 )
 from agents.runtime.checkpoint import CheckpointStore, FileCheckpointStore
+from agents.runtime.tracing import carrier, ingest_span
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,7 @@ class AgentFleet:
         store: CheckpointStore,
         options: ActorOptions,
         builder: AgentBuilder | None = None,
+        process_setup: Callable[[], object] | None = None,
     ) -> None:
         if not ray.is_initialized():
             raise AgentRuntimeError("Ray is not running in this process; call connect_ray() first")
@@ -216,6 +218,7 @@ class AgentFleet:
         self.store = store
         self.options = options
         self._builder = builder
+        self._process_setup = process_setup
         self._handles: dict[str, Any] = {}  # actor name -> handle
         self._route: dict[str, str] = {}  # asset id -> actor name
 
@@ -230,11 +233,14 @@ class AgentFleet:
         store: CheckpointStore | None = None,
         options: ActorOptions | None = None,
         builder: AgentBuilder | None = None,
+        process_setup: Callable[[], object] | None = None,
     ) -> AgentFleet:
         """Create (or find, if they exist in ``namespace``) the actors hosting ``specs``.
 
         Give ``checkpoint_dir`` (absolute) or a ``store``. Returns once every actor has started and
         restored its agents, so a bad spec fails here, not at the first reading.
+        ``process_setup`` runs in each actor's process before its agents are built (picklable,
+        e.g. a module-level function: the orchestrator's telemetry configuration).
         """
         if shard_size < 1:
             raise ConfigError(f"shard_size must be at least 1, got {shard_size}")
@@ -243,7 +249,8 @@ class AgentFleet:
                 raise ConfigError("give checkpoint_dir (an absolute directory) or a store")
             store = FileCheckpointStore(Path(checkpoint_dir))
         fleet = cls(
-            namespace=namespace, store=store, options=options or ActorOptions(), builder=builder
+            namespace=namespace, store=store, options=options or ActorOptions(), builder=builder,
+            process_setup=process_setup,
         )
         ordered = sorted(specs, key=lambda s: s.asset_id)
         ids = [s.asset_id for s in ordered]
@@ -309,6 +316,7 @@ class AgentFleet:
             publish=opts.publish,
             outbox_size=opts.outbox_size,
             builder=self._builder,
+            process_setup=self._process_setup,
         )
         self._handles[name] = handle
         for spec in specs:
@@ -342,8 +350,12 @@ class AgentFleet:
         batches: dict[str, list[Reading]] = defaultdict(list)
         for reading in readings:
             batches[self.actor_name(reading.asset_id)].append(reading)
-        calls = [(n, self._handles[n].ingest.remote(batch)) for n, batch in batches.items()]
-        results: list[list[HealthReport]] = _gather(calls, "ingest", self.options.call_timeout_s)
+        # The loop's span around the call; its context travels with each batch, and each actor
+        # assesses inside a child span of it (agents/runtime/tracing.py).
+        with ingest_span(readings, len(batches)):
+            headers = carrier()
+            calls = [(n, self._handles[n].ingest.remote(batch, headers)) for n, batch in batches.items()]
+            results: list[list[HealthReport]] = _gather(calls, "ingest", self.options.call_timeout_s)
         return [report for result in results for report in result]
 
     def maintenance_done(self, asset_id: str, time: datetime) -> bool:

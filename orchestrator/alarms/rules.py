@@ -14,6 +14,7 @@ instrument (sensor) fault     P3
 approval waiting              its action's priority, else P3
 approval escalated            one above the approval's, at least P2
 partner error (attention)     P2
+review waiting for its owner  P3
 ============================  =========================================================
 """
 
@@ -101,7 +102,7 @@ def _raise(priority: str, by: int = 1) -> str:
 
 
 def from_approval(item: ApprovalItem, now: datetime) -> Condition | None:
-    """A workflow waiting for a person: an approval, an escalated one, or a partner error."""
+    """A workflow waiting for a person: an approval, an escalated one, a partner error, a review."""
     base = item.priority if item.priority in PRIORITIES else "P3"
     if item.state == "pending":
         priority, what = base, "approval waiting"
@@ -109,6 +110,8 @@ def from_approval(item: ApprovalItem, now: datetime) -> Condition | None:
         priority, what = min(_raise(base), "P2"), "approval escalated"
     elif item.state == "attention":
         priority, what = "P2", "needs a person after a partner error"
+    elif item.state == "review":
+        priority, what = "P3", "review waiting for the asset's owner"
     else:
         return None
     deadline = f"; deadline {item.deadline:%Y-%m-%d %H:%M}" if item.deadline else ""

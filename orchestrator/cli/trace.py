@@ -22,8 +22,12 @@ from agents.errors import InputError
 from orchestrator.cli.app import app
 
 STATE_HELP = "state directory; default $AUTOOPS_STATE_DIR or .autoops"
-#: Root span names of traces that are part of the causal story, printed in full when linked.
-_STORY_ROOTS = ("agent.assessment", "approval.vote")
+#: Root span names of traces that are part of the causal story, printed in full when linked: the
+#: loop's call to the agents (the actors' assessments below it), a policy evaluation of a report
+#: that was not traced, an approval vote (and ``agent.assessment`` of span files made before the
+#: assessment span moved into the actors).
+_DECISION_ROOTS = ("fleet.ingest", "policy.evaluate", "agent.assessment")
+_STORY_ROOTS = (*_DECISION_ROOTS, "approval.vote")
 
 
 def _decision_key(key: str, state: Path) -> tuple[str, str | None]:
@@ -76,7 +80,7 @@ def select(
     ]
     if not story and found:
         story = [min((t for t in found if t in direct), key=start, default=found[0])]
-    story.sort(key=lambda t: (root_name(t) != "agent.assessment", start(t)))
+    story.sort(key=lambda t: (root_name(t) not in _DECISION_ROOTS, start(t)))
     rest = sorted((t for t in found if t not in story), key=start)
     return story, rest
 

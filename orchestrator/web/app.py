@@ -23,7 +23,7 @@ from agents.errors import ServiceUnavailableError
 from orchestrator.alarms import AlarmService, AlarmStore
 from orchestrator.config import PlantConfig, User
 from orchestrator.web.auth import Auth, SessionStore, Throttled, bearer
-from orchestrator.web.authz import Refused, can_act, check_resolve, check_vote
+from orchestrator.web.authz import Refused, can_act, check_close, check_resolve, check_vote
 from orchestrator.web.backend import WebBackend
 from orchestrator.web.limits import DEFAULT_CALLBACK_LIMIT, DEFAULT_WEB_LIMIT, BodyLimit
 from orchestrator.web.models import (
@@ -267,6 +267,17 @@ def create_app(
         audit.info("resolve: user=%s role=%s approval=%s retry=%s", user.name, role, approval_id, retry)
         return await backend.resolve(approval_id, user=user.name, role=role, retry=retry, comment=comment)
 
+    async def _close(approval_id: str, user: User, comment: str) -> ActResult:
+        item = await backend.approval(approval_id)
+        if item is None:
+            return ActResult(ok=False, message=f"nothing of {approval_id} waits for a person", state="gone")
+        try:
+            role = check_close(config, user, item, comment=comment)
+        except Refused as exc:
+            return ActResult(ok=False, message=str(exc), state=item.state)
+        audit.info("close review: user=%s role=%s approval=%s", user.name, role, approval_id)
+        return await backend.close_review(approval_id, user=user.name, role=role, comment=comment)
+
     @app.get("/approvals", response_class=HTMLResponse, include_in_schema=False)
     async def approvals_page(
         request: Request, user: UserDep, msg: str = "", ok: int = 1
@@ -302,6 +313,8 @@ def create_app(
             result = await _vote(approval_id, user, verb == "approve", comment)
         elif verb in ("retry", "cancel"):
             result = await _resolve(approval_id, user, verb == "retry", comment)
+        elif verb == "close":
+            result = await _close(approval_id, user, comment)
         else:
             raise HTTPException(status_code=404, detail="unknown action")
         query = urlencode({"msg": result.message, "ok": int(result.ok)})
@@ -354,6 +367,17 @@ def create_app(
     async def api_cancel(approval_id: str, body: ActRequest, user: UserDep) -> JSONResponse:
         """Answer an item in ``attention``: stop its workflow, with the reason in the comment."""
         result = await _resolve(approval_id, user, False, body.comment)
+        return JSONResponse(result.model_dump(), status_code=200 if result.ok else 403)
+
+    @app.post(
+        "/api/approvals/{approval_id}/close",
+        response_model=ActResult,
+        tags=["approvals"],
+        dependencies=[Depends(csrf_header)],
+    )
+    async def api_close(approval_id: str, body: ActRequest, user: UserDep) -> JSONResponse:
+        """Close a ``review`` item of your role, saying what you found or did (a comment is required)."""
+        result = await _close(approval_id, user, body.comment)
         return JSONResponse(result.model_dump(), status_code=200 if result.ok else 403)
 
     @app.get("/api/me", tags=["session"])

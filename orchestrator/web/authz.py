@@ -54,6 +54,8 @@ def check_vote(
         too_long = comment_too_long(comment)
         if too_long:
             raise Refused(too_long)
+        if item.state == "review":
+            raise Refused("this is a review, not an approval: close it with a comment saying what you found")
         if item.state not in ("pending", "escalated"):
             raise Refused(f"this approval is already {item.state}")
         role, limit = approving_role(config, user, item)
@@ -108,8 +110,42 @@ def check_resolve(
     return roles[0]
 
 
+def check_close(
+    config: PlantConfig, user: User, item: ApprovalItem, *, comment: str, log: bool = True
+) -> str:
+    """The role in which ``user`` may close a ``review`` item, or raise ``Refused``. A review goes
+    to the role that owns the asset; any holder of that role may close it, with a comment (no
+    approval limit applies: closing buys nothing)."""
+    try:
+        too_long = comment_too_long(comment)
+        if too_long:
+            raise Refused(too_long)
+        if item.state != "review":
+            raise Refused(f"this is {item.state}, not a review to close")
+        roles = [role for role in user.roles if role in item.roles]
+        if not roles:
+            raise Refused(
+                f"your roles ({', '.join(user.roles)}) may not close this review; it is for: "
+                f"{', '.join(item.roles) or 'nobody'}"
+            )
+        if not comment.strip():
+            raise Refused("say what you found or did in the comment: a review is closed with one")
+    except Refused as exc:
+        if log:
+            audit.warning("close refused: user=%s approval=%s reason=%s", user.name, item.id, exc)
+        raise
+    return roles[0]
+
+
 def can_act(config: PlantConfig, user: User, item: ApprovalItem) -> str | None:
-    """None if the user may act on the item as shown (vote, or answer an attention), else why not."""
+    """None if the user may act on the item as shown (vote, answer an attention, close a review),
+    else why not."""
+    if item.state == "review":
+        try:
+            check_close(config, user, item, comment="-", log=False)
+        except Refused as exc:
+            return str(exc)
+        return None
     if item.state == "attention":
         try:
             check_resolve(config, user, item, comment="-", log=False)

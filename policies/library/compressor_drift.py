@@ -1,8 +1,11 @@
 """Energy: a compressor's specific power drifting above its baseline -> flag for review with payback.
 
 Specific power (kW per m3/min of free air delivered) rises as a compressor wears. The flag carries
-the excess energy per day and the payback of a replacement, so the reliability engineer can judge
-it. Figures the energy agent already computed are used as they are; missing ones are computed here
+the excess energy per day and the payback of a replacement, so a person can judge it: it starts a
+review (``workflows/review``) in the inbox of the role that owns the compressor (``[owners]``),
+which stays open until that person closes it with a comment. Version 2: the flag used to be
+recorded only (``suggest``) and reached nobody; it is now ``approve`` (a person must act). If the
+drift is still there after the cool-down once the review is closed, it is flagged again. Figures the energy agent already computed are used as they are; missing ones are computed here
 from the parameters (tariff, replacement price, running hours).
 """
 
@@ -90,7 +93,7 @@ def evaluate(
                 detail=text,
                 figures=figures,
             ),
-            autonomy=Autonomy.SUGGEST,
+            autonomy=Autonomy.APPROVE,  # a person of the owning role must look and close it
             asset_id=r.asset_id,
             dedup_key=key,
             explanation=text,
@@ -107,12 +110,12 @@ def evaluate(
 
 POLICY = Policy(
     id="compressor-drift",
-    version="1.0.0",
+    version="2.0.0",
     owner="energy-management",
-    description="Compressor specific-power drift: flag for review with the replacement payback.",
+    description="Compressor specific-power drift: a review for the compressor's owner, with the replacement payback.",
     params=Params,
     evaluate=evaluate,
-    autonomy=Autonomy.SUGGEST,
+    autonomy=Autonomy.APPROVE,
     asset_kinds=(AssetKind.ENERGY, AssetKind.MACHINE),
     for_duration=timedelta(hours=6),  # a drift, not a spike: it must last
     stale_after=timedelta(hours=6),

@@ -1,4 +1,5 @@
-"""Cases for compressor-drift: drift above 10 % is flagged with a payback, small drift is not."""
+"""Cases for compressor-drift: drift above 10 % is flagged for review by a person (``approve``: the
+review waits in the owner's inbox) with a payback; small drift is not."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ CASES = [
         CTX,
         expect="fires",
         kinds=("flag_for_review",),
-        autonomy=Autonomy.SUGGEST,
+        autonomy=Autonomy.APPROVE,
     ),
     Case(
         "agent's own drift and payback figures are used",
@@ -40,6 +41,7 @@ CASES = [
         CTX,
         expect="fires",
         kinds=("flag_for_review",),
+        autonomy=Autonomy.APPROVE,
     ),
     Case("4 % drift is normal wear", comp(6.24), CTX, expect="silent"),
     Case(

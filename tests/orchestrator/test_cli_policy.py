@@ -40,7 +40,9 @@ def test_list_shows_id_version_owner_autonomy() -> None:
     assert rows["bearing-wear"]["owner"] == "reliability-engineering"
     table = autoops("policy", "list").stdout
     assert table.splitlines()[0].split() == ["ID", "VERSION", "OWNER", "AUTONOMY"]
-    assert "compressor-drift" in table and "suggest" in table
+    assert "compressor-drift" in table and "approve" in table
+    # A flag for review reaches a person (a review in the owner's inbox), so it is no longer suggest.
+    assert rows["compressor-drift"]["autonomy"] == "approve" and rows["compressor-drift"]["version"] == "2.0.0"
 
 
 def test_test_passes_on_the_shipped_library() -> None:
@@ -80,13 +82,13 @@ def test_validate_reports_a_broken_policy_with_file_and_line(tmp_path: Path) -> 
     folder = copy_policy(tmp_path, "compressor_drift")
     source = folder / "compressor_drift.py"
     lines = source.read_text().splitlines()
-    at = next(i for i, line in enumerate(lines) if line.strip() == 'version="1.0.0",')
-    lines[at] = lines[at].replace("1.0.0", "1.0")
+    at = next(i for i, line in enumerate(lines) if line.strip() == 'version="2.0.0",')
+    lines[at] = lines[at].replace("2.0.0", "2.0")
     source.write_text("\n".join(lines) + "\n")
     out = autoops("policy", "validate", str(folder))
     assert out.returncode != 0
     assert f"BROKEN {source}:{at + 1}:" in out.stdout
-    assert "'1.0' is not semantic versioning" in out.stdout
+    assert "'2.0' is not semantic versioning" in out.stdout
     good = autoops("policy", "validate", str(LIBRARY))
     assert good.returncode == 0 and good.stdout.count("ok ") == 6
 

@@ -36,6 +36,13 @@ def test_headless_demo_reaches_the_expected_outcomes(tmp_path: Path) -> None:
     approved = [e for e in summary["timeline"] if e["what"] == "approved"]
     assert {e["by"] for e in approved} >= {"ben", "carla", "ana"}  # through the web API, by role
     assert summary["approval_refusals"] == []
+    # The compressor's flag reached a person: its review went to the maintenance lead (who owns
+    # it, [owners]) and was closed with a comment, as the decision log says.
+    closed = [e for e in summary["timeline"] if e["what"] == "review closed"]
+    assert closed and {e["by"] for e in closed} == {"ana"}, closed
+    assert all(e["workflow"].startswith("review:precision-components:C-1:") for e in closed)
+    said = [r["result"] for r in summary["results"] if r["workflow"].startswith("review:")]
+    assert said and all(text.startswith("closed by ana") for text in said), said
     _read_through_the_three_protocols(summary)
     _as_the_readme_tells_it(summary)
     _in_one_clock(summary)

@@ -77,6 +77,7 @@ class Received:
                                 "kind": s.kind,
                                 "service": service,
                                 "start_ns": s.start_time_unix_nano,
+                                "end_ns": s.end_time_unix_nano,
                                 "attributes": _attrs(s.attributes),
                                 "events": [(e.name, _attrs(e.attributes)) for e in s.events],
                                 "links": [
@@ -200,8 +201,9 @@ def _ancestors(span: dict[str, Any], index: dict[str, dict[str, Any]]) -> list[d
 
 
 def _supplier_order_chain(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """[assessment, policy evaluation, workflow start, activity, HTTP POST, supplier server span]
-    of the first supplier order whose server span was received."""
+    """[the loop's call to the agents, the actor's assessment, policy evaluation, workflow start,
+    activity, HTTP POST, supplier server span] of the first supplier order whose server span was
+    received."""
     index = _by_id(spans)
     for server in spans:
         if server["service"] != "autoops-reference-supplier" or server["attributes"].get("http.route") != "/orders":
@@ -216,8 +218,8 @@ def _supplier_order_chain(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
         client, activity = up[0], up[1]
         start = next(s for s in up if s["name"].startswith("StartWorkflow:"))
         policy = next(s for s in up if s["name"] == "policy.evaluate")
-        assessment = up[-1]
-        return [assessment, policy, start, activity, client, server]
+        ingest, assessment = up[-1], up[-2]
+        return [ingest, assessment, policy, start, activity, client, server]
     raise AssertionError(
         "no supplier POST /orders server span descends from a policy evaluation; spans received: "
         f"{sorted({s['name'] for s in spans})[:60]}"
@@ -225,9 +227,16 @@ def _supplier_order_chain(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_supplier_order_is_one_trace_from_assessment_to_the_suppliers_server_span(demo_run: DemoRun) -> None:
-    assessment, policy, start, activity, client, server = _supplier_order_chain(demo_run.received.spans)
-    assert len({s["trace_id"] for s in (assessment, policy, start, activity, client, server)}) == 1
-    assert assessment["name"] == "agent.assessment" and assessment["parent_span_id"] is None
+    ingest, assessment, policy, start, activity, client, server = _supplier_order_chain(demo_run.received.spans)
+    assert len({s["trace_id"] for s in (ingest, assessment, policy, start, activity, client, server)}) == 1
+    # The loop's span around the Ray call is the root; the assessment is the actor's own span,
+    # recorded in the actor's process (its pid is not the loop's) as the loop span's child.
+    assert ingest["name"] == "fleet.ingest" and ingest["parent_span_id"] is None
+    assert ingest["service"] == "autoops-orchestrator"
+    assert assessment["name"] == "agent.assessment" and assessment["parent_span_id"] == ingest["span_id"]
+    assert assessment["service"] == "autoops-agents"
+    assert assessment["attributes"]["process.pid"] != ingest["attributes"]["process.pid"]
+    assert ingest["start_ns"] <= assessment["start_ns"] <= assessment["end_ns"] <= ingest["end_ns"]
     assert assessment["attributes"]["asset.id"] and assessment["attributes"]["report.id"]
     assert assessment["attributes"]["asset.status"] in ("amber", "red")
     assert policy["parent_span_id"] == assessment["span_id"]

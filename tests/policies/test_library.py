@@ -133,7 +133,7 @@ def test_compressor_drift_over_45_days_of_the_energy_twin_is_flagged_once_with_p
     figures = flag.proposed.action.figures
     assert figures["drift_pct"] >= 10.0 and 0 < figures["payback_years"] < 10
     assert "pays back in" in flag.explanation and "32000" in flag.explanation
-    assert flag.proposed.autonomy is Autonomy.SUGGEST
+    assert flag.proposed.autonomy is Autonomy.APPROVE  # a review a person must close
 
 
 def test_material_shortage_closed_loop_on_the_stock_twin_prevents_the_stock_out() -> None:

@@ -48,12 +48,13 @@ def _proposal(action: ActionModel, key: str = "site:a:problem") -> ProposedActio
 
 def test_built_in_kinds_are_registered_once_each_with_a_label_and_a_prefix() -> None:
     kinds = {k.kind: k for k in KINDS}
-    assert {"order_parts", "schedule_maintenance", "create_work_order", "reroute_work"} <= set(kinds)
-    assert "flag_for_review" not in KINDS and "notify" not in KINDS  # recorded, no workflow
+    assert {"order_parts", "schedule_maintenance", "create_work_order", "reroute_work", "flag_for_review"} <= set(kinds)
+    assert "notify" not in KINDS  # recorded, no workflow
     assert KINDS.label_of("po:pc:BK-6205:1") == "part order"
     assert KINDS.label_of("maint:pc:mill-1") == "maintenance"
     assert KINDS.label_of("wo:pc:lathe-1:vibration") == "work order"
     assert KINDS.label_of("reroute:pc:mill-1") == "reroute"
+    assert KINDS.label_of("review:pc:C-1:0123456789") == "review"
     assert KINDS.label_of("nothing:here", default="?") == "?"
 
 
