@@ -49,11 +49,11 @@ POLICIES = {pf.loaded.policy.id: pf.loaded for pf in load_all()}
 class ClockedOrchestrator(Orchestrator):
     """The real loop on a clock the test sets (plant time), instead of the wall clock."""
 
-    clock: datetime = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    plant_time: datetime = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
     @property
     def now(self) -> datetime:
-        return self.clock
+        return self.plant_time
 
 
 class ReportFleet:
@@ -113,7 +113,7 @@ async def _loop(stack: Stack, tmp_path: Path, config: PlantConfig, policy: str, 
         fleet=ReportFleet(make),
         engine=PolicyEngine([POLICIES[policy]]),
         store=DecisionStore(state=tmp_path),
-        progress=Progress(sim_start=ClockedOrchestrator.clock),
+        progress=Progress(sim_start=ClockedOrchestrator.plant_time),
         state_dir=tmp_path,
         sim=None,
         task_queue=queue,
@@ -122,8 +122,8 @@ async def _loop(stack: Stack, tmp_path: Path, config: PlantConfig, policy: str, 
 
 
 async def _tick(orch: ClockedOrchestrator, asset: str, hours: float = 1.0) -> list[str]:
-    orch.clock += timedelta(hours=hours)
-    return (await orch.step([Reading(asset, orch.clock, {"tick": 1.0})])).started
+    orch.plant_time += timedelta(hours=hours)
+    return (await orch.step([Reading(asset, orch.plant_time, {"tick": 1.0})])).started
 
 
 async def _until_closed(orch: ClockedOrchestrator, asset: str, workflow_id: str) -> None:
@@ -215,8 +215,8 @@ async def test_a_red_compressor_reaches_a_person_of_its_owning_role(stack: Stack
                 again: list[str] = []
                 while not again:
                     again = await _tick(orch, "C-1")
-                    assert orch.clock <= fired_at + cooldown + timedelta(hours=2), "not flagged again"
-                assert again == [workflow_id] and orch.clock >= fired_at + cooldown
+                    assert orch.plant_time <= fired_at + cooldown + timedelta(hours=2), "not flagged again"
+                assert again == [workflow_id] and orch.plant_time >= fired_at + cooldown
                 second = await _item(rita, workflow_id, "review")
                 assert second["decision_id"] != decision.decision_id
                 done = await rita.post(f"/api/approvals/{workflow_id}/close", json={"comment": "same as before"},
@@ -257,7 +257,7 @@ async def test_a_rejected_order_whose_sku_runs_out_goes_to_the_buyer_again_withi
                     break
             [workflow_id] = started
             assert workflow_id.startswith(f"po:{site}:{sku}:")
-            fired_at = orch.clock
+            fired_at = orch.plant_time
             app = create_app(config, PlantBackend(stack.client, orch, ""))
             async with client_for(app) as carla:
                 csrf = await sign_in(carla, "carla")
@@ -278,7 +278,7 @@ async def test_a_rejected_order_whose_sku_runs_out_goes_to_the_buyer_again_withi
                 again: list[str] = []
                 while not again:
                     again = await _tick(orch, sku)
-                    assert orch.clock <= fired_at + cooldown + timedelta(hours=1), "no new order within one cool-down"
+                    assert orch.plant_time <= fired_at + cooldown + timedelta(hours=1), "no new order within one cool-down"
                 assert again == [workflow_id]
                 second = await _item(carla, workflow_id, "pending")
                 assert "buyer" in second["roles"] and second["decision_id"] != first.decision_id
