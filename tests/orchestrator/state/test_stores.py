@@ -3,6 +3,7 @@ SQLite and PostgreSQL alike; the database password never shows."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import uuid
 from datetime import timedelta
@@ -181,3 +182,30 @@ def test_open_state_without_a_url_uses_the_state_directory(tmp_path) -> None:
         assert type(shared.sessions()).__name__ == "SqlSessionStore"
     finally:
         shared.close()
+
+
+def test_autoops_decisions_reads_the_database_named_in_the_environment(
+    state_url: str, tmp_path
+) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    made = decisions()
+    db = StateDB(state_url)
+    try:
+        db.decision_store().append(made)
+    finally:
+        db.close()
+    autoops = Path(sys.executable).parent / "autoops"
+    env = {"AUTOOPS_STATE_DIR": str(tmp_path / "empty"), "AUTOOPS_STATE_URL": state_url,
+           "PATH": "/usr/bin:/bin"}
+    listed = subprocess.run([str(autoops), "decisions", "list", "--json"], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [d["decision_id"] for d in json.loads(listed.stdout)] == [d.decision_id for d in made]
+    explained = subprocess.run(
+        [str(autoops), "decisions", "explain", made[0].decision_id[:12]],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert explained.returncode == 0 and made[0].policy_id in explained.stdout
