@@ -31,8 +31,7 @@ from agents.errors import AutoopsError
 from agents.models import HealthReport
 from agents.simulator.plant import PlantSim
 from agents.sources.hub import SourceHub
-from orchestrator.alarms import FILENAME as ALARMS_FILE
-from orchestrator.alarms import AlarmService, AlarmStore
+from orchestrator.alarms import AlarmService
 from orchestrator.assets import asset_specs, catalog
 from orchestrator.collaborators import Feed, Fleet, Mes
 from orchestrator.config import PlantConfig
@@ -109,7 +108,7 @@ class Orchestrator:
         self.task_queue = task_queue or config.temporal.task_queue
         self.history = History()
         # Raised and cleared here each tick; acknowledged and shelved through the web UI / API.
-        self.alarms = AlarmService(AlarmStore(state_dir / ALARMS_FILE), config)
+        self.alarms = AlarmService(self.state.alarms(), config)
         self._alarm_ticks = 0
         self.catalog = catalog(config)
         self.approval_policy = policy_from_config(

@@ -12,7 +12,9 @@ from orchestrator.state.db import StateDB
 
 if TYPE_CHECKING:
     from agents.runtime.checkpoint import CheckpointStore
+    from orchestrator.alarms import AlarmStore
     from orchestrator.config import PlantConfig
+    from orchestrator.state.alarms import SqlAlarmStore
     from orchestrator.state.decisions import SqlDecisionStore
     from orchestrator.state.sessions import SqlSessionStore
     from orchestrator.state.stock import SqlStockStore
@@ -71,6 +73,14 @@ class State:
         if self.db is None:
             return FileProgressStore(self.state_dir)
         return self.db.progress_store()
+
+    def alarms(self) -> AlarmStore | SqlAlarmStore:
+        """Alarms: ``alarms.sqlite`` in the state directory, or the database."""
+        if self.db is None:
+            from orchestrator.alarms import FILENAME, AlarmStore
+
+            return AlarmStore(self.state_dir / FILENAME)
+        return self.db.alarm_store()
 
     def checkpoints(self) -> CheckpointStore:
         if self.db is None:
