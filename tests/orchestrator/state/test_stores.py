@@ -209,3 +209,38 @@ def test_autoops_decisions_reads_the_database_named_in_the_environment(
         capture_output=True, text=True, timeout=120, env=env,
     )
     assert explained.returncode == 0 and made[0].policy_id in explained.stdout
+
+
+def test_the_database_refuses_to_rewrite_a_decision(state_url: str) -> None:
+    from sqlalchemy import delete, update
+
+    from orchestrator.state import schema
+
+    db = StateDB(state_url)
+    try:
+        db.decision_store().append(decisions())
+        for change in (update(schema.decision_log).values(outcome="suppressed"),
+                       delete(schema.decision_log)):
+            with pytest.raises(StateUnavailable, match="append-only"), db.begin() as conn:
+                conn.execute(change)
+        assert len(db.decision_store().list()) == 3
+    finally:
+        db.close()
+
+
+def test_the_migrations_build_exactly_the_declared_schema(state_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from orchestrator.state import schema
+
+    db = StateDB(state_url)
+    db.migrate()  # a second time: a no-op
+    try:
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"version_table": "state_alembic_version"}
+            )
+            assert compare_metadata(context, schema.metadata) == []
+    finally:
+        db.close()
