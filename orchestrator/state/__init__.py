@@ -27,6 +27,10 @@ Open it once per process from the plant configuration::
     checkpoints = state.checkpoints()           # agents.runtime.CheckpointStore (picklable)
     state.close()
 
+The loop opens its own ``State`` in ``Orchestrator.create(config, ..., partition="p-1")`` (the
+progress record is the partition's; ``DEFAULT_PARTITION`` runs every asset) and closes it in
+``Orchestrator.close``; the web app takes ``create_app(..., sessions=, tokens=, alarms=)``.
+
 Commands without a plant file (``autoops decisions``, ``trace``, ``alarms``) read the database
 in ``AUTOOPS_STATE_URL`` when it is set (``decision_log(state_dir)`` for the decision log).
 
