@@ -237,7 +237,7 @@ class Stack:
     @staticmethod
     def _web_server(config: PlantConfig, services: Services, orchestrator: Orchestrator, secret: Any) -> uvicorn.Server:
         from orchestrator.backend import PlantBackend
-        from orchestrator.intake import SeenEvents, create_intake_router
+        from orchestrator.intake import create_intake_router
         from orchestrator.signals import signal_handler
         from orchestrator.web.app import create_app
 
@@ -249,8 +249,9 @@ class Stack:
             alarms=orchestrator.alarms,
         )
         to_workflow = signal_handler(services.client)
-        # On disk: a callback captured before a restart is still a replay after it.
-        seen = SeenEvents(path=config.state_dir.resolve() / "intake-seen.sqlite")
+        # On disk (or in the shared state database): a callback captured before a restart, or
+        # by another web process, is still a replay.
+        seen = orchestrator.state.seen_events()
         app.state.seen_events = seen
 
         async def on_event(event: CallbackEvent) -> None:

@@ -2,7 +2,7 @@
 
 What lives here: the decision log (with workflow links and results), stock reservations, the
 loop's progress (one record per partition of the plant's assets), web sessions, personal API
-tokens, alarms and agent checkpoints.
+tokens, alarms, handled partner callbacks and agent checkpoints.
 
 * No ``[state] url`` (the default; ``make demo``, ``make test``): each store is what it was —
   files and SQLite databases in the state directory, one process owning them.
@@ -24,6 +24,7 @@ Open it once per process from the plant configuration::
     decisions = state.decisions()               # DecisionStore interface
     progress = state.progress()                 # ProgressStore: load(partition, start) / save
     alarms = state.alarms()                     # orchestrator.alarms.AlarmStore interface
+    seen = state.seen_events()                  # orchestrator.intake.SeenEvents interface
     checkpoints = state.checkpoints()           # agents.runtime.CheckpointStore (picklable)
     state.close()
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from orchestrator.state.alarms import SqlAlarmStore
     from orchestrator.state.checkpoints import SqlCheckpointStore
     from orchestrator.state.decisions import SqlDecisionStore
+    from orchestrator.state.intake import SqlSeenEvents
     from orchestrator.state.progress import SqlProgressStore
     from orchestrator.state.sessions import SqlSessionStore
     from orchestrator.state.stock import SqlStockStore
@@ -167,6 +168,11 @@ class StateDB:
         from orchestrator.state.alarms import SqlAlarmStore
 
         return SqlAlarmStore(self)
+
+    def seen_events(self) -> SqlSeenEvents:
+        from orchestrator.state.intake import SqlSeenEvents
+
+        return SqlSeenEvents(self)
 
     def checkpoint_store(self) -> SqlCheckpointStore:
         from orchestrator.state.checkpoints import SqlCheckpointStore

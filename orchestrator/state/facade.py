@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from agents.runtime.checkpoint import CheckpointStore
     from orchestrator.alarms import AlarmStore
     from orchestrator.config import PlantConfig
+    from orchestrator.intake import SeenEvents
     from orchestrator.state.alarms import SqlAlarmStore
     from orchestrator.state.decisions import SqlDecisionStore
+    from orchestrator.state.intake import SqlSeenEvents
     from orchestrator.state.sessions import SqlSessionStore
     from orchestrator.state.stock import SqlStockStore
     from orchestrator.state.tokens import SqlTokenStore
@@ -81,6 +83,14 @@ class State:
 
             return AlarmStore(self.state_dir / FILENAME)
         return self.db.alarm_store()
+
+    def seen_events(self) -> SeenEvents | SqlSeenEvents:
+        """Ids of handled partner callbacks: ``intake-seen.sqlite``, or the database."""
+        if self.db is None:
+            from orchestrator.intake import SeenEvents
+
+            return SeenEvents(path=self.state_dir / "intake-seen.sqlite")
+        return self.db.seen_events()
 
     def checkpoints(self) -> CheckpointStore:
         if self.db is None:

@@ -176,3 +176,13 @@ alarm_meta = Table(
     Column("k", String(40), primary_key=True),
     Column("v", String(60), nullable=False),
 )
+
+#: Ids of handled partner callbacks (orchestrator.intake.SeenEvents; revision s0004): a replay
+#: that lands on another web process is still recognised.
+callback_events = Table(
+    "callback_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(200), nullable=False, unique=True),
+    Column("at", Float, nullable=False),
+)

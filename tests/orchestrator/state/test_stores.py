@@ -244,3 +244,20 @@ def test_the_migrations_build_exactly_the_declared_schema(state_url: str) -> Non
             assert compare_metadata(context, schema.metadata) == []
     finally:
         db.close()
+
+
+def test_a_callback_handled_by_one_web_process_is_a_replay_on_another(state_url: str) -> None:
+    first, second = StateDB(state_url), StateDB(state_url)
+    try:
+        seen_a, seen_b = first.seen_events(), second.seen_events()
+        assert "evt-1" not in seen_b
+        seen_a.add("evt-1")
+        seen_a.add("evt-1")  # twice: one record
+        assert "evt-1" in seen_b and len(seen_b) == 1 and 42 not in seen_b
+        small = type(seen_a)(second, capacity=2)
+        for n in range(2, 5):
+            small.add(f"evt-{n}")
+        assert "evt-1" not in seen_a and "evt-2" not in seen_a and "evt-4" in seen_a
+    finally:
+        first.close()
+        second.close()
