@@ -33,6 +33,7 @@ from agents.simulator.plant import PlantSim
 from agents.sources.hub import SourceHub
 from orchestrator.alarms import AlarmService
 from orchestrator.assets import asset_specs, catalog
+from orchestrator.clock import WALL_CLOCK, DeploymentClock
 from orchestrator.collaborators import Feed, Fleet, Mes
 from orchestrator.config import PlantConfig
 from orchestrator.dispatch import Dispatcher
@@ -105,6 +106,8 @@ class Orchestrator:
         self.partition = partition
         self.sim = sim
         self.mes = mes
+        # The deployment's one clock (orchestrator/clock.py); Stack.start sets the run's.
+        self.clock: DeploymentClock = WALL_CLOCK
         self.task_queue = task_queue or config.temporal.task_queue
         self.history = History()
         # Raised and cleared here each tick; acknowledged and shelved through the web UI / API.

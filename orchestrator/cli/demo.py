@@ -82,7 +82,10 @@ def run(
     async def main() -> None:
         stop = asyncio.Event()
         install_stop_signals(stop)
-        stack = await Stack.start(plant)
+        from orchestrator.clock import plant_clock
+
+        # One clock: a simulated plant runs on its twin's time at ``tick`` s per step.
+        stack = await Stack.start(plant, clock=plant_clock(plant, tick))
         # Ray installed its own SIGTERM handlers while starting (exit at once, or abort): take
         # them back so a stop is a clean stop.
         install_stop_signals(stop)

@@ -144,10 +144,10 @@ class StateDB:
 
         return SqlSessionStore(self, idle_s=idle_s)
 
-    def token_store(self) -> SqlTokenStore:
+    def token_store(self, **kwargs: Any) -> SqlTokenStore:
         from orchestrator.state.tokens import SqlTokenStore
 
-        return SqlTokenStore(self)
+        return SqlTokenStore(self, **kwargs)
 
     def stock_store(self, on_hand: dict[str, int] | None = None) -> SqlStockStore:
         from orchestrator.state.stock import SqlStockStore

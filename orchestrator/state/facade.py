@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,12 +49,16 @@ class State:
             return SessionStore()
         return self.db.session_store()
 
-    def tokens(self) -> TokenStore | SqlTokenStore:
+    def tokens(
+        self, *, clock: Callable[[], datetime] | None = None
+    ) -> TokenStore | SqlTokenStore:
+        """API tokens; ``clock`` stamps their created / used / revoked times (default: UTC now)."""
+        when = {"clock": clock} if clock is not None else {}
         if self.db is None:
             from orchestrator.web.tokens import TokenStore
 
-            return TokenStore(self.state_dir / "api-tokens.sqlite")
-        return self.db.token_store()
+            return TokenStore(self.state_dir / "api-tokens.sqlite", **when)
+        return self.db.token_store(**when)
 
     @property
     def stock_path(self) -> Path | None:
