@@ -15,9 +15,9 @@ from agents.sources.hub import SourceHub
 from orchestrator.assets import asset_specs, inventory_items
 from orchestrator.collaborators import Feed, Mes
 from orchestrator.config import PlantConfig
-from orchestrator.progress import Progress
+from orchestrator.progress import DEFAULT_PARTITION
+from orchestrator.state import open_state
 from policies.engine import EngineConfig, PolicyEngine
-from policies.store import DecisionStore
 
 if TYPE_CHECKING:
     from orchestrator.runtime import Orchestrator
@@ -35,16 +35,20 @@ async def assemble(
     start: datetime | None = None,
     fleet_options: Any = None,
     feed: Feed | None = None,
+    partition: str = DEFAULT_PARTITION,
 ) -> Orchestrator:
-    """Resume from the state directory (or start fresh) and bring up the agent fleet."""
+    """Resume from the state (the ``[state] url`` database, else the state directory's files)
+    or start fresh, and bring up the agent fleet. ``partition`` keys the loop's progress."""
     from agents.runtime.adapter import AgentFleet
     from orchestrator.telemetry import actor_process_setup
     from policies.loader import load_all
 
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
+    state = await asyncio.to_thread(open_state, config, state_dir=state_dir)
     default_start = (start or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
-    progress = Progress.load(state_dir / "progress.json", default_start)
+    progress_store = state.progress()
+    progress = await asyncio.to_thread(progress_store.load, partition, default_start)
     sim = None
     if config.simulation:
         spec = SimulationSpec.model_validate(config.simulation)
@@ -57,7 +61,7 @@ async def assemble(
         asset_specs(config),
         shard_size=config.ray.shard_size,
         namespace=config.ray.namespace,
-        checkpoint_dir=state_dir / "checkpoints",
+        store=state.checkpoints(),
         options=fleet_options,
         # The actors export their spans (agent.assessment) as this process does.
         process_setup=actor_process_setup(state_dir),
@@ -75,7 +79,7 @@ async def assemble(
     )
     if progress.engine:
         engine.restore(progress.engine)
-    store = DecisionStore(state=state_dir)
+    store = state.decisions()
     hub = None
     if config.source_specs():
         from agents.sources.buffer import ReadingBuffer
@@ -114,6 +118,9 @@ async def assemble(
         store=store,
         progress=progress,
         state_dir=state_dir,
+        state=state,
+        progress_store=progress_store,
+        partition=partition,
         sim=sim,
         mes=mes,
         hub=hub,

@@ -144,12 +144,18 @@ def plant_clock(config: Any, tick_s: float) -> DeploymentClock:
     file with a ``[simulation]`` (the demo), else wall time (a real plant)."""
     if not config.simulation:
         return WALL_CLOCK
-    from orchestrator.progress import Progress
+    from orchestrator.progress import DEFAULT_PARTITION
+    from orchestrator.state import open_state
 
     step_h = float(config.simulation.get("step_h", 1.0))
-    # Until the loop exists (the partners start first) the clock reads where the run resumes.
+    # Until the loop exists (the partners start first) the clock reads where the run resumes
+    # (progress.json, or the shared state database when [state] url is set).
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    progress = Progress.load(Path(config.state_dir).resolve() / "progress.json", now)
+    state = open_state(config, state_dir=Path(config.state_dir).resolve())
+    try:
+        progress = state.progress().load(DEFAULT_PARTITION, now)
+    finally:
+        state.close()
     start = progress.sim_start + timedelta(hours=progress.ticks * step_h)
     return DeploymentClock.simulated(step_h=step_h, tick_s=tick_s, start=start)
 

@@ -21,7 +21,7 @@ from agents.runtime.tracing import context_of
 from orchestrator.ledger import WorkflowLedger, WorkflowRecord
 from orchestrator.outcomes import record_result
 from policies.models import Autonomy, Decision, DecisionOutcome
-from policies.store import DecisionStore
+from policies.store import DecisionLog
 from workflows.clock import WALL
 from workflows.kinds import KINDS, MAINTENANCE
 from workflows.models import ApprovalPolicy
@@ -41,7 +41,7 @@ class Dispatcher:
         self,
         *,
         client: Client,
-        store: DecisionStore,
+        store: DecisionLog,
         ledger: WorkflowLedger,
         site: str,
         approval: ApprovalPolicy,

@@ -182,9 +182,12 @@ class Stack:
             for twin in config.simulation.get("twins", ()):
                 if twin.get("twin") == "stock" and twin.get("asset") in on_hand:
                     on_hand[twin["asset"]] = int(twin.get("initial_stock") or 0)
+            # The stock books: a JSON file in the state dir, or the shared state database.
+            shared = orchestrator.state
             ledger = SimStockLedger(
                 on_hand,
-                path=state_dir / "stock-ledger.json",
+                path=shared.stock_path,
+                store=await asyncio.to_thread(shared.stock, on_hand),
                 on_receipt=orchestrator.on_goods_received,
                 on_issue=orchestrator.on_parts_used,
             )
@@ -247,21 +250,22 @@ class Stack:
     @staticmethod
     def _web_server(config: PlantConfig, services: Services, orchestrator: Orchestrator, secret: Any) -> uvicorn.Server:
         from orchestrator.backend import PlantBackend
-        from orchestrator.intake import SeenEvents, create_intake_router
+        from orchestrator.intake import create_intake_router
         from orchestrator.signals import signal_handler
         from orchestrator.web.app import create_app
-        from orchestrator.web.tokens import TokenStore
 
         app = create_app(
             config,
             PlantBackend(services.client, orchestrator, services.temporal_ui_url),
             # Created / used / revoked times are shown on the tokens page: in the one clock.
-            tokens=TokenStore(config.state_dir.resolve() / "api-tokens.sqlite", clock=orchestrator.clock.now),
+            tokens=orchestrator.state.tokens(clock=orchestrator.clock.now),
+            sessions=orchestrator.state.sessions(),
             alarms=orchestrator.alarms,
         )
         to_workflow = signal_handler(services.client)
-        # On disk: a callback captured before a restart is still a replay after it.
-        seen = SeenEvents(path=config.state_dir.resolve() / "intake-seen.sqlite")
+        # On disk (or in the shared state database): a callback captured before a restart, or
+        # by another web process, is still a replay.
+        seen = orchestrator.state.seen_events()
         app.state.seen_events = seen
 
         async def on_event(event: CallbackEvent) -> None:

@@ -2,7 +2,8 @@
 
 ``Orchestrator`` owns one tick of the plant (``step``) and what it needs to resume after a stop:
 the simulation's position and journal, the policy engine's state and the workflows it started are
-written to the state directory after every tick (``progress.json``, atomically), the agents'
+saved after every tick (``progress.json`` in the state directory, atomically, or the shared
+state database: ``orchestrator.state``), the agents'
 state lives in their own checkpoints, the workflows in Temporal. A restarted orchestrator picks up
 where the last one stopped and a decision already acted on never starts a second workflow.
 
@@ -30,8 +31,7 @@ from agents.errors import AutoopsError
 from agents.models import HealthReport
 from agents.simulator.plant import PlantSim
 from agents.sources.hub import SourceHub
-from orchestrator.alarms import FILENAME as ALARMS_FILE
-from orchestrator.alarms import AlarmService, AlarmStore
+from orchestrator.alarms import AlarmService
 from orchestrator.assets import asset_specs, catalog
 from orchestrator.clock import WALL_CLOCK, DeploymentClock
 from orchestrator.collaborators import Feed, Fleet, Mes
@@ -40,11 +40,12 @@ from orchestrator.dispatch import Dispatcher
 from orchestrator.history.recorder import HistoryRecorder
 from orchestrator.ledger import WorkflowLedger
 from orchestrator.plant_context import PlantContext
-from orchestrator.progress import History, Progress
+from orchestrator.progress import DEFAULT_PARTITION, History, Progress, ProgressStore
+from orchestrator.state import State
 from policies.base import PolicyContext
 from policies.engine import PolicyEngine
 from policies.models import Decision
-from policies.store import DecisionStore
+from policies.store import DecisionLog
 from workflows.kinds import MAINTENANCE, WORK_ORDER
 from workflows.models import HealthConfirmation
 
@@ -71,7 +72,7 @@ class Orchestrator:
         client: Client,
         fleet: Fleet,
         engine: PolicyEngine,
-        store: DecisionStore,
+        store: DecisionLog,
         progress: Progress,
         state_dir: Path,
         sim: PlantSim | None,
@@ -80,6 +81,9 @@ class Orchestrator:
         hub: SourceHub | None = None,
         feed: Feed | None = None,
         recorder: HistoryRecorder | None = None,
+        state: State | None = None,
+        progress_store: ProgressStore | None = None,
+        partition: str = DEFAULT_PARTITION,
     ) -> None:
         from orchestrator.approvals import policy_from_config
         from workflows.models import ApprovalTier
@@ -96,6 +100,10 @@ class Orchestrator:
         self.store = store
         self.progress = progress
         self.state_dir = state_dir
+        # Where the stores live (orchestrator.state); the progress is kept per partition.
+        self.state = state or State(state_dir)
+        self.progress_store = progress_store or self.state.progress()
+        self.partition = partition
         self.sim = sim
         self.mes = mes
         # The deployment's one clock (orchestrator/clock.py); Stack.start sets the run's.
@@ -103,7 +111,7 @@ class Orchestrator:
         self.task_queue = task_queue or config.temporal.task_queue
         self.history = History()
         # Raised and cleared here each tick; acknowledged and shelved through the web UI / API.
-        self.alarms = AlarmService(AlarmStore(state_dir / ALARMS_FILE), config)
+        self.alarms = AlarmService(self.state.alarms(), config)
         self._alarm_ticks = 0
         self.catalog = catalog(config)
         self.approval_policy = policy_from_config(
@@ -141,13 +149,14 @@ class Orchestrator:
         start: datetime | None = None,
         fleet_options: Any = None,
         feed: Feed | None = None,
+        partition: str = DEFAULT_PARTITION,
     ) -> Orchestrator:
-        """Resume from the state directory (or start fresh) and bring up the agent fleet."""
+        """Resume from the state (or start fresh) and bring up the agent fleet."""
         from orchestrator.assembly import assemble
 
         return await assemble(
             cls, config, client=client, state_dir=state_dir, mes=mes, start=start,
-            fleet_options=fleet_options, feed=feed,
+            fleet_options=fleet_options, feed=feed, partition=partition,
         )
 
     @property
@@ -161,13 +170,14 @@ class Orchestrator:
         self.alarms.store.close()
         if self.recorder is not None:
             self.recorder.store.close()
+        self.state.close()
 
     def save(self) -> None:
         if self.sim is not None:
             self.progress.ticks = self.sim.ticks
             self.progress.journal = list(self.sim.journal)
         self.progress.engine = self.engine.snapshot()
-        self.progress.save(self.state_dir / "progress.json")
+        self.progress_store.save(self.partition, self.progress)
 
     @property
     def now(self) -> datetime:
