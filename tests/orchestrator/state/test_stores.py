@@ -97,7 +97,10 @@ def test_agent_checkpoints_restore_a_restarted_host(state_url: str) -> None:
         assert after.latest()["sku-a"] == last
         assert after.stats().restored == ("sku-a",)
         resumed = after.ingest(counts("sku-a", range(24, 30)))
-        assert resumed == reference(spec, counts("sku-a", range(30)))[24:]
+        # The trace context a report carries (set when a tracer records the actor's spans, as
+        # after another test configured telemetry) is transport, not the assessment.
+        untraced = [r.model_copy(update={"trace_parent": None}) for r in resumed]
+        assert untraced == reference(spec, counts("sku-a", range(30)))[24:]
         assert store.keys() == ["actor:asset:sku-a", "agent:sku-a"]
         store.delete("agent:sku-a")
         store.delete("agent:sku-a")  # absent: no error
