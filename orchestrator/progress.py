@@ -15,9 +15,14 @@ from agents.models import HealthReport
 from orchestrator.ledger import WorkflowLedger
 
 
-def _atomic_write(path: Path, data: dict[str, Any]) -> None:
+def _atomic_write(path: Path, data: dict[str, Any], raw: dict[str, list[str]] | None = None) -> None:
+    """``data`` as JSON, plus each of ``raw``'s keys as a list of items already JSON text."""
+    text = json.dumps(data, default=str)
+    if raw:
+        tail = "".join(f", {json.dumps(k)}: [{','.join(items)}]" for k, items in raw.items())
+        text = text[:-1] + tail + "}"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=str))
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
@@ -30,17 +35,23 @@ class Progress:
     journal: list[dict[str, Any]] = field(default_factory=list)
     engine: dict[str, Any] = field(default_factory=dict)
     workflows: WorkflowLedger = field(default_factory=WorkflowLedger)  # the ones the loop started
+    # The engine's newest reports as JSON text (``PolicyEngine.latest_json``), saved as the
+    # engine's "latest" without parsing and dumping them again every tick; None: in ``engine``.
+    engine_latest: list[str] | None = None
 
     @classmethod
     def load(cls, path: Path, default_start: datetime) -> Progress:
         if not path.exists():
             return cls(sim_start=default_start)
         data = json.loads(path.read_text())
+        engine = dict(data["engine"])
+        if "engine_latest" in data:
+            engine["latest"] = data["engine_latest"]
         return cls(
             sim_start=datetime.fromisoformat(data["sim_start"]),
             ticks=int(data["ticks"]),
             journal=list(data["journal"]),
-            engine=dict(data["engine"]),
+            engine=engine,
             workflows=WorkflowLedger.from_json(dict(data["workflows"]), dict(data.get("closed", {}))),
         )
 
@@ -56,6 +67,7 @@ class Progress:
                 "workflows": open_,
                 "closed": closed,
             },
+            None if self.engine_latest is None else {"engine_latest": self.engine_latest},
         )
 
 
