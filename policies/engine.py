@@ -94,7 +94,8 @@ def _for_duration(policy: Policy, params: BaseModel) -> timedelta:
 
 
 def _context_signature(ctx: PolicyContext) -> tuple[Any, ...]:
-    """Everything of a context a policy's answer may depend on besides ``now`` and the report.
+    """What of a context a policy's answer may depend on besides the report: not ``now`` nor
+    ``open_keys``, which only the engine's own state of a pair needs (``Policy.every_step``).
 
     Compared step to step (equal parts are mostly the same objects: cheap); copies, so a caller
     that changes a dict in place after the step is still seen changing it."""
@@ -105,7 +106,6 @@ def _context_signature(ctx: PolicyContext) -> tuple[Any, ...]:
         dict(ctx.stock),
         dict(ctx.catalog),
         dict(ctx.machines),
-        ctx.open_keys,
         dict(ctx.expected_assets),
     )
 
@@ -253,6 +253,7 @@ class PolicyEngine:
                 quiet = self._quiet.get(pair)
                 if (
                     quiet is not None
+                    and not policy.every_step
                     and quiet[0] == report.report_id
                     and quiet[1] is machine
                     and pair not in self._by_pair
