@@ -244,6 +244,8 @@ class Probe:
             (dispatch, "refresh open workflows", "refresh"),
             (dispatch, "forward health", "forward_health"),
             (orch, "policy context", "context"),
+            # Starts run a few at a time: their wall time, not the sum of each start's
+            (dispatch, "start_workflow", "act"),
         ):
             setattr(target, attr, self.time_async(name, getattr(target, attr)))
         orch.engine.process = self.time_sync("policy engine", orch.engine.process)
@@ -255,7 +257,6 @@ class Probe:
             t0 = time.perf_counter()
             workflow_id = await start(decision)
             returned = time.perf_counter()
-            self.phases["start_workflow"] += returned - t0
             self.rpcs["start_workflow"] += 1
             if workflow_id:
                 inputs = [self.arrived[r] for r in decision.inputs if r in self.arrived]

@@ -129,8 +129,8 @@ class PolicyEngine:
         # Incremental: a policy is evaluated again on an asset only when what it could answer
         # differently changed (see ``_quiet``); False evaluates everything every step.
         self.incremental = incremental
-        # (policy id, asset) -> (report id, machine info) of an evaluation that proposed nothing
-        self._quiet: dict[tuple[str, str], tuple[str, Any]] = {}
+        # (policy id, asset) -> (report, machine info) of an evaluation that proposed nothing
+        self._quiet: dict[tuple[str, str], tuple[HealthReport, Any]] = {}
         self._ctx_seen: tuple[Any, ...] | None = None
         self._by_pair: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         self.policies = sorted(policies, key=lambda lp: (lp.policy.precedence, lp.policy.id))
@@ -238,10 +238,27 @@ class PolicyEngine:
             self._quiet.clear()  # something besides the reports changed: evaluate everything
         self._ctx_seen = seen_ctx
 
+        now = ctx.now
         for lp in self.policies:
             policy = lp.policy
+            pid, stale_after = policy.id, policy.stale_after
+            quiet_ok = self.incremental and not policy.every_step
             for asset in self._assets_for(policy, ctx):
                 report = self._latest.get(asset)
+                if quiet_ok and report is not None:
+                    quiet = self._quiet.get((pid, asset))
+                    if (
+                        quiet is not None
+                        and quiet[0] is report
+                        and now - report.time <= stale_after
+                        and quiet[1] is ctx.machines.get(asset)
+                        and (pid, asset) not in self._by_pair
+                    ):
+                        # Proposed nothing on this very report in this very context, is not
+                        # stale yet, and nothing of the pair is pending, fired or cooling down:
+                        # the answer would be the same (see ``Policy.every_step``).
+                        self.stats.skipped += 1
+                        continue
                 stale = self._stale_reason(policy, asset, report, ctx)
                 if stale is not None:
                     self._on_stale(lp, asset, report, stale, ctx, out)
@@ -250,18 +267,6 @@ class PolicyEngine:
                 self._stale_noted.discard((policy.id, asset))
                 machine = ctx.machines.get(asset)
                 pair = (policy.id, asset)
-                quiet = self._quiet.get(pair)
-                if (
-                    quiet is not None
-                    and not policy.every_step
-                    and quiet[0] == report.report_id
-                    and quiet[1] is machine
-                    and pair not in self._by_pair
-                ):
-                    # Proposed nothing on this very report in this very context, and nothing of
-                    # the pair is pending, fired or cooling down: the answer would be the same.
-                    self.stats.skipped += 1
-                    continue
                 self._quiet.pop(pair, None)
                 try:
                     params = policy.resolve_params(
@@ -329,7 +334,7 @@ class PolicyEngine:
                     self._hold(holders, asset, policy)
                 self._clear_unseen(policy, asset, seen, ctx.now)
                 if not proposals and self.incremental and pair not in self._by_pair:
-                    self._quiet[pair] = (report.report_id, machine)
+                    self._quiet[pair] = (report, machine)
 
         for cand in candidates:
             policy = cand.lp.policy

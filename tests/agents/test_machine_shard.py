@@ -336,7 +336,6 @@ def test_on_sparse_reports_the_incremental_engine_decides_what_the_full_one_does
 
     assets, readings, _ = scenario
     shard = host(tmp_path, assets, PublishPolicy(on_change=True, heartbeat_s=10 * 3600.0))
-    got: dict[str, list[HealthReport]] = {a: [] for a in assets}
     ticks: list[tuple[datetime, list[HealthReport]]] = []
     for t, part in sorted(_by_time(interleaved(readings)).items()):
         ticks.append((t, shard.ingest(part)))
