@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from agents.models import AssetKind
@@ -122,11 +123,12 @@ class _Alternatives(Sequence[str]):
     sorted tuple of ids and the one id to leave out; it reads like the tuple it stands for
     (iteration, ``len``, indexing, truthiness, equality with tuples)."""
 
-    __slots__ = ("_group", "_own")
+    __slots__ = ("_group", "_len", "_own")
 
     def __init__(self, group: tuple[str, ...], own: str) -> None:
         self._group = group
         self._own = own
+        self._len = len(group) - (own in group)
 
     def _items(self) -> tuple[str, ...]:
         return tuple(a for a in self._group if a != self._own)
@@ -135,7 +137,7 @@ class _Alternatives(Sequence[str]):
         return (a for a in self._group if a != self._own)
 
     def __len__(self) -> int:
-        return len(self._group) - (self._own in self._group)
+        return self._len
 
     def __getitem__(self, index: Any) -> Any:
         return self._items()[index]
@@ -152,7 +154,11 @@ class _Alternatives(Sequence[str]):
         return hash(self._items())
 
     def __repr__(self) -> str:
-        return repr(self._items())
+        # Short: a context's repr (asyncio, logs) would otherwise list n x (n - 1) ids again.
+        if len(self._group) <= 6:
+            return repr(self._items())
+        head = ", ".join(repr(a) for a in islice(self, 3))
+        return f"({head}, ... {len(self)} machines)"
 
 
 def _machine_infos(tables: Sequence[Mapping[str, Any]]) -> dict[str, MachineInfo]:
