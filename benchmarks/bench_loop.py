@@ -27,7 +27,10 @@ Printed (``--json``: one object; ``readings_per_s``, ``keeps_up``, ``bare_numpy_
   the report its decision was made on, and from the asset's first amber/red report, to the
   moment ``start_workflow`` returned; bare ``client.start_workflow`` calls on the same server.
 
-No Temporal worker runs and no MES is attached: the figures are the loop's own costs.
+No Temporal worker runs and no MES is attached: the figures are the loop's own costs. After
+set-up the driver's objects are frozen out of the garbage collector (``gc.freeze``), as a
+long-running loop process would do; ``benchmarks/bench_policy_tick.py`` measures the driver's side
+(context, engine, progress save) in one process without Ray.
 Everything started here (Temporal dev server, reference servers, Ray) is stopped at the end;
 state lives in a temp dir. Prints only; not a test (on a shared 2-core machine the figures vary
 by tens of percent, more when other jobs run: the load average is printed with them).
