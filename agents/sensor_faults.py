@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -64,13 +64,19 @@ class FaultSettings(BaseModel):
 _HISTORY = 200  # believable steps kept per sensor to learn its usual variation
 
 
-@dataclass
 class _Inspection:
-    value: float | None  # the value if it is finite, else None
-    faults: dict[FaultKind, str] = field(default_factory=dict)
-    alive: bool = False  # the sensor shows its usual variation (for cross-checks)
-    unusual_move: bool = False  # a large but possibly real change (for cross-checks)
-    learned_jump_only: bool = False  # the jump exceeds only the learned, not the declared limit
+    """One value looked at (a plain slotted class: made for every sensor of every reading)."""
+
+    __slots__ = ("alive", "faults", "learned_jump_only", "unusual_move", "value")
+
+    def __init__(
+        self, value: float | None, faults: dict[FaultKind, str] | None = None
+    ) -> None:
+        self.value = value  # the value if it is finite, else None
+        self.faults: dict[FaultKind, str] = {} if faults is None else faults
+        self.alive = False  # the sensor shows its usual variation (for cross-checks)
+        self.unusual_move = False  # a large but possibly real change (for cross-checks)
+        self.learned_jump_only = False  # the jump exceeds only the learned, not the declared limit
 
 
 class SensorFaultDetector:
@@ -121,7 +127,9 @@ class SensorFaultDetector:
         shown, chance would give it less than once in a million (``p ** (k - 1) < 1e-6``).
         """
         learned = self._learned()
-        p = learned[2] if learned else 0.0
+        return self._stuck_run(learned[2] if learned else 0.0)
+
+    def _stuck_run(self, p: float) -> int:
         if p <= 0.0:
             return self.settings.stuck_repeats
         if p >= 1.0:
@@ -159,9 +167,15 @@ class SensorFaultDetector:
             ins.faults[FaultKind.OUT_OF_RANGE] = (
                 f"{value:g} {spec.unit} outside the plausible range [{spec.min}, {spec.max}]"
             )
-        usual = self.usual_step()
+        # usual_step(), stuck_run() and jump_limit() of one _learned() (made for every reading)
+        learned_stats = self._learned()
+        usual = learned_stats[0] if learned_stats else None
         repeats = self.repeats + 1 if self.last_raw is not None and value == self.last_raw else 1
-        if repeats >= self.stuck_run() and usual is not None and usual > 0:
+        if (
+            usual is not None
+            and usual > 0
+            and repeats >= self._stuck_run(learned_stats[2] if learned_stats else 0.0)
+        ):
             ins.faults[FaultKind.STUCK] = (
                 f"same value {value:g} {spec.unit} {repeats} times in a row"
             )
@@ -193,7 +207,11 @@ class SensorFaultDetector:
             # on; readings rejected as jumps do not, so a sensor stuck far off never drifts back
             # into belief by waiting.
             k = 1 + self.unseen
-            learned = self.jump_limit()
+            learned = (
+                self.settings.jump_factor * max(learned_stats[1], 1e-9)
+                if learned_stats and len(self.steps) >= 2 * self.settings.min_history
+                else None
+            )  # jump_limit()
             if learned is not None and step > learned / self.settings.jump_factor * 3:
                 ins.unusual_move = True
             over_declared = spec.max_step is not None and step > spec.max_step * k

@@ -19,6 +19,8 @@ _BLOCK = 128
 def pairwise_sum(xs: Sequence[float]) -> float:
     """Sum in numpy's order for up to 128 values (8 running sums, then a tree)."""
     n = len(xs)
+    if n == 8:  # the flatline window: the same additions in the same order, unrolled
+        return ((xs[0] + xs[1]) + (xs[2] + xs[3])) + ((xs[4] + xs[5]) + (xs[6] + xs[7]))
     if n > _BLOCK:
         raise ValueError(f"pairwise_sum replicates numpy for up to {_BLOCK} values, got {n}")
     if n < 8:

@@ -7,6 +7,7 @@ here names a kind except maintenance, whose workflow waits for its asset's healt
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -58,18 +59,34 @@ class Dispatcher:
         self.now = now
         self.clock = WALL  # the deployment's one clock, given to every workflow it starts
         self.kinds = kinds
+        self.concurrency = 8  # workflow starts in flight at once (one tick's decisions)
         self._checks = 0
         self._forwarded: dict[str, bool] = {}  # asset -> last health told to its maintenance
 
     async def act(self, decisions: Sequence[Decision], reports: Mapping[str, HealthReport]) -> list[str]:
-        """Trace each decision and start its workflow, if it has one; the ids started."""
-        started = []
-        for decision in decisions:
-            DECISIONS.add(1, {"policy.id": decision.policy_id, "decision.outcome": decision.outcome.value})
-            workflow_id = await self._act(decision, reports)
-            if workflow_id:
-                started.append(workflow_id)
-        return started
+        """Trace each decision and start its workflow, if it has one; the ids started, in the
+        decisions' order. Decisions of different problems start at the same time (a few at a
+        time): one at a time, a tick with many decisions waited one server round trip each."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(decision: Decision) -> str | None:
+            async with gate:
+                DECISIONS.add(1, {"policy.id": decision.policy_id, "decision.outcome": decision.outcome.value})
+                return await self._act(decision, reports)
+
+        # One problem's decisions (the same dedup key) are acted on one after another, in order.
+        groups: dict[str, list[int]] = {}
+        for i, decision in enumerate(decisions):
+            key = decision.proposed.dedup_key if decision.proposed is not None else ""
+            groups.setdefault(key or f"#{i}", []).append(i)
+        results: list[str | None] = [None] * len(decisions)
+
+        async def in_order(indices: list[int]) -> None:
+            for i in indices:
+                results[i] = await one(decisions[i])
+
+        await asyncio.gather(*(in_order(g) for g in groups.values()))
+        return [w for w in results if w]
 
     async def _act(self, decision: Decision, reports: Mapping[str, HealthReport]) -> str | None:
         proposed = decision.proposed

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from agents.models import AssetKind
@@ -113,22 +114,77 @@ class PlantContext:
         )
 
 
+class _Alternatives(Sequence[str]):
+    """The other machines sharing a capability with one machine, without copying them.
+
+    Every machine of a capability group lists all the others: built as tuples that is
+    n x (n - 1) ids (10^8 references at 10,000 identical mills, most of the first tick and of
+    every full garbage collection after it, issue 16). This view holds the group's shared,
+    sorted tuple of ids and the one id to leave out; it reads like the tuple it stands for
+    (iteration, ``len``, indexing, truthiness, equality with tuples)."""
+
+    __slots__ = ("_group", "_len", "_own")
+
+    def __init__(self, group: tuple[str, ...], own: str) -> None:
+        self._group = group
+        self._own = own
+        self._len = len(group) - (own in group)
+
+    def _items(self) -> tuple[str, ...]:
+        return tuple(a for a in self._group if a != self._own)
+
+    def __iter__(self) -> Iterator[str]:
+        return (a for a in self._group if a != self._own)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items()[index]
+
+    def __contains__(self, value: object) -> bool:
+        return value != self._own and value in self._group
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Alternatives | tuple | list):
+            return self._items() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._items())
+
+    def __repr__(self) -> str:
+        # Short: a context's repr (asyncio, logs) would otherwise list n x (n - 1) ids again.
+        if len(self._group) <= 6:
+            return repr(self._items())
+        head = ", ".join(repr(a) for a in islice(self, 3))
+        return f"({head}, ... {len(self)} machines)"
+
+
 def _machine_infos(tables: Sequence[Mapping[str, Any]]) -> dict[str, MachineInfo]:
-    """What policies know of each machine, queues empty; alternatives share a capability."""
-    by_cap: dict[str, list[int]] = {}
+    """What policies know of each machine, queues empty; alternatives share a capability.
+
+    Built valid by construction (ids and capabilities come from the validated plant config):
+    ``model_construct`` keeps the alternatives a shared view (``_Alternatives``), not a copy."""
+    by_caps: dict[frozenset[str], tuple[str, ...]] = {}
+    by_cap: dict[str, set[int]] = {}
     for i, table in enumerate(tables):
         for cap in set(table.get("capabilities", ())):
-            by_cap.setdefault(cap, []).append(i)
+            by_cap.setdefault(cap, set()).add(i)
     out: dict[str, MachineInfo] = {}
-    for i, table in enumerate(tables):
+    for table in tables:
         caps = tuple(table.get("capabilities", ()))
-        near = sorted({j for cap in set(caps) for j in by_cap[cap]} - {i})
-        out[table["id"]] = MachineInfo(
-            asset_id=table["id"],
+        key = frozenset(caps)
+        if key not in by_caps:  # one union per distinct capability set, in the plant's order
+            near = sorted(set().union(*(by_cap[c] for c in key)))
+            by_caps[key] = tuple(tables[j]["id"] for j in near)
+        asset_id = table["id"]
+        out[asset_id] = MachineInfo.model_construct(
+            asset_id=asset_id,
             bottleneck=bool(table.get("bottleneck", False)),
             queued_jobs=0,
             capabilities=caps,
-            alternatives=tuple(tables[j]["id"] for j in near if tables[j]["id"] != table["id"]),
+            alternatives=_Alternatives(by_caps[key], asset_id),
             line=table.get("line") or "",
         )
     return out

@@ -24,9 +24,14 @@ from orchestrator.ledger import WorkflowLedger
 DEFAULT_PARTITION = "default"
 
 
-def _atomic_write(path: Path, data: dict[str, Any]) -> None:
+def _atomic_write(path: Path, data: dict[str, Any], raw: dict[str, list[str]] | None = None) -> None:
+    """``data`` as JSON, plus each of ``raw``'s keys as a list of items already JSON text."""
+    text = json.dumps(data, default=str)
+    if raw:
+        tail = "".join(f", {json.dumps(k)}: [{','.join(items)}]" for k, items in raw.items())
+        text = text[:-1] + tail + "}"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=str))
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
@@ -39,6 +44,9 @@ class Progress:
     journal: list[dict[str, Any]] = field(default_factory=list)
     engine: dict[str, Any] = field(default_factory=dict)
     workflows: WorkflowLedger = field(default_factory=WorkflowLedger)  # the ones the loop started
+    # The engine's newest reports as JSON text (``PolicyEngine.latest_json``), saved as the
+    # engine's "latest" without parsing and dumping them again every tick; None: in ``engine``.
+    engine_latest: list[str] | None = None
 
     @classmethod
     def load(cls, path: Path, default_start: datetime) -> Progress:
@@ -48,20 +56,33 @@ class Progress:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Progress:
+        engine = dict(data["engine"])
+        if "engine_latest" in data:
+            engine["latest"] = data["engine_latest"]
         return cls(
             sim_start=datetime.fromisoformat(data["sim_start"]),
             ticks=int(data["ticks"]),
             journal=list(data["journal"]),
-            engine=dict(data["engine"]),
+            engine=engine,
             workflows=WorkflowLedger.from_json(dict(data["workflows"]), dict(data.get("closed", {}))),
         )
 
     def save(self, path: Path) -> None:
-        _atomic_write(path, self.to_dict())
+        # The engine's newest reports are written as the JSON text they already are (no parse
+        # and dump of every report each tick); ``to_dict`` parses them for other stores.
+        open_, closed = self.workflows.to_json()
+        raw = None if self.engine_latest is None else {"engine_latest": self.engine_latest}
+        _atomic_write(path, self._plain(open_, closed), raw)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able (``json.dumps(..., default=str)``), read back by ``from_dict``."""
         open_, closed = self.workflows.to_json()
+        data = self._plain(open_, closed)
+        if self.engine_latest is not None:
+            data["engine_latest"] = [json.loads(item) for item in self.engine_latest]
+        return data
+
+    def _plain(self, open_: dict[str, Any], closed: dict[str, Any]) -> dict[str, Any]:
         return {
             "sim_start": self.sim_start.isoformat(),
             "ticks": self.ticks,

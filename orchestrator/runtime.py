@@ -176,7 +176,8 @@ class Orchestrator:
         if self.sim is not None:
             self.progress.ticks = self.sim.ticks
             self.progress.journal = list(self.sim.journal)
-        self.progress.engine = self.engine.snapshot()
+        self.progress.engine = self.engine.snapshot(latest=False)
+        self.progress.engine_latest = self.engine.latest_json()
         self.progress_store.save(self.partition, self.progress)
 
     @property

@@ -165,6 +165,12 @@ class Policy:
     the asset's resolved parameters, and returns the actions the reports call for right now.
     ``precedence`` ranks policies that propose for the same asset in the same ``conflict_group``
     (lower number wins; Prometheus-style inhibition). Policies in different groups never rank.
+
+    The engine evaluates a policy on an asset again only when its answer may change: a new
+    report, a change of the context's plant parts (stock, catalog, machines, planned windows,
+    suppressions, expected assets), or a problem of the pair pending, firing or cooling down.
+    A policy whose ``evaluate`` decides *whether* to propose from ``ctx.now`` or
+    ``ctx.open_keys`` sets ``every_step`` and is evaluated on every step.
     """
 
     id: str
@@ -183,6 +189,7 @@ class Policy:
     conflict_group: str = ""
     # params -> what the policy's actions may ask approvers for, by cost (checked at load)
     approval_rules: Callable[[Any], Sequence[ApprovalRule]] | None = None
+    every_step: bool = False  # evaluated on every step even on an unchanged report and context
 
     def __post_init__(self) -> None:
         if not _POLICY_ID.match(self.id):

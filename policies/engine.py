@@ -81,6 +81,7 @@ class _Candidate:
 @dataclass
 class EngineStats:
     evaluations: int = 0
+    skipped: int = 0  # evaluations not repeated: same report, same context, nothing pending
     duplicates_dropped: int = 0  # proposals of an already active problem
     pending: int = 0  # proposals waiting for their for-duration
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -92,6 +93,23 @@ def _for_duration(policy: Policy, params: BaseModel) -> timedelta:
     return timedelta(minutes=minutes) if minutes is not None else policy.for_duration
 
 
+def _context_signature(ctx: PolicyContext) -> tuple[Any, ...]:
+    """What of a context a policy's answer may depend on besides the report: not ``now`` nor
+    ``open_keys``, which only the engine's own state of a pair needs (``Policy.every_step``).
+
+    Compared step to step (equal parts are mostly the same objects: cheap); copies, so a caller
+    that changes a dict in place after the step is still seen changing it."""
+    return (
+        ctx.site,
+        ctx.planned_windows,
+        ctx.suppressions,
+        dict(ctx.stock),
+        dict(ctx.catalog),
+        dict(ctx.machines),
+        dict(ctx.expected_assets),
+    )
+
+
 def _where(exc: BaseException, path: str) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if path and f.filename == path]
     return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
@@ -101,12 +119,24 @@ class PolicyEngine:
     """Feed reports with ``observe``, decide with ``step(ctx)``; ``process`` does both."""
 
     def __init__(
-        self, policies: Sequence[LoadedPolicy], config: EngineConfig | None = None
+        self,
+        policies: Sequence[LoadedPolicy],
+        config: EngineConfig | None = None,
+        *,
+        incremental: bool = True,
     ) -> None:
         self.config = config or EngineConfig()
+        # Incremental: a policy is evaluated again on an asset only when what it could answer
+        # differently changed (see ``_quiet``); False evaluates everything every step.
+        self.incremental = incremental
+        # (policy id, asset) -> (report, machine info) of an evaluation that proposed nothing
+        self._quiet: dict[tuple[str, str], tuple[HealthReport, Any]] = {}
+        self._ctx_seen: tuple[Any, ...] | None = None
+        self._by_pair: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         self.policies = sorted(policies, key=lambda lp: (lp.policy.precedence, lp.policy.id))
         self.stats = EngineStats()
         self._latest: dict[str, HealthReport] = {}
+        self._latest_text: dict[str, tuple[HealthReport, str]] = {}  # asset -> (report, its JSON)
         self._keys: dict[tuple[str, str, str], _KeyState] = {}
         self._last_fired: dict[tuple[str, str], datetime] = {}
         self._stale_noted: set[tuple[str, str]] = set()
@@ -126,10 +156,15 @@ class PolicyEngine:
         return self.step(ctx)
 
     # -- state, so a restarted orchestrator does not re-open what is already open ---------------
-    def snapshot(self) -> dict[str, Any]:
-        """Everything the engine remembers, as JSON-able data (see ``restore``)."""
+    def snapshot(self, *, latest: bool = True) -> dict[str, Any]:
+        """Everything the engine remembers, as JSON-able data (see ``restore``). Without
+        ``latest`` the newest reports are left out: ``latest_json`` gives them serialised."""
         return {
-            "latest": [r.model_dump(mode="json") for _, r in sorted(self._latest.items())],
+            **(
+                {"latest": [r.model_dump(mode="json") for _, r in sorted(self._latest.items())]}
+                if latest
+                else {}
+            ),
             "keys": [
                 {
                     "policy": p,
@@ -148,6 +183,19 @@ class PolicyEngine:
             "error_noted": [[p, a, m] for (p, a), m in self._error_noted.items()],
             "budget": self._ledger.state(),
         }
+
+    def latest_json(self) -> list[str]:
+        """The newest report of each asset as JSON text, in asset order: ``snapshot()["latest"]``
+        serialised. Each report is serialised once and kept, so saving the engine every tick
+        costs the reports that changed, not the plant (10,000 assets: issue 16)."""
+        out: list[str] = []
+        cache = self._latest_text
+        for asset, report in sorted(self._latest.items()):
+            hit = cache.get(asset)
+            if hit is None or hit[0] is not report:
+                hit = cache[asset] = (report, report.model_dump_json())
+            out.append(hit[1])
+        return out
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         """Resume from ``snapshot()`` of an engine with the same policies."""
@@ -170,6 +218,8 @@ class PolicyEngine:
         self._stale_noted = {(p, a) for p, a in snapshot["stale_noted"]}
         self._error_noted = {(p, a): m for p, a, m in snapshot["error_noted"]}
         self._ledger.load(snapshot["budget"])
+        self._quiet.clear()
+        self._ctx_seen = None
 
     # -- one evaluation round ------------------------------------------------------------------
     def step(self, ctx: PolicyContext) -> list[Decision]:
@@ -178,11 +228,37 @@ class PolicyEngine:
         candidates: list[_Candidate] = []
         # (asset, conflict group) -> (precedence, policy id) of the strongest policy holding it
         holders: dict[tuple[str, str], tuple[int, str]] = {}
+        # Each (policy, asset)'s keys; a pair's keys change only while that pair is evaluated,
+        # so the index made here holds for every pair when its turn comes.
+        self._by_pair: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        for k in self._keys:
+            self._by_pair.setdefault((k[0], k[1]), []).append(k)
+        seen_ctx = _context_signature(ctx)
+        if not self.incremental or seen_ctx != self._ctx_seen:
+            self._quiet.clear()  # something besides the reports changed: evaluate everything
+        self._ctx_seen = seen_ctx
 
+        now = ctx.now
         for lp in self.policies:
             policy = lp.policy
+            pid, stale_after = policy.id, policy.stale_after
+            quiet_ok = self.incremental and not policy.every_step
             for asset in self._assets_for(policy, ctx):
                 report = self._latest.get(asset)
+                if quiet_ok and report is not None:
+                    quiet = self._quiet.get((pid, asset))
+                    if (
+                        quiet is not None
+                        and quiet[0] is report
+                        and now - report.time <= stale_after
+                        and quiet[1] is ctx.machines.get(asset)
+                        and (pid, asset) not in self._by_pair
+                    ):
+                        # Proposed nothing on this very report in this very context, is not
+                        # stale yet, and nothing of the pair is pending, fired or cooling down:
+                        # the answer would be the same (see ``Policy.every_step``).
+                        self.stats.skipped += 1
+                        continue
                 stale = self._stale_reason(policy, asset, report, ctx)
                 if stale is not None:
                     self._on_stale(lp, asset, report, stale, ctx, out)
@@ -190,6 +266,8 @@ class PolicyEngine:
                 assert report is not None
                 self._stale_noted.discard((policy.id, asset))
                 machine = ctx.machines.get(asset)
+                pair = (policy.id, asset)
+                self._quiet.pop(pair, None)
                 try:
                     params = policy.resolve_params(
                         self.config.parameters.get(policy.id),
@@ -197,9 +275,7 @@ class PolicyEngine:
                         machine.line if machine else "",
                     )
                     active = frozenset(
-                        k
-                        for (pid, a, k), st in self._keys.items()
-                        if pid == policy.id and a == asset and st.fired
+                        k[2] for k in self._by_pair.get(pair, ()) if self._keys[k].fired
                     )
                     proposals = policy.evaluate(
                         [report], ctx.model_copy(update={"active_keys": active}), params
@@ -216,7 +292,10 @@ class PolicyEngine:
                     if key in seen:
                         continue
                     seen.add(key)
-                    st = self._keys.setdefault((policy.id, asset, key), _KeyState(since=ctx.now))
+                    st = self._keys.get((policy.id, asset, key))
+                    if st is None:
+                        st = self._keys[(policy.id, asset, key)] = _KeyState(since=ctx.now)
+                        self._by_pair.setdefault(pair, []).append((policy.id, asset, key))
                     st.missing_since = None
                     if st.fired and key in ctx.open_keys:
                         st.owned = True
@@ -254,6 +333,8 @@ class PolicyEngine:
                     candidates.append(_Candidate(lp, asset, st, proposal, report, params))
                     self._hold(holders, asset, policy)
                 self._clear_unseen(policy, asset, seen, ctx.now)
+                if not proposals and self.incremental and pair not in self._by_pair:
+                    self._quiet[pair] = (report, machine)
 
         for cand in candidates:
             policy = cand.lp.policy
@@ -325,15 +406,22 @@ class PolicyEngine:
         ``clear_after`` without a proposal, so one noisy report does not end a problem and open
         it again (Prometheus' keep_firing_for).
         """
-        for k in [
-            k for k in self._keys if k[0] == policy.id and k[1] == asset and k[2] not in seen
-        ]:
+        pair = (policy.id, asset)
+        keys = list(self._by_pair.get(pair, ()))
+        for k in keys:
+            if k[2] in seen:
+                continue
             st = self._keys[k]
             if st.fired and policy.clear_after > timedelta(0):
                 st.missing_since = st.missing_since or now
                 if now - st.missing_since < policy.clear_after:
                     continue
             del self._keys[k]
+        left = [k for k in keys if k in self._keys]
+        if left:
+            self._by_pair[pair] = left
+        else:
+            self._by_pair.pop(pair, None)
 
     @staticmethod
     def _stale_reason(
@@ -361,12 +449,15 @@ class PolicyEngine:
         out: list[Decision],
     ) -> None:
         # Continuity is broken: pending for-durations restart once data is back.
-        for k in [
-            k
-            for k, st in self._keys.items()
-            if k[0] == lp.policy.id and k[1] == asset and not st.fired
-        ]:
+        pair = (lp.policy.id, asset)
+        keys = self._by_pair.get(pair, [])
+        for k in [k for k in keys if not self._keys[k].fired]:
             del self._keys[k]
+        left = [k for k in keys if k in self._keys]
+        if left:
+            self._by_pair[pair] = left
+        else:
+            self._by_pair.pop(pair, None)
         if (lp.policy.id, asset) in self._stale_noted:
             return
         self._stale_noted.add((lp.policy.id, asset))

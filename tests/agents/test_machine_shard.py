@@ -237,3 +237,116 @@ def test_an_agent_that_fails_gives_its_exception_and_the_others_their_steps() ->
     steps = assess_round(agents, [bad, readings["pump-2"][0]])
     assert isinstance(steps[0], Exception)
     assert not isinstance(steps[1], Exception) and steps[1].signature
+
+
+# ---- decisions: the columnar shard and the incremental engine against the per-asset path -----
+def _policies() -> list:
+    """The library's policies, plus two inline ones whose answers hang on the engine's
+    time-based state: a for-duration with a cool-down after the workflow closes, and a
+    fire/clear hysteresis that keeps firing for a while after the condition went."""
+    from policies.loader import load_all
+    from tests.policies.helpers import make_policy, work_order
+
+    def watch(reports, ctx, p):  # amber/red held for 2 h proposes a look
+        r = reports[-1]
+        return [work_order(r.asset_id, f"watch:{r.asset_id}")] if r.status in (
+            Status.AMBER,
+            Status.RED,
+        ) else []
+
+    def red(reports, ctx, p):  # red fires; holds until green (hysteresis on the status)
+        r = reports[-1]
+        key = f"red:{r.asset_id}"
+        level = {Status.GREEN: 0.0, Status.AMBER: 1.0, Status.RED: 2.0}.get(r.status)
+        return [work_order(r.asset_id, key)] if ctx.exceeds(key, level, 1.5, 0.5) else []
+
+    return [
+        *(f.loaded for f in load_all()),
+        make_policy(watch, pid="watch", for_duration=timedelta(hours=2), cooldown=timedelta(hours=12)),
+        make_policy(red, pid="red", cooldown=timedelta(hours=1), clear_after=timedelta(hours=1)),
+    ]
+
+
+def _decide(engine, ticks: list[tuple[datetime, list[HealthReport]]], hold: timedelta) -> list:
+    """Run ``engine`` tick by tick. What it proposes opens a workflow that stays open ``hold``
+    and then closes (so cool-downs and "proposed again once closed" are exercised)."""
+    from policies.base import PolicyContext
+    from policies.models import DecisionOutcome
+
+    open_until: dict[str, datetime] = {}
+    out = []
+    for now, reports in ticks:
+        open_keys = frozenset(k for k, until in open_until.items() if now < until)
+        ctx = PolicyContext(now=now, site="plant-a", open_keys=open_keys)
+        for d in engine.process(reports, ctx):
+            out.append((d.decision_id, d.policy_id, d.asset_id, d.outcome, d.time, d.explanation))
+            if d.outcome is DecisionOutcome.PROPOSED and d.proposed is not None:
+                open_until[d.proposed.dedup_key] = now + hold
+    return out
+
+
+def _ticks(reports: dict[str, list[HealthReport]]) -> list[tuple[datetime, list[HealthReport]]]:
+    by_time: dict[datetime, list[HealthReport]] = {}
+    for rs in reports.values():
+        for r in rs:
+            by_time.setdefault(r.time, []).append(r)
+    return sorted(by_time.items())
+
+
+def test_the_shard_and_the_incremental_engine_decide_what_the_per_asset_path_decides(
+    scenario, tmp_path: Path
+) -> None:
+    from policies.engine import PolicyEngine
+
+    assets, readings, reference = scenario
+    hold = timedelta(hours=4)
+    want = _decide(PolicyEngine(_policies(), incremental=False), _ticks(reference), hold)
+
+    # Columnar, a report per reading, the engine evaluating only what may answer differently.
+    shard = host(tmp_path / "every", assets, PublishPolicy(columnar=True))
+    got: dict[str, list[HealthReport]] = {a: [] for a in assets}
+    for part in batches(interleaved(readings), 50):
+        for report in shard.ingest(part):
+            got[report.asset_id].append(report)
+    # Decision ids hash policy, asset, key, outcome and time; explanations quote numbers the two
+    # paths round alike only to the report's precision, so they are not compared here.
+    assert [d[:5] for d in _decide(PolicyEngine(_policies()), _ticks(got), hold)] == [
+        d[:5] for d in want
+    ]
+
+    # What the decisions are about: statuses, time-based state, workflows closing.
+    outcomes = {(d[1], d[3].value) for d in want}
+    assert {("watch", "proposed"), ("red", "proposed"), ("bearing-wear", "proposed")} <= outcomes
+    watched: dict[str, list[datetime]] = {}
+    for d in want:
+        if d[1] == "watch" and d[3].value == "proposed":
+            watched.setdefault(d[2], []).append(d[4])
+    # Proposed again once its workflow closed (4 h) and the 12-h cool-down after firing is over.
+    again = [b - a for times in watched.values() for a, b in zip(times, times[1:], strict=False)]
+    assert again and min(again) >= timedelta(hours=12)
+    assert sum(1 for d in want if d[1] == "red" and d[3].value == "proposed") >= 2
+
+
+def test_on_sparse_reports_the_incremental_engine_decides_what_the_full_one_does(
+    scenario, tmp_path: Path
+) -> None:
+    """Published on change (a heartbeat every 10 h), most ticks bring no report of an asset: the
+    time-based state (for-durations, cool-downs, clear-after, stale data) must still move."""
+    from policies.engine import PolicyEngine
+
+    assets, readings, _ = scenario
+    shard = host(tmp_path, assets, PublishPolicy(on_change=True, heartbeat_s=10 * 3600.0))
+    ticks: list[tuple[datetime, list[HealthReport]]] = []
+    for t, part in sorted(_by_time(interleaved(readings)).items()):
+        ticks.append((t, shard.ingest(part)))
+    full = _decide(PolicyEngine(_policies(), incremental=False), ticks, timedelta(hours=4))
+    incremental = PolicyEngine(_policies())
+    assert _decide(incremental, ticks, timedelta(hours=4)) == full
+    assert len(full) > 10 and incremental.stats.skipped > 0
+
+
+def _by_time(readings: list[Reading]) -> dict[datetime, list[Reading]]:
+    out: dict[datetime, list[Reading]] = {}
+    for r in readings:
+        out.setdefault(r.time, []).append(r)
+    return out
