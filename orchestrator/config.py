@@ -153,6 +153,18 @@ class RaySettings(Section):
     include_dashboard: bool = False
 
 
+class LoopSettings(Section):
+    """The loop's partitions (``autoops loop``): assets are split by a stable hash of their id
+    (orchestrator/partitions.py) and each partition is run by exactly one live loop process,
+    which holds its lease (orchestrator/lease.py; PostgreSQL advisory locks with ``[state] url``).
+    Without PostgreSQL one process runs every partition."""
+
+    partitions: int = Field(default=1, ge=1, le=1024)
+    # Seconds between the lease checks of a loop process (taking over a dead owner's partitions
+    # takes about this long once the database has released its locks).
+    lease_poll_s: float = Field(default=1.0, gt=0, le=60)
+
+
 class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, gt=0, lt=65536)
@@ -211,6 +223,7 @@ class PlantConfig(Section):
     endpoints: Endpoints = Endpoints()
     temporal: TemporalSettings = TemporalSettings()
     ray: RaySettings = RaySettings()
+    loop: LoopSettings = LoopSettings()
     web: WebSettings = WebSettings()
     notifications: NotificationSettings = NotificationSettings()
     history: HistorySettings = HistorySettings()
