@@ -15,6 +15,7 @@ from agents.sources.hub import SourceHub
 from orchestrator.assets import asset_specs, inventory_items
 from orchestrator.collaborators import Feed, Mes
 from orchestrator.config import PlantConfig
+from orchestrator.partitions import Partition
 from orchestrator.progress import Progress
 from policies.engine import EngineConfig, PolicyEngine
 from policies.store import DecisionStore
@@ -35,15 +36,20 @@ async def assemble(
     start: datetime | None = None,
     fleet_options: Any = None,
     feed: Feed | None = None,
+    partition: Partition | None = None,
 ) -> Orchestrator:
-    """Resume from the state directory (or start fresh) and bring up the agent fleet."""
+    """Resume from the state directory (or start fresh) and bring up the agent fleet.
+
+    With a ``partition`` the loop runs only that partition's assets (their actors, sources and
+    readings) and keeps its own progress; the simulation, if any, still plays the whole plant."""
     from agents.runtime.adapter import AgentFleet
     from policies.loader import load_all
 
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     default_start = (start or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
-    progress = Progress.load(state_dir / "progress.json", default_start)
+    partition = partition or Partition(0, 1)
+    progress = Progress.load(state_dir / f"progress{partition.suffix}.json", default_start)
     sim = None
     if config.simulation:
         spec = SimulationSpec.model_validate(config.simulation)
@@ -51,9 +57,11 @@ async def assemble(
         if progress.ticks:
             log.info("resuming the simulation at tick %d", progress.ticks)
             sim.replay(progress.ticks, progress.journal)
+    specs = [s for s in asset_specs(config) if partition.owns(s.asset_id)]
     fleet = await asyncio.to_thread(
         AgentFleet.start,
-        asset_specs(config),
+        specs,
+        shard_prefix=f"p{partition.index}:" if partition.count > 1 else "",
         shard_size=config.ray.shard_size,
         namespace=config.ray.namespace,
         checkpoint_dir=state_dir / "checkpoints",
@@ -74,18 +82,24 @@ async def assemble(
         engine.restore(progress.engine)
     store = DecisionStore(state=state_dir)
     hub = None
-    if config.source_specs():
+    # A partition reads only its own assets' tags (and buffers them in its own file).
+    sources = tuple(
+        spec.model_copy(update={"tags": tuple(t for t in spec.tags if partition.owns(t.asset))})
+        for spec in config.source_specs()
+    )
+    sources = tuple(spec for spec in sources if spec.tags)
+    if sources:
         from agents.sources.buffer import ReadingBuffer
 
-        buffer = ReadingBuffer(state_dir / "sources.sqlite")
+        buffer = ReadingBuffer(state_dir / f"sources{partition.suffix}.sqlite")
         if feed is not None and sim is not None:
             # The feed flushes once a tick's readings all arrived; Modbus polls are stamped
             # with the time of the tick published (the simulation's, not the wall clock's).
-            hub = SourceHub(config.source_specs(), buffer, flush_every_s=None, clock=feed.clock)
+            hub = SourceHub(sources, buffer, flush_every_s=None, clock=feed.clock)
             feed.attach(hub, sim.now)
         else:
             feed = None
-            hub = SourceHub(config.source_specs(), buffer)
+            hub = SourceHub(sources, buffer)
     if sim is None:
         for asset in config.unsourced_assets():
             log.warning(
@@ -99,7 +113,7 @@ async def assemble(
     watchers = {
         spec.asset_id: [(p.id, p.version) for p in (lp.policy for lp in policies)
                         if spec.kind in p.asset_kinds]
-        for spec in asset_specs(config)
+        for spec in specs
     }
     recorder = await asyncio.to_thread(recorder_for, config, state_dir, watchers)
     return cls(
@@ -115,5 +129,6 @@ async def assemble(
         mes=mes,
         hub=hub,
         feed=feed,
+        partition=partition,
     )
 

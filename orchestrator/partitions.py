@@ -26,3 +26,25 @@ def split(asset_ids: Iterable[str], partitions: int) -> dict[int, list[str]]:
     for asset in asset_ids:
         out[partition_of(asset, partitions)].append(asset)
     return out
+
+
+class Partition:
+    """One partition of a plant's assets, and where its own progress lives."""
+
+    def __init__(self, index: int, count: int) -> None:
+        if count < 1 or not 0 <= index < count:
+            raise ValueError(f"partition {index} of {count}: the index must be in 0..{count - 1}")
+        self.index = index
+        self.count = count
+
+    def owns(self, asset_id: str) -> bool:
+        return self.count == 1 or partition_of(asset_id, self.count) == self.index
+
+    @property
+    def suffix(self) -> str:
+        """File-name part of this partition's own state ('' for an unpartitioned plant, so a
+        single loop keeps the files it always had)."""
+        return "" if self.count == 1 else f".p{self.index}-of-{self.count}"
+
+    def __repr__(self) -> str:
+        return f"Partition({self.index}, {self.count})"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ from orchestrator.config import PlantConfig
 from orchestrator.dispatch import Dispatcher
 from orchestrator.history.recorder import HistoryRecorder
 from orchestrator.ledger import WorkflowLedger
+from orchestrator.partitions import Partition
 from orchestrator.plant_context import PlantContext
 from orchestrator.progress import History, Progress
 from policies.base import PolicyContext
@@ -50,6 +51,10 @@ from workflows.models import HealthConfirmation
 log = logging.getLogger(__name__)
 meter = metrics.get_meter("autoops.orchestrator")
 REPORTS = meter.create_counter("autoops.reports", description="health reports received")
+
+
+class LeaseLostError(AutoopsError):
+    """This process may no longer hold the partition's lease: the tick acts on nothing."""
 
 
 @dataclass
@@ -79,6 +84,7 @@ class Orchestrator:
         hub: SourceHub | None = None,
         feed: Feed | None = None,
         recorder: HistoryRecorder | None = None,
+        partition: Partition | None = None,
     ) -> None:
         from orchestrator.approvals import policy_from_config
         from workflows.models import ApprovalTier
@@ -99,6 +105,10 @@ class Orchestrator:
         self.mes = mes
         self.task_queue = task_queue or config.temporal.task_queue
         self.history = History()
+        # The assets this loop runs (``autoops loop`` partitions a plant; one partition otherwise)
+        # and, when partitions are leased, the check that this process still holds its lease.
+        self.partition = partition or Partition(0, 1)
+        self.holds: Callable[[], bool] | None = None
         # Raised and cleared here each tick; acknowledged and shelved through the web UI / API.
         self.alarms = AlarmService(AlarmStore(state_dir / ALARMS_FILE), config)
         self._alarm_ticks = 0
@@ -112,7 +122,11 @@ class Orchestrator:
             config,
             history=self.history,
             catalog=self.catalog,
-            expected={spec.asset_id: spec.kind for spec in asset_specs(config)},
+            expected={
+                spec.asset_id: spec.kind
+                for spec in asset_specs(config)
+                if self.partition.owns(spec.asset_id)
+            },
             open_keys=self.workflows.open_keys,
             mes=mes,
         )
@@ -138,13 +152,14 @@ class Orchestrator:
         start: datetime | None = None,
         fleet_options: Any = None,
         feed: Feed | None = None,
+        partition: Partition | None = None,
     ) -> Orchestrator:
         """Resume from the state directory (or start fresh) and bring up the agent fleet."""
         from orchestrator.assembly import assemble
 
         return await assemble(
             cls, config, client=client, state_dir=state_dir, mes=mes, start=start,
-            fleet_options=fleet_options, feed=feed,
+            fleet_options=fleet_options, feed=feed, partition=partition,
         )
 
     @property
@@ -164,7 +179,7 @@ class Orchestrator:
             self.progress.ticks = self.sim.ticks
             self.progress.journal = list(self.sim.journal)
         self.progress.engine = self.engine.snapshot()
-        self.progress.save(self.state_dir / "progress.json")
+        self.progress.save(self.state_dir / f"progress{self.partition.suffix}.json")
 
     @property
     def now(self) -> datetime:
@@ -180,6 +195,8 @@ class Orchestrator:
         """Sense -> decide -> act for one tick (readings from the simulation unless given)."""
         tick_start = self.now
         delivered, readings = await self._sense(readings)
+        if self.partition.count > 1:  # the simulation plays the whole plant: keep our assets'
+            readings = [r for r in readings if self.partition.owns(r.asset_id)]
         reports = await asyncio.to_thread(self.fleet.ingest, list(readings)) if readings else []
         if self.hub is not None and delivered is not None:
             self.hub.done(delivered)
@@ -189,6 +206,10 @@ class Orchestrator:
         await self._observe_alarms(reports)
         await self.dispatch.forward_health(reports)
         decisions = self.engine.process(reports, await self.context(self.now))
+        if self.holds is not None and not self.holds():
+            # Another process may own this partition now: decide nothing, save nothing (the new
+            # owner resumes from the last saved tick).
+            raise LeaseLostError(f"partition {self.partition.index}: lease lost; tick not acted on")
         self.store.append(decisions)
         # A decision cites report ids: this tick's, or an asset's latest from an earlier tick.
         by_id = {r.report_id: r for r in (*self.history.latest().values(), *reports)}

@@ -230,11 +230,13 @@ class AgentFleet:
         store: CheckpointStore | None = None,
         options: ActorOptions | None = None,
         builder: AgentBuilder | None = None,
+        shard_prefix: str = "",
     ) -> AgentFleet:
         """Create (or find, if they exist in ``namespace``) the actors hosting ``specs``.
 
         Give ``checkpoint_dir`` (absolute) or a ``store``. Returns once every actor has started and
-        restored its agents, so a bad spec fails here, not at the first reading.
+        restored its agents, so a bad spec fails here, not at the first reading. Shards are named
+        ``<shard_prefix>shard:<n>`` (a prefix per loop partition keeps their names apart).
         """
         if shard_size < 1:
             raise ConfigError(f"shard_size must be at least 1, got {shard_size}")
@@ -258,7 +260,7 @@ class AgentFleet:
             groups = [(f"asset:{s.asset_id}", [s]) for s in ordered]
         else:
             groups = [
-                (f"shard:{n}", ordered[i : i + shard_size])
+                (f"{shard_prefix}shard:{n}", ordered[i : i + shard_size])
                 for n, i in enumerate(range(0, len(ordered), shard_size))
             ]
         for name, group in groups:
