@@ -171,6 +171,9 @@ class WebSettings(Section):
     # Mark the session cookie Secure (sent over HTTPS only). Turn it on whenever people reach the
     # UI over HTTPS (a TLS proxy in front); browsers then never send the cookie in clear.
     secure_cookies: bool = False
+    # Where the partners send their callbacks (a web process, or the address in front of the web
+    # processes); empty: http://<host>:<port> above. Workers tell the partners this address.
+    callback_url: str = Field(default="", pattern=r"^$|^https?://[^\s/]+(/[^\s]*)?$")
 
 
 class ApprovalSettings(Section):
@@ -340,6 +343,11 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "AUTOOPS_WEB_HOST": ("web", "host"),
     "AUTOOPS_WEB_PORT": ("web", "port"),
     "AUTOOPS_WEB_SECURE_COOKIES": ("web", "secure_cookies"),
+    "AUTOOPS_CALLBACK_URL": ("web", "callback_url"),
+    "AUTOOPS_LOOP_PARTITIONS": ("loop", "partitions"),
+    "AUTOOPS_SUPPLIER_URL": ("endpoints", "supplier", "url"),
+    "AUTOOPS_CMMS_URL": ("endpoints", "cmms", "url"),
+    "AUTOOPS_MES_URL": ("endpoints", "mes", "url"),
 }
 
 

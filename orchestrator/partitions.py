@@ -46,5 +46,11 @@ class Partition:
         single loop keeps the files it always had)."""
         return "" if self.count == 1 else f".p{self.index}-of-{self.count}"
 
+    @property
+    def key(self) -> str:
+        """The partition's name in the shared state (its saved progress): 'default' for an
+        unpartitioned plant, else ``p<index>-of-<count>``."""
+        return "default" if self.count == 1 else f"p{self.index}-of-{self.count}"
+
     def __repr__(self) -> str:
         return f"Partition({self.index}, {self.count})"

@@ -189,8 +189,8 @@ class Stack:
                 mes=http["mes"],
                 stock=ledger,
                 health=orchestrator.asset_health,
-                supplier_callback_url=f"{web_base}/callbacks/supplier",
-                cmms_callback_url=f"{web_base}/callbacks/cmms",
+                supplier_callback_url=f"{config.web.callback_url.rstrip('/') or web_base}/callbacks/supplier",
+                cmms_callback_url=f"{config.web.callback_url.rstrip('/') or web_base}/callbacks/cmms",
                 **({"notifier": notifier} if notifier is not None else {}),
             )
             worker = build_worker(services.client, deps, task_queue=config.temporal.task_queue)

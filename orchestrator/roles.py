@@ -142,7 +142,7 @@ async def run_worker(config: PlantConfig, stop: asyncio.Event, *, on_ready: Call
             hooks = httpx.AsyncClient(timeout=10.0)
             clients.append(hooks)
             notifier = Notifications.from_config(config, http=hooks, state_dir=state_dir)
-        web_base = f"http://{config.web.host}:{config.web.port}"
+        web_base = config.web.callback_url.rstrip("/") or f"http://{config.web.host}:{config.web.port}"
         deps = WorkerDeps.from_http(
             supplier=http["supplier"],
             cmms=http["cmms"],
