@@ -16,9 +16,8 @@ from orchestrator.assets import asset_specs, inventory_items
 from orchestrator.collaborators import Feed, Mes
 from orchestrator.config import PlantConfig
 from orchestrator.partitions import Partition
-from orchestrator.progress import Progress
+from orchestrator.state import open_state
 from policies.engine import EngineConfig, PolicyEngine
-from policies.store import DecisionStore
 
 if TYPE_CHECKING:
     from orchestrator.runtime import Orchestrator
@@ -38,18 +37,22 @@ async def assemble(
     feed: Feed | None = None,
     partition: Partition | None = None,
 ) -> Orchestrator:
-    """Resume from the state directory (or start fresh) and bring up the agent fleet.
+    """Resume from the state (the ``[state] url`` database, else the state directory's files)
+    or start fresh, and bring up the agent fleet.
 
     With a ``partition`` the loop runs only that partition's assets (their actors, sources and
-    readings) and keeps its own progress; the simulation, if any, still plays the whole plant."""
+    readings) and keeps its own progress (``partition.key``); the simulation, if any, still
+    plays the whole plant."""
     from agents.runtime.adapter import AgentFleet
     from policies.loader import load_all
 
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
+    state = await asyncio.to_thread(open_state, config, state_dir=state_dir)
     default_start = (start or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     partition = partition or Partition(0, 1)
-    progress = Progress.load(state_dir / f"progress{partition.suffix}.json", default_start)
+    progress_store = state.progress()
+    progress = await asyncio.to_thread(progress_store.load, partition.key, default_start)
     sim = None
     if config.simulation:
         spec = SimulationSpec.model_validate(config.simulation)
@@ -64,7 +67,7 @@ async def assemble(
         shard_prefix=f"p{partition.index}:" if partition.count > 1 else "",
         shard_size=config.ray.shard_size,
         namespace=config.ray.namespace,
-        checkpoint_dir=state_dir / "checkpoints",
+        store=state.checkpoints(),
         options=fleet_options,
     )
     policies = [pf.loaded for pf in load_all(config.policies.extra_dirs)]
@@ -80,7 +83,7 @@ async def assemble(
     )
     if progress.engine:
         engine.restore(progress.engine)
-    store = DecisionStore(state=state_dir)
+    store = state.decisions()
     hub = None
     # A partition reads only its own assets' tags (and buffers them in its own file).
     sources = tuple(
@@ -125,10 +128,12 @@ async def assemble(
         store=store,
         progress=progress,
         state_dir=state_dir,
+        state=state,
+        progress_store=progress_store,
+        partition=partition,
         sim=sim,
         mes=mes,
         hub=hub,
         feed=feed,
-        partition=partition,
     )
 

@@ -21,6 +21,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -78,6 +79,27 @@ class HistorySettings(Section):
     url: str | None = None  # e.g. "postgresql://autoops@db:5432/autoops"
     retention_days: float | None = Field(default=None, gt=0)  # None: keep everything
     indicator_every_h: float = Field(default=1.0, gt=0)  # downsampling of the indicator series
+
+
+class StateSettings(Section):
+    """Shared state (orchestrator/state): files / SQLite in the state dir unless ``url`` is set.
+
+    With ``url`` (e.g. ``postgresql://autoops:…@db:5432/autoops``, or ``sqlite:////abs/state.sqlite``)
+    the decision log, stock reservations, loop progress, web sessions, API tokens and agent
+    checkpoints live in that one database, so several processes share them. The password in the
+    URL is never logged: put the URL in ``AUTOOPS_STATE_URL`` rather than in the file.
+    """
+
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url_parses(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from orchestrator.state.url import check_url
+
+        return check_url(value)
 
 
 class Role(Section):
@@ -230,6 +252,7 @@ class PlantConfig(Section):
     web: WebSettings = WebSettings()
     notifications: NotificationSettings = NotificationSettings()
     history: HistorySettings = HistorySettings()
+    state: StateSettings = StateSettings()
     _sources: tuple[SourceSpec, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
@@ -333,6 +356,7 @@ def parse_config(data: dict[str, Any], *, source: str = "<config>") -> PlantConf
 #: Environment variables that override one configuration field each (containers set these).
 ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "AUTOOPS_STATE_DIR": ("state_dir",),
+    "AUTOOPS_STATE_URL": ("state", "url"),  # holds the database password: set it here, not in the file
     "AUTOOPS_TEMPORAL_ADDRESS": ("temporal", "address"),
     "AUTOOPS_TEMPORAL_NAMESPACE": ("temporal", "namespace"),
     "AUTOOPS_TEMPORAL_TASK_QUEUE": ("temporal", "task_queue"),

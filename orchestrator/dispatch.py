@@ -20,7 +20,7 @@ from agents.models import HealthReport
 from orchestrator.ledger import WorkflowLedger, WorkflowRecord
 from orchestrator.outcomes import record_result
 from policies.models import Autonomy, Decision, DecisionOutcome
-from policies.store import DecisionStore
+from policies.store import DecisionLog
 from workflows.kinds import KINDS, MAINTENANCE
 from workflows.models import ApprovalPolicy
 from workflows.registry import ActionKinds, StartRequest
@@ -39,7 +39,7 @@ class Dispatcher:
         self,
         *,
         client: Client,
-        store: DecisionStore,
+        store: DecisionLog,
         ledger: WorkflowLedger,
         site: str,
         approval: ApprovalPolicy,

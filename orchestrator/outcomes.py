@@ -19,14 +19,14 @@ from temporalio.service import RPCError
 
 from agents.errors import AutoopsError
 from policies.models import ActionResult
-from policies.store import DecisionStore
+from policies.store import DecisionLog
 
 log = logging.getLogger(__name__)
 
 
 async def record_result(
     client: Client,
-    store: DecisionStore,
+    store: DecisionLog,
     description: WorkflowExecutionDescription,
     decision_id: str | None,
     *,

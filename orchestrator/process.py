@@ -170,9 +170,12 @@ class Stack:
             for twin in config.simulation.get("twins", ()):
                 if twin.get("twin") == "stock" and twin.get("asset") in on_hand:
                     on_hand[twin["asset"]] = int(twin.get("initial_stock") or 0)
+            # The stock books: a JSON file in the state dir, or the shared state database.
+            shared = orchestrator.state
             ledger = SimStockLedger(
                 on_hand,
-                path=state_dir / "stock-ledger.json",
+                path=shared.stock_path,
+                store=await asyncio.to_thread(shared.stock, on_hand),
                 on_receipt=orchestrator.on_goods_received,
                 on_issue=orchestrator.on_parts_used,
             )
@@ -305,12 +308,12 @@ def web_server(config: PlantConfig, client: Any, temporal_ui_url: str, view: Any
     from orchestrator.intake import SeenEvents, create_intake_router
     from orchestrator.signals import signal_handler
     from orchestrator.web.app import create_app
-    from orchestrator.web.tokens import TokenStore
 
     app = create_app(
         config,
         PlantBackend(client, view, temporal_ui_url),
-        tokens=TokenStore(config.state_dir.resolve() / "api-tokens.sqlite"),
+        tokens=view.state.tokens(),
+        sessions=view.state.sessions(),
         alarms=view.alarms,
     )
     to_workflow = signal_handler(client)

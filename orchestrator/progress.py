@@ -1,4 +1,10 @@
-"""What the loop keeps between ticks and across restarts: its progress file and report history."""
+"""What the loop keeps between ticks and across restarts: its progress and report history.
+
+Progress is kept per partition of the plant's assets (``DEFAULT_PARTITION`` when the loop runs
+them all) in a ``ProgressStore``: ``FileProgressStore`` writes ``progress.json`` (the default
+partition) or ``progress-<partition>.json`` in the state directory; the shared state database
+has its own (``orchestrator.state``).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agents.models import HealthReport
 from orchestrator.ledger import WorkflowLedger
+
+#: The partition id of a loop that runs every asset of the plant.
+DEFAULT_PARTITION = "default"
 
 
 def _atomic_write(path: Path, data: dict[str, Any]) -> None:
@@ -35,7 +44,10 @@ class Progress:
     def load(cls, path: Path, default_start: datetime) -> Progress:
         if not path.exists():
             return cls(sim_start=default_start)
-        data = json.loads(path.read_text())
+        return cls.from_dict(json.loads(path.read_text()))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Progress:
         return cls(
             sim_start=datetime.fromisoformat(data["sim_start"]),
             ticks=int(data["ticks"]),
@@ -45,18 +57,51 @@ class Progress:
         )
 
     def save(self, path: Path) -> None:
+        _atomic_write(path, self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able (``json.dumps(..., default=str)``), read back by ``from_dict``."""
         open_, closed = self.workflows.to_json()
-        _atomic_write(
-            path,
-            {
-                "sim_start": self.sim_start.isoformat(),
-                "ticks": self.ticks,
-                "journal": self.journal,
-                "engine": self.engine,
-                "workflows": open_,
-                "closed": closed,
-            },
-        )
+        return {
+            "sim_start": self.sim_start.isoformat(),
+            "ticks": self.ticks,
+            "journal": self.journal,
+            "engine": self.engine,
+            "workflows": open_,
+            "closed": closed,
+        }
+
+
+class ProgressStore(Protocol):
+    """Where a loop keeps its ``Progress``, one record per partition."""
+
+    def load(self, partition: str, default_start: datetime) -> Progress:
+        """The partition's saved progress, or a fresh one starting at ``default_start``."""
+        ...
+
+    def save(self, partition: str, progress: Progress) -> None:
+        """Replace the partition's record atomically."""
+        ...
+
+
+class FileProgressStore:
+    """``progress.json`` (default partition) / ``progress-<partition>.json`` in ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def path_for(self, partition: str) -> Path:
+        if partition == DEFAULT_PARTITION:
+            return self.directory / "progress.json"
+        safe = "".join(c if c.isalnum() or c in "-_." else f"%{ord(c):02x}" for c in partition)
+        return self.directory / f"progress-{safe}.json"
+
+    def load(self, partition: str, default_start: datetime) -> Progress:
+        return Progress.load(self.path_for(partition), default_start)
+
+    def save(self, partition: str, progress: Progress) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        progress.save(self.path_for(partition))
 
 
 class History:

@@ -56,8 +56,7 @@ def check_role_config(config: PlantConfig, role: str) -> None:
 
 def state_url(config: PlantConfig) -> str | None:
     """The shared state's database (``[state] url``), if the plant names one."""
-    state = getattr(config, "state", None)
-    return getattr(state, "url", None)
+    return config.state.url
 
 
 async def _connect_temporal(config: PlantConfig) -> Any:
@@ -104,20 +103,22 @@ async def _until(stop: asyncio.Event, tasks: list[asyncio.Task[Any]]) -> None:
 # ---- worker ---------------------------------------------------------------------------------
 
 
-def stock_ledger(config: PlantConfig, state_dir: Path) -> Any:
-    """The workflows' stock: initial on-hand from the plant file, kept in the state."""
+def stock_ledger(config: PlantConfig, state: Any) -> Any:
+    """The workflows' stock: initial on-hand from the plant file, kept in the shared state (every
+    worker books reservations, receipts and issues in the same books)."""
     from workflows.common import StockLedger
 
     on_hand = {t["sku"]: 0 for t in config.inventory}
     for twin in config.simulation.get("twins", ()):
         if twin.get("twin") == "stock" and twin.get("asset") in on_hand:
             on_hand[twin["asset"]] = int(twin.get("initial_stock") or 0)
-    return StockLedger(on_hand, path=state_dir / "stock-ledger.json")
+    return StockLedger(on_hand, path=state.stock_path, store=state.stock(on_hand))
 
 
 async def run_worker(config: PlantConfig, stop: asyncio.Event, *, on_ready: Callable[[str], None] = print) -> None:
     """The Temporal worker role until ``stop``: finishes its running activities on the way out."""
     from orchestrator.process import partner_client
+    from orchestrator.state import open_state
     from workflows.worker import WorkerDeps, build_worker
 
     check_role_config(config, "worker")
@@ -125,6 +126,7 @@ async def run_worker(config: PlantConfig, stop: asyncio.Event, *, on_ready: Call
     state_dir.mkdir(parents=True, exist_ok=True)
     _telemetry(config, "worker", state_dir)
     client = await _connect_temporal(config)
+    state = await asyncio.to_thread(open_state, config, state_dir=state_dir)
     endpoints = config.endpoints
     assert endpoints.supplier and endpoints.cmms and endpoints.mes
     http = {
@@ -147,7 +149,7 @@ async def run_worker(config: PlantConfig, stop: asyncio.Event, *, on_ready: Call
             supplier=http["supplier"],
             cmms=http["cmms"],
             mes=http["mes"],
-            stock=stock_ledger(config, state_dir),
+            stock=await asyncio.to_thread(stock_ledger, config, state),
             # No health lookup here: a maintenance workflow waits for the health its asset's loop
             # partition forwards (orchestrator/dispatch.forward_health).
             supplier_callback_url=f"{web_base}/callbacks/supplier",
@@ -176,6 +178,7 @@ async def run_worker(config: PlantConfig, stop: asyncio.Event, *, on_ready: Call
             await http_client.aclose()
         if notifier is not None:
             notifier.close()
+        state.close()
         _flush_telemetry()
 
 
@@ -183,19 +186,20 @@ async def run_worker(config: PlantConfig, stop: asyncio.Event, *, on_ready: Call
 
 
 class WebView:
-    """What the web UI reads when no loop runs in its process: the shared decision log, alarms and
-    history store. The board shows what this process knows of the assets' health (nothing live:
-    the loop processes hold the reports; the asset pages read the history store)."""
+    """What the web UI reads when no loop runs in its process: the shared state (sessions, tokens,
+    decision log) and the alarms. The board shows no live tiles here: the loop processes hold the
+    assets' reports."""
 
     def __init__(self, config: PlantConfig, state_dir: Path) -> None:
         from orchestrator.alarms import FILENAME as ALARMS_FILE
         from orchestrator.alarms import AlarmService, AlarmStore
         from orchestrator.ledger import WorkflowLedger
         from orchestrator.progress import History
-        from policies.store import DecisionStore
+        from orchestrator.state import open_state
 
         self.config = config
-        self.store = DecisionStore(state=state_dir)
+        self.state = open_state(config, state_dir=state_dir)
+        self.store = self.state.decisions()
         self.history = History()
         self.workflows = WorkflowLedger()
         self.alarms = AlarmService(AlarmStore(state_dir / ALARMS_FILE), config)
@@ -205,6 +209,7 @@ class WebView:
     def close(self) -> None:
         self.store.close()
         self.alarms.store.close()
+        self.state.close()
 
 
 async def run_web(config: PlantConfig, stop: asyncio.Event, *, on_ready: Callable[[str], None] = print) -> None:
@@ -216,7 +221,7 @@ async def run_web(config: PlantConfig, stop: asyncio.Event, *, on_ready: Callabl
     state_dir.mkdir(parents=True, exist_ok=True)
     secret = _telemetry(config, "web", state_dir)
     client = await _connect_temporal(config)
-    view = WebView(config, state_dir)
+    view = await asyncio.to_thread(WebView, config, state_dir)
     server = web_server(config, client, config.temporal.ui_url.rstrip("/"), view, secret)
     task = asyncio.create_task(server.serve(), name="web")
     try:
@@ -287,6 +292,7 @@ class PartitionedLoop:
             orchestrator.alarms.store.close()
             if orchestrator.recorder is not None:
                 orchestrator.recorder.store.close()
+            orchestrator.state.close()
 
     async def rebalance(self) -> frozenset[int]:
         held = await asyncio.to_thread(self.leases.poll)

@@ -2,7 +2,8 @@
 
 ``Orchestrator`` owns one tick of the plant (``step``) and what it needs to resume after a stop:
 the simulation's position and journal, the policy engine's state and the workflows it started are
-written to the state directory after every tick (``progress.json``, atomically), the agents'
+saved after every tick (``progress.json`` in the state directory, atomically, or the shared
+state database: ``orchestrator.state``), the agents'
 state lives in their own checkpoints, the workflows in Temporal. A restarted orchestrator picks up
 where the last one stopped and a decision already acted on never starts a second workflow.
 
@@ -40,11 +41,12 @@ from orchestrator.history.recorder import HistoryRecorder
 from orchestrator.ledger import WorkflowLedger
 from orchestrator.partitions import Partition
 from orchestrator.plant_context import PlantContext
-from orchestrator.progress import History, Progress
+from orchestrator.progress import History, Progress, ProgressStore
+from orchestrator.state import State
 from policies.base import PolicyContext
 from policies.engine import PolicyEngine
 from policies.models import Decision
-from policies.store import DecisionStore
+from policies.store import DecisionLog
 from workflows.kinds import MAINTENANCE, WORK_ORDER
 from workflows.models import HealthConfirmation
 
@@ -75,7 +77,7 @@ class Orchestrator:
         client: Client,
         fleet: Fleet,
         engine: PolicyEngine,
-        store: DecisionStore,
+        store: DecisionLog,
         progress: Progress,
         state_dir: Path,
         sim: PlantSim | None,
@@ -84,6 +86,8 @@ class Orchestrator:
         hub: SourceHub | None = None,
         feed: Feed | None = None,
         recorder: HistoryRecorder | None = None,
+        state: State | None = None,
+        progress_store: ProgressStore | None = None,
         partition: Partition | None = None,
     ) -> None:
         from orchestrator.approvals import policy_from_config
@@ -101,6 +105,9 @@ class Orchestrator:
         self.store = store
         self.progress = progress
         self.state_dir = state_dir
+        # Where the stores live (orchestrator.state); the progress is kept per partition.
+        self.state = state or State(state_dir)
+        self.progress_store = progress_store or self.state.progress()
         self.sim = sim
         self.mes = mes
         self.task_queue = task_queue or config.temporal.task_queue
@@ -154,7 +161,7 @@ class Orchestrator:
         feed: Feed | None = None,
         partition: Partition | None = None,
     ) -> Orchestrator:
-        """Resume from the state directory (or start fresh) and bring up the agent fleet."""
+        """Resume from the state (or start fresh) and bring up the agent fleet."""
         from orchestrator.assembly import assemble
 
         return await assemble(
@@ -173,13 +180,14 @@ class Orchestrator:
         self.alarms.store.close()
         if self.recorder is not None:
             self.recorder.store.close()
+        self.state.close()
 
     def save(self) -> None:
         if self.sim is not None:
             self.progress.ticks = self.sim.ticks
             self.progress.journal = list(self.sim.journal)
         self.progress.engine = self.engine.snapshot()
-        self.progress.save(self.state_dir / f"progress{self.partition.suffix}.json")
+        self.progress_store.save(self.partition.key, self.progress)
 
     @property
     def now(self) -> datetime:

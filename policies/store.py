@@ -6,6 +6,8 @@ workflow ended (one result row per workflow run) — is appended beside it and m
 decision twice (a replayed stream) keeps one row.
 
 State directory: the ``state_dir`` argument, else ``$AUTOOPS_STATE_DIR``, else ``.autoops``.
+``DecisionLog`` is the interface; the orchestrator's shared state database has its own
+implementation (``orchestrator.state``) for several processes writing one log.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from agents.errors import InputError
 from policies.models import ActionResult, Decision
@@ -55,6 +58,31 @@ BEGIN SELECT RAISE(ABORT, 'the decision log is append-only: decisions are never 
 CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
 BEGIN SELECT RAISE(ABORT, 'the decision log is append-only: decisions are never deleted'); END;
 """
+
+
+class DecisionLog(Protocol):
+    """What the loop and the tools need of a decision log (``DecisionStore`` is one)."""
+
+    def append(self, decisions: Iterable[Decision]) -> int: ...
+
+    def link(
+        self,
+        decision_id: str,
+        *,
+        now: datetime,
+        trace_id: str | None = None,
+        workflow_id: str | None = None,
+    ) -> None: ...
+
+    def record_result(self, decision_id: str, result: ActionResult) -> bool: ...
+
+    def get(self, decision_id: str) -> Decision: ...
+
+    def list(
+        self, *, asset_id: str | None = None, policy_id: str | None = None, limit: int | None = None
+    ) -> list[Decision]: ...
+
+    def close(self) -> None: ...
 
 
 def state_dir(explicit: str | Path | None = None) -> Path:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -66,15 +67,40 @@ class NotifyActivities:
         await self._notifier(notification.model_copy(update=fill) if fill else notification)
 
 
+class StockStore(Protocol):
+    """Shared books a ``StockLedger`` delegates to, so several workers reserve from one stock.
+
+    ``orchestrator.state.stock.SqlStockStore`` is the one we ship (the state database). Each
+    method is atomic and keyed by ``ref``: a repeat returns what the first call booked.
+    """
+
+    async def reserve(self, ref: str, lines: tuple[PartLine, ...]) -> dict[str, int]:
+        """Reserve for ``ref``; the quantity taken per SKU."""
+        ...
+
+    async def receive(self, ref: str, lines: tuple[PartLine, ...]) -> bool: ...
+
+    async def issue(self, ref: str, lines: tuple[PartLine, ...]) -> bool: ...
+
+
 class StockLedger:
     """On-hand stock per SKU with idempotent reservations and receipts (keyed by our references).
 
     Kept in memory, and in a JSON file when ``path`` is given, so a restarted worker sees the same
     stock. Every change is keyed (workflow id / PO number): a retried activity changes nothing twice.
+    With a ``store`` (the state database) the books live there instead, shared by every worker;
+    the in-memory attributes (``on_hand``, ``reservations``, ...) are then unused.
     """
 
-    def __init__(self, on_hand: dict[str, int] | None = None, *, path: Path | None = None) -> None:
+    def __init__(
+        self,
+        on_hand: dict[str, int] | None = None,
+        *,
+        path: Path | None = None,
+        store: StockStore | None = None,
+    ) -> None:
         self._path = path
+        self._store = store
         self._lock = asyncio.Lock()
         self.on_hand: dict[str, int] = dict(on_hand or {})
         self.reservations: dict[str, list[dict[str, int | str]]] = {}
@@ -104,6 +130,9 @@ class StockLedger:
 
     async def reserve(self, ref: str, lines: tuple[PartLine, ...]) -> StockCheck:
         """Reserve what is on hand for ``ref``; report what is missing. Repeat calls return the same."""
+        if self._store is not None:
+            taken_by_sku = await self._store.reserve(ref, lines)
+            return self._check(lines, taken_by_sku)
         async with self._lock:
             if ref not in self.reservations:
                 taken: list[dict[str, int | str]] = []
@@ -114,6 +143,10 @@ class StockLedger:
                 self.reservations[ref] = taken
                 self._save()
             taken_by_sku = {str(t["sku"]): int(t["quantity"]) for t in self.reservations[ref]}
+        return self._check(lines, taken_by_sku)
+
+    @staticmethod
+    def _check(lines: tuple[PartLine, ...], taken_by_sku: dict[str, int]) -> StockCheck:
         reserved = tuple(
             line.model_copy(update={"quantity": taken_by_sku[line.sku]})
             for line in lines
@@ -128,6 +161,8 @@ class StockLedger:
 
     async def receive(self, ref: str, lines: tuple[PartLine, ...]) -> bool:
         """Book a receipt once per ``ref``; returns False when it had already been booked."""
+        if self._store is not None:
+            return await self._store.receive(ref, lines)
         async with self._lock:
             if ref in self.receipts:
                 return False
@@ -140,6 +175,8 @@ class StockLedger:
     async def issue(self, ref: str, lines: tuple[PartLine, ...]) -> bool:
         """The job ``ref`` used ``lines``: what it had reserved is consumed, the rest (parts
         received for it) leaves the free stock. Once per ``ref``; False when already booked."""
+        if self._store is not None:
+            return await self._store.issue(ref, lines)
         async with self._lock:
             if ref in self.issues:
                 return False

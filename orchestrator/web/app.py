@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
@@ -37,6 +37,10 @@ from orchestrator.web.models import (
 from orchestrator.web.plot import in_words, svg_plot
 from orchestrator.web.throttle import SignInThrottle, retry_after_header
 from orchestrator.web.tokens import TokenStore
+
+if TYPE_CHECKING:
+    from orchestrator.state.sessions import SqlSessionStore
+    from orchestrator.state.tokens import SqlTokenStore
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -93,15 +97,18 @@ def create_app(
     max_body_bytes: int = DEFAULT_WEB_LIMIT,
     throttle: SignInThrottle | None = None,
     auth: Auth | None = None,
-    tokens: TokenStore | None = None,
+    tokens: TokenStore | SqlTokenStore | None = None,
     alarms: AlarmService | None = None,
+    sessions: SessionStore | SqlSessionStore | None = None,
 ) -> FastAPI:
     """The web app; the Secure cookie flag follows ``[web] secure_cookies`` unless given here.
 
-    ``tokens`` keeps the personal API tokens, ``alarms`` the alarms (in memory when not given)."""
+    ``tokens`` keeps the personal API tokens, ``sessions`` the sign-in sessions (both from
+    ``orchestrator.state``: shared by every web process when a state database is configured),
+    ``alarms`` the alarms (in memory when not given)."""
     secure = config.web.secure_cookies if secure_cookie is None else secure_cookie
     auth = auth or Auth(
-        config, SessionStore(), secure_cookie=secure, throttle=throttle, tokens=tokens
+        config, sessions or SessionStore(), secure_cookie=secure, throttle=throttle, tokens=tokens
     )
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
     env.filters["plot"] = lambda series: Markup(svg_plot(series)) if series else ""

@@ -1,6 +1,7 @@
 """Sign-in sessions and CSRF tokens.
 
-Sessions live in the orchestrator's memory (one process serves the UI); the cookie holds only a
+Sessions live in the orchestrator's memory (``SessionStore``), or in the shared state database
+when one is configured (``orchestrator.state``: every web process sees them); the cookie holds only a
 random session id, HttpOnly and SameSite=Strict, and Secure when ``[web] secure_cookies`` is on
 (the UI is served over HTTPS, e.g. behind a TLS proxy). Every session, signed in or not, has a CSRF
 token that every POST must carry (form field ``csrf_token`` or header ``X-CSRF-Token``).
@@ -21,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from fastapi import HTTPException, Request, Response
@@ -29,6 +31,10 @@ from orchestrator.config import PlantConfig, User
 from orchestrator.passwords import verify_password
 from orchestrator.web.throttle import SignInThrottle
 from orchestrator.web.tokens import TokenStore, token_id
+
+if TYPE_CHECKING:
+    from orchestrator.state.sessions import SqlSessionStore
+    from orchestrator.state.tokens import SqlTokenStore
 
 COOKIE = "autoops_session"
 audit = logging.getLogger("autoops.audit")
@@ -101,14 +107,14 @@ class Auth:
     def __init__(
         self,
         config: PlantConfig,
-        store: SessionStore,
+        store: SessionStore | SqlSessionStore,
         *,
         secure_cookie: bool = False,
         throttle: SignInThrottle | None = None,
         verify: Callable[[str, str], bool] = verify_password,
         max_concurrent_hashes: int = 2,
         max_waiting_hashes: int = 32,
-        tokens: TokenStore | None = None,
+        tokens: TokenStore | SqlTokenStore | None = None,
     ) -> None:
         self.config = config
         self.store = store

@@ -17,7 +17,6 @@ import pytest
 from orchestrator.config import parse_config
 from orchestrator.lease import EmbeddedLeases, PostgresLeases, leases_for
 from orchestrator.partitions import partition_of, split
-from tests.orchestrator.learn.conftest import postgres_url  # noqa: F401  (the session's PostgreSQL)
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +67,7 @@ def test_without_postgresql_one_process_owns_every_partition() -> None:
     assert leases.held() == frozenset()
 
 
-def test_two_holders_share_fairly_and_never_overlap(postgres_url: str) -> None:  # noqa: F811
+def test_two_holders_share_fairly_and_never_overlap(postgres_url: str) -> None:
     a = PostgresLeases(postgres_url, site="share", partitions=4)
     b = PostgresLeases(postgres_url, site="share", partitions=4)
     other_site = PostgresLeases(postgres_url, site="another-plant", partitions=4)
@@ -104,7 +103,7 @@ HOLDER = textwrap.dedent(
 )
 
 
-def test_a_killed_holder_s_partitions_are_taken_over(postgres_url: str, tmp_path) -> None:  # noqa: F811
+def test_a_killed_holder_s_partitions_are_taken_over(postgres_url: str, tmp_path) -> None:
     out = tmp_path / "holder.out"
     with out.open("w") as fh:
         holder = subprocess.Popen(
@@ -135,7 +134,7 @@ def test_a_killed_holder_s_partitions_are_taken_over(postgres_url: str, tmp_path
         survivor.close()
 
 
-def test_an_owner_that_lost_its_session_stops_acting_then_rejoins(postgres_url: str) -> None:  # noqa: F811
+def test_an_owner_that_lost_its_session_stops_acting_then_rejoins(postgres_url: str) -> None:
     a = PostgresLeases(postgres_url, site="lost", partitions=2, grace_s=2.0, detect_s=6)
     b = PostgresLeases(postgres_url, site="lost", partitions=2)
     try:
