@@ -259,6 +259,7 @@ class PartitionedLoop:
         self.leases = leases
         self.state_dir = state_dir
         self.running: dict[int, Any] = {}
+        self.failures: dict[int, int] = {}  # consecutive failed ticks per partition
 
     async def _start(self, index: int) -> None:
         from orchestrator.partitions import Partition
@@ -306,7 +307,9 @@ class PartitionedLoop:
             await self._start(index)
         return frozenset(self.running)
 
-    async def step(self) -> list[Any]:
+    async def step(self, *, restart_after: int = 3) -> list[Any]:
+        """One tick of every partition held. A partition whose ticks keep failing is brought up
+        again from its saved progress (e.g. its actors were a dead owner's and died with it)."""
         from orchestrator.runtime import LeaseLostError
 
         results = []
@@ -315,10 +318,17 @@ class PartitionedLoop:
                 continue
             try:
                 results.append(await orchestrator.step())
+                self.failures[index] = 0
             except LeaseLostError as exc:
                 log.warning("%s", exc)
             except Exception:  # noqa: BLE001  supervisor loop: log, keep going
                 log.exception("partition %d: tick failed; retrying at the next tick", index)
+                self.failures[index] = self.failures.get(index, 0) + 1
+                if self.failures[index] >= restart_after:
+                    self.failures[index] = 0
+                    await self._stop(index, save=False)
+                    if index in self.leases.held():
+                        await self._start(index)
         return results
 
     async def close(self) -> None:
