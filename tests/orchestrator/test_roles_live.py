@@ -186,6 +186,11 @@ def test_roles_share_the_plant_and_survive_a_killed_loop(
         plant.read_text() + f'\n[state]\nurl = "{postgres_database}"\n\n[loop]\npartitions = {PARTITIONS}\n'
     )
     config = load_config(plant)
+    from orchestrator.state import open_state
+
+    # The schema is migrated once before the roles start (the processes below start at once,
+    # and concurrent first migrations of an empty database race each other).
+    open_state(config).close()
     web_ports = [free_port(), free_port()]
     web_urls = [f"http://127.0.0.1:{p}" for p in web_ports]
     base = _env(AUTOOPS_CALLBACK_SECRET=SECRET)
@@ -217,8 +222,6 @@ def test_roles_share_the_plant_and_survive_a_killed_loop(
         assert _owned(loops[0]).isdisjoint(_owned(loops[1]))
         assert _owned(loops[0]) | _owned(loops[1]) == set(range(PARTITIONS))
 
-        from orchestrator.state import open_state
-
         state = open_state(config)
         progress = state.progress()
         start = datetime(2000, 1, 1, tzinfo=UTC)
@@ -234,8 +237,10 @@ def test_roles_share_the_plant_and_survive_a_killed_loop(
         lost = _owned(victim)
         at_kill = ticks()
         victim.kill()
+        killed_at = time.monotonic()
         _wait(lambda: _owned(survivor) == set(range(PARTITIONS)),
               "the surviving loop takes the killed one's partitions over", 120, *runs[:-2], survivor)
+        took_over_s = time.monotonic() - killed_at
         # It resumes them from their saved progress and plays on.
         _wait(lambda: all(ticks()[p] > at_kill[p] + 5 for p in lost),
               "the taken-over partitions play on", 300, survivor)
@@ -267,6 +272,9 @@ def test_roles_share_the_plant_and_survive_a_killed_loop(
     # Each order once at the partners.
     orders = httpx.get(f"{reference.supplier_url}/orders", timeout=10).json()["orders"]
     work = httpx.get(f"{reference.cmms_url}/work-orders", timeout=10).json()["work_orders"]
+    print(f"killed loop owned {sorted(lost)} at ticks {at_kill}; taken over in {took_over_s:.1f} s; "
+          f"ticks at the end {ticks()}; supplier orders {len(orders)}, CMMS work orders {len(work)}, "
+          f"approvals voted {len(voted)}")
     assert orders and work
     assert max(Counter(o["po_number"] for o in orders).values()) == 1, orders
     assert max(Counter(w["external_ref"] for w in work).values()) == 1, work
@@ -277,6 +285,8 @@ def test_roles_share_the_plant_and_survive_a_killed_loop(
     # ...and no reading assessed twice into a second decision: each report feeds one decision of
     # a policy, and each decision is logged once.
     decisions = state.decisions().list()
+    print(f"decisions {len(decisions)}, workflow runs with a decision {sum(by_decision.values())}, "
+          f"workflow ids {len(set(workflow_ids))}")
     assert decisions
     assert len({d.decision_id for d in decisions}) == len(decisions)
     cited = Counter((d.policy_id, r) for d in decisions for r in d.inputs)
