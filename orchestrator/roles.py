@@ -385,3 +385,41 @@ async def run_loop(
 
             disconnect_ray()
         _flush_telemetry()
+
+
+# ---- run (every role in one process) ---------------------------------------------------------
+
+
+async def hold_whole_plant(config: PlantConfig, orchestrator: Any) -> Any:
+    """``autoops run`` on a shared PostgreSQL state: its loop runs the whole plant, so it must be
+    the only loop. It holds the lease of the plant's single partition (the one an ``autoops loop``
+    with ``[loop] partitions = 1`` takes) and acts only while it does; returns the polling task
+    (None without PostgreSQL: then the state directory is this process's own). Cancel the task
+    once the stack stopped (its last progress saved under the lease)."""
+    from orchestrator.lease import PostgresLeases, leases_for
+
+    if config.loop.partitions > 1:
+        raise ConfigError(
+            f"[loop] partitions = {config.loop.partitions}: `autoops run` runs the whole plant in "
+            "one process; run the roles instead (autoops loop / worker / web), or set partitions = 1"
+        )
+    leases = leases_for(state_url(config), site=config.site, partitions=1)
+    if not isinstance(leases, PostgresLeases):
+        return None
+    if not await asyncio.to_thread(leases.poll):
+        leases.close()
+        raise ConfigError(
+            "another process runs this plant's loop (it holds the lease of its partition in the "
+            "[state] database); stop it, or run this process's roles with `autoops worker` / `web`"
+        )
+    orchestrator.holds = lambda: 0 in leases.held()
+
+    async def keep() -> None:  # until cancelled, after the stack saved its progress
+        try:
+            while True:
+                await asyncio.to_thread(leases.poll)
+                await asyncio.sleep(config.loop.lease_poll_s)
+        finally:
+            leases.close()
+
+    return asyncio.create_task(keep(), name="lease")

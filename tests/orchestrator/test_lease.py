@@ -165,3 +165,37 @@ def test_an_owner_that_lost_its_session_stops_acting_then_rejoins(postgres_url: 
     finally:
         a.close()
         b.close()
+
+
+async def test_autoops_run_holds_the_whole_plant_on_a_shared_state(postgres_url: str) -> None:
+    """`autoops run` on PostgreSQL is the plant's only loop: a second one (or a loop process of a
+    one-partition plant) is refused, and a partitioned plant is refused to `run` at all."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from agents.errors import ConfigError
+    from orchestrator.roles import hold_whole_plant
+
+    config = parse_config({"site": "run-guard", "state": {"url": postgres_url}})
+    first = SimpleNamespace(holds=None)
+    task = await hold_whole_plant(config, first)
+    try:
+        assert task is not None and first.holds()
+        with pytest.raises(ConfigError, match="another process runs this plant's loop"):
+            await hold_whole_plant(config, SimpleNamespace(holds=None))
+        loop_process = PostgresLeases(postgres_url, site="run-guard", partitions=1)
+        assert loop_process.poll() == frozenset()  # an `autoops loop` waits for it
+        loop_process.close()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    # Released with the task: the next one may run.
+    second = SimpleNamespace(holds=None)
+    again = await hold_whole_plant(config, second)
+    assert again is not None and second.holds()
+    again.cancel()
+    await asyncio.gather(again, return_exceptions=True)
+    with pytest.raises(ConfigError, match="partitions = 4"):
+        await hold_whole_plant(parse_config({"site": "s", "loop": {"partitions": 4}}), first)
+    # Without PostgreSQL the state directory is the process's own: nothing to hold.
+    assert await hold_whole_plant(parse_config({"site": "s"}), first) is None
