@@ -29,13 +29,13 @@ $(CHROMIUM):
 		echo "browser tests need $(CHROMIUM): run 'sudo apt-get install chromium' once"; exit 1; \
 	fi
 
-# The history store's tests start a real PostgreSQL (Debian's server binaries).
+# The history store's and the shared state's tests start a real PostgreSQL (Debian's server binaries).
 POSTGRES := /usr/lib/postgresql
 $(POSTGRES):
 	@if [ "$$(id -u)" = "0" ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 	else \
-		echo "history store tests need PostgreSQL: run 'sudo apt-get install postgresql' once"; exit 1; \
+		echo "history store and shared state tests need PostgreSQL: run 'sudo apt-get install postgresql' once"; exit 1; \
 	fi
 
 test: $(STAMP) $(CHROMIUM) $(POSTGRES)

@@ -18,7 +18,10 @@ decisions_app = typer.Typer(
 )
 app.add_typer(decisions_app, name="decisions")
 
-STATE_HELP = "state directory; default $AUTOOPS_STATE_DIR or .autoops"
+STATE_HELP = (
+    "state directory; default $AUTOOPS_STATE_DIR or .autoops (with $AUTOOPS_STATE_URL set, "
+    "the decision log is read from that database)"
+)
 
 
 @decisions_app.command("list")
@@ -34,9 +37,9 @@ def list_decisions(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON array")] = False,
 ) -> None:
     """List stored decisions in time order."""
-    from policies.store import DecisionStore
+    from orchestrator.state import decision_log
 
-    with DecisionStore(state=state_dir) as store:
+    with decision_log(state_dir) as store:
         found = store.list(asset_id=asset, policy_id=policy, limit=limit)
     if as_json:
         print(json.dumps([d.model_dump(mode="json") for d in found]))
@@ -61,10 +64,10 @@ def explain_decision(
     ] = False,
 ) -> None:
     """Why: inputs, thresholds crossed, parameter values, policy version."""
+    from orchestrator.state import decision_log
     from policies.explain import explain
-    from policies.store import DecisionStore
 
-    with DecisionStore(state=state_dir) as store:
+    with decision_log(state_dir) as store:
         decision = store.get(decision_id)
     if as_json:
         print(decision.model_dump_json())

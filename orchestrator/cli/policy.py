@@ -161,8 +161,6 @@ def backtest(
     """Replay history through the agents and policies in shadow mode: what would have fired."""
     from policies.backtest import WindowPlan, machine_context, machine_reports, run_backtest, select
     from policies.loader import load_all
-    from policies.store import DecisionStore
-
     policies = select([pf.loaded for pf in load_all(dirs or ())], policy_id)
     plan = WindowPlan(every_h=every_h, window_h=window_h, first_window_hour=first_window_hour)
     asset_id, reports = machine_reports(history, asset)
@@ -170,7 +168,9 @@ def backtest(
     result, decisions = run_backtest(reports, policies, context=ctx)
     result = result.model_copy(update={"history": str(history), "asset_id": asset_id})
     if record:
-        with DecisionStore(state=state_dir) as store:
+        from orchestrator.state import decision_log
+
+        with decision_log(state_dir) as store:
             store.append(decisions)
     if as_json:
         print(result.model_dump_json())

@@ -28,12 +28,14 @@ _STORY_ROOTS = ("agent.assessment", "approval.vote")
 
 def _decision_key(key: str, state: Path) -> tuple[str, str | None]:
     """A decision id prefix as the full id, with the trace id the decision log recorded."""
-    from policies.store import DecisionStore
+    import os
 
-    if not (state / "decisions.sqlite").exists():
+    from orchestrator.state import decision_log
+
+    if not os.environ.get("AUTOOPS_STATE_URL") and not (state / "decisions.sqlite").exists():
         return key, None
     try:
-        with DecisionStore(state=state) as store:
+        with decision_log(state) as store:
             decision = store.get(key)
     except InputError:
         return key, None

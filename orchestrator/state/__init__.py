@@ -26,6 +26,9 @@ Open it once per process from the plant configuration::
     checkpoints = state.checkpoints()           # agents.runtime.CheckpointStore (picklable)
     state.close()
 
+Commands without a plant file (``autoops decisions``, ``autoops trace``) read the decision log
+through ``decision_log(state_dir)``: the database in ``AUTOOPS_STATE_URL`` when set.
+
 ``StateDB(url)`` opens a database directly (tests, tools). The URL's password never reaches a
 log or an error: ``redact_url`` is applied wherever the URL is shown, and database errors are
 raised as ``StateUnavailable`` with the redacted URL.
@@ -34,7 +37,15 @@ raised as ``StateUnavailable`` with the redacted URL.
 from __future__ import annotations
 
 from orchestrator.state.db import StateDB, StateUnavailable
-from orchestrator.state.facade import DEFAULT_PARTITION, State, open_state
+from orchestrator.state.facade import DEFAULT_PARTITION, State, decision_log, open_state
 from orchestrator.state.url import redact_url
 
-__all__ = ["DEFAULT_PARTITION", "State", "StateDB", "StateUnavailable", "open_state", "redact_url"]
+__all__ = [
+    "DEFAULT_PARTITION",
+    "State",
+    "StateDB",
+    "StateUnavailable",
+    "decision_log",
+    "open_state",
+    "redact_url",
+]

@@ -26,10 +26,11 @@ if TYPE_CHECKING:
 
 
 class SqlDecisionStore:
-    """Append-only decision log; ``close`` is a no-op (the ``StateDB`` owns the connections)."""
+    """Append-only decision log; ``close`` leaves the ``StateDB`` open unless ``close_db``."""
 
-    def __init__(self, db: StateDB) -> None:
+    def __init__(self, db: StateDB, *, close_db: bool = False) -> None:
         self._db = db
+        self._close_db = close_db  # a store opened for one command owns its database handle
         self.path = redact_url(db.url)  # where, for messages (DecisionStore names its file)
 
     def __enter__(self) -> SqlDecisionStore:
@@ -39,7 +40,8 @@ class SqlDecisionStore:
         self.close()
 
     def close(self) -> None:
-        """Nothing to close here."""
+        if self._close_db:
+            self._db.close()
 
     def append(self, decisions: Iterable[Decision]) -> int:
         """Store decisions; returns how many were new (a known id is kept as it was)."""

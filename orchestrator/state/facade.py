@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from orchestrator.web.tokens import TokenStore
     from policies.store import DecisionStore
 
-__all__ = ["DEFAULT_PARTITION", "State", "open_state"]
+__all__ = ["DEFAULT_PARTITION", "State", "decision_log", "open_state"]
 
 
 class State:
@@ -80,6 +82,21 @@ class State:
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
+
+
+def decision_log(
+    state_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> DecisionStore | SqlDecisionStore:
+    """The decision log for a command without a plant file (``autoops decisions``, ``trace``):
+    the database in ``AUTOOPS_STATE_URL`` when set, else the state directory's SQLite log."""
+    url = (os.environ if environ is None else environ).get("AUTOOPS_STATE_URL")
+    if url:
+        from orchestrator.state.decisions import SqlDecisionStore
+
+        return SqlDecisionStore(StateDB(url), close_db=True)
+    from policies.store import DecisionStore
+
+    return DecisionStore(state=state_dir)
 
 
 def open_state(config: PlantConfig, *, state_dir: Path | None = None) -> State:
