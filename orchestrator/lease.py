@@ -264,3 +264,21 @@ def leases_for(url: str | None, *, site: str, partitions: int) -> Leases:
     if url and url.split("://", 1)[0].split("+", 1)[0] == "postgresql":
         return PostgresLeases(url, site=site, partitions=partitions)
     return EmbeddedLeases(partitions)
+
+
+def serialized(url: str | None, name: str, fn: Any, *args: Any, timeout_s: float = 120.0) -> Any:
+    """``fn(*args)`` while holding a PostgreSQL advisory lock named ``name`` (waiting up to
+    ``timeout_s`` for it): e.g. the state schema's first migration, which several role processes
+    starting at once would otherwise race. Without PostgreSQL, just ``fn(*args)``."""
+    if not url or url.split("://", 1)[0].split("+", 1)[0] != "postgresql":
+        return fn(*args)
+    import psycopg
+
+    key = _class_key("serialized", name)
+    with psycopg.connect(psycopg_url(url), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"SET lock_timeout = {int(timeout_s * 1000)}")
+        conn.execute("SELECT pg_advisory_lock(%s, 0)", (key,))
+        try:
+            return fn(*args)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s, 0)", (key,))

@@ -59,6 +59,18 @@ def state_url(config: PlantConfig) -> str | None:
     return config.state.url
 
 
+async def open_shared_state(config: PlantConfig, state_dir: Path) -> Any:
+    """The shared state (``orchestrator.state``), its schema migrated by one process at a time:
+    the roles of a deployment start together, and first migrations of an empty database would
+    race each other."""
+    from orchestrator.lease import serialized
+    from orchestrator.state import open_state
+
+    return await asyncio.to_thread(
+        serialized, state_url(config), "state-migrate", lambda: open_state(config, state_dir=state_dir)
+    )
+
+
 async def _connect_temporal(config: PlantConfig) -> Any:
     from orchestrator.temporal import connect
 
@@ -118,7 +130,6 @@ def stock_ledger(config: PlantConfig, state: Any) -> Any:
 async def run_worker(config: PlantConfig, stop: asyncio.Event, *, on_ready: Callable[[str], None] = print) -> None:
     """The Temporal worker role until ``stop``: finishes its running activities on the way out."""
     from orchestrator.process import partner_client
-    from orchestrator.state import open_state
     from workflows.worker import WorkerDeps, build_worker
 
     check_role_config(config, "worker")
@@ -126,7 +137,7 @@ async def run_worker(config: PlantConfig, stop: asyncio.Event, *, on_ready: Call
     state_dir.mkdir(parents=True, exist_ok=True)
     _telemetry(config, "worker", state_dir)
     client = await _connect_temporal(config)
-    state = await asyncio.to_thread(open_state, config, state_dir=state_dir)
+    state = await open_shared_state(config, state_dir)
     endpoints = config.endpoints
     assert endpoints.supplier and endpoints.cmms and endpoints.mes
     http = {
@@ -190,15 +201,14 @@ class WebView:
     decision log) and the alarms. The board shows no live tiles here: the loop processes hold the
     assets' reports."""
 
-    def __init__(self, config: PlantConfig, state_dir: Path) -> None:
+    def __init__(self, config: PlantConfig, state_dir: Path, state: Any) -> None:
         from orchestrator.alarms import FILENAME as ALARMS_FILE
         from orchestrator.alarms import AlarmService, AlarmStore
         from orchestrator.ledger import WorkflowLedger
         from orchestrator.progress import History
-        from orchestrator.state import open_state
 
         self.config = config
-        self.state = open_state(config, state_dir=state_dir)
+        self.state = state
         self.store = self.state.decisions()
         self.history = History()
         self.workflows = WorkflowLedger()
@@ -221,7 +231,7 @@ async def run_web(config: PlantConfig, stop: asyncio.Event, *, on_ready: Callabl
     state_dir.mkdir(parents=True, exist_ok=True)
     secret = _telemetry(config, "web", state_dir)
     client = await _connect_temporal(config)
-    view = await asyncio.to_thread(WebView, config, state_dir)
+    view = await asyncio.to_thread(WebView, config, state_dir, await open_shared_state(config, state_dir))
     server = web_server(config, client, config.temporal.ui_url.rstrip("/"), view, secret)
     task = asyncio.create_task(server.serve(), name="web")
     try:
@@ -358,6 +368,7 @@ async def run_loop(
     client = await _connect_temporal(config)
     assert config.endpoints.mes is not None
     mes_http = partner_client(config.endpoints.mes.url, peer="mes", endpoint=config.endpoints.mes)
+    (await open_shared_state(config, state_dir)).close()  # migrated before partitions open it
     leases = leases_for(state_url(config), site=config.site, partitions=config.loop.partitions)
     ray_started = await asyncio.to_thread(_join_ray, config, ray_temp_dir)
     loop = PartitionedLoop(config, client=client, mes=MesClient(mes_http), leases=leases, state_dir=state_dir)

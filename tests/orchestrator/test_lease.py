@@ -199,3 +199,34 @@ async def test_autoops_run_holds_the_whole_plant_on_a_shared_state(postgres_url:
         await hold_whole_plant(parse_config({"site": "s", "loop": {"partitions": 4}}), first)
     # Without PostgreSQL the state directory is the process's own: nothing to hold.
     assert await hold_whole_plant(parse_config({"site": "s"}), first) is None
+
+
+def test_serialized_runs_one_process_at_a_time(postgres_url: str) -> None:
+    """What several role processes starting at once must not do together (the state schema's
+    first migration) runs under one advisory lock: never two at a time."""
+    import threading
+
+    from orchestrator.lease import serialized
+
+    inside, overlaps, done = [0], [0], []
+    guard = threading.Lock()
+
+    def work(n: int) -> int:
+        with guard:
+            inside[0] += 1
+            overlaps[0] = max(overlaps[0], inside[0])
+        time.sleep(0.3)
+        with guard:
+            inside[0] -= 1
+        return n
+
+    threads = [
+        threading.Thread(target=lambda n=n: done.append(serialized(postgres_url, "t", work, n)))
+        for n in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(done) == [0, 1, 2, 3] and overlaps[0] == 1
+    assert serialized(None, "t", work, 7) == 7  # no PostgreSQL: just runs it

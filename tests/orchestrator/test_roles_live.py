@@ -188,9 +188,7 @@ def test_roles_share_the_plant_and_survive_a_killed_loop(
     config = load_config(plant)
     from orchestrator.state import open_state
 
-    # The schema is migrated once before the roles start (the processes below start at once,
-    # and concurrent first migrations of an empty database race each other).
-    open_state(config).close()
+    # The database is empty: the six roles below start at once and migrate it one at a time.
     web_ports = [free_port(), free_port()]
     web_urls = [f"http://127.0.0.1:{p}" for p in web_ports]
     base = _env(AUTOOPS_CALLBACK_SECRET=SECRET)
