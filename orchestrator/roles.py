@@ -314,7 +314,10 @@ class PartitionedLoop:
                 await self._stop(index, save=True)
             self.leases.release(index)
         for index in sorted(self.leases.held() - set(self.running)):
-            await self._start(index)
+            try:
+                await self._start(index)
+            except Exception:  # noqa: BLE001  e.g. Ray busy: tried again at the next lease check
+                log.exception("partition %d: could not start; trying again", index)
         return frozenset(self.running)
 
     async def step(self, *, restart_after: int = 3) -> list[Any]:
@@ -336,9 +339,7 @@ class PartitionedLoop:
                 self.failures[index] = self.failures.get(index, 0) + 1
                 if self.failures[index] >= restart_after:
                     self.failures[index] = 0
-                    await self._stop(index, save=False)
-                    if index in self.leases.held():
-                        await self._start(index)
+                    await self._stop(index, save=False)  # started again by the next rebalance
         return results
 
     async def close(self) -> None:
