@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from agents.errors import ConfigError
+from agents.errors import AutoopsError, ConfigError
 from orchestrator.config import PlantConfig
 
 log = logging.getLogger(__name__)
@@ -316,7 +316,9 @@ class PartitionedLoop:
         for index in sorted(self.leases.held() - set(self.running)):
             try:
                 await self._start(index)
-            except Exception:  # noqa: BLE001  e.g. Ray busy: tried again at the next lease check
+            except AutoopsError as exc:  # e.g. a dead owner's actor not yet gone: tried again
+                log.warning("partition %d: could not start (%s); trying again", index, exc)
+            except Exception:  # noqa: BLE001  unexpected: logged in full, tried again
                 log.exception("partition %d: could not start; trying again", index)
         return frozenset(self.running)
 
@@ -334,8 +336,11 @@ class PartitionedLoop:
                 self.failures[index] = 0
             except LeaseLostError as exc:
                 log.warning("%s", exc)
-            except Exception:  # noqa: BLE001  supervisor loop: log, keep going
-                log.exception("partition %d: tick failed; retrying at the next tick", index)
+            except Exception as exc:  # noqa: BLE001  supervisor loop: log, keep going
+                if isinstance(exc, AutoopsError):  # ours, and says what: e.g. an actor died
+                    log.warning("partition %d: tick failed (%s); retrying at the next tick", index, exc)
+                else:
+                    log.exception("partition %d: tick failed; retrying at the next tick", index)
                 self.failures[index] = self.failures.get(index, 0) + 1
                 if self.failures[index] >= restart_after:
                     self.failures[index] = 0
