@@ -209,6 +209,11 @@ class MachineAgent:
         self.held, self.defects, self.recent, self.last_wave = {}, {}, {}, {}
         self.anomalous = False
         self.drift.reset()
+        # The new part may read at a new level (a fresh bearing runs cooler): a step from the
+        # old part's last value is the repair, not a broken instrument.
+        for detector in self.monitor.detectors.values():
+            detector.last_good = None
+            detector.jump_run = 0
         if recommission:
             fresh = Baseline(
                 readings=self.asset.commissioning_readings, hours=self.asset.commissioning_hours

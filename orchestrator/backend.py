@@ -299,12 +299,22 @@ class PlantBackend:
             timeline=tuple(timeline),
         )
 
+    def _plant_at(self, wall: datetime | None) -> datetime | None:
+        """A wall-clock time (Temporal's) in the deployment's one clock."""
+        clock = getattr(self.orchestrator, "clock", None)
+        return clock.plant_at(wall) if clock is not None else wall
+
+    @property
+    def clock(self) -> Any:
+        """The deployment's one clock (``orchestrator.clock.DeploymentClock``): pages name it."""
+        return getattr(self.orchestrator, "clock", None)
+
     async def _runs(self, workflow_id: str) -> list[RunRef]:
         quoted = workflow_id.replace("\\", "\\\\").replace("'", "\\'")
         runs = [
             RunRef(
                 run_id=wf.run_id,
-                started=wf.start_time,
+                started=self._plant_at(wf.start_time),
                 status=wf.status.name.lower() if wf.status else "",
             )
             async for wf in self.client.list_workflows(f"WorkflowId = '{quoted}'")
@@ -324,7 +334,8 @@ class PlantBackend:
             return entries, started_with
         scheduled: dict[int, str] = {}
         for event in history.events:
-            when = event.event_time.ToDatetime().replace(tzinfo=UTC)
+            # Temporal stamps its events in wall time: shown in the plant's one clock.
+            when = self._plant_at(event.event_time.ToDatetime().replace(tzinfo=UTC))
             kind = event.event_type
             if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 name = event.activity_task_scheduled_event_attributes.activity_type.name

@@ -18,11 +18,13 @@ import shutil
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from orchestrator.clock import plant_clock
 from orchestrator.config import PlantConfig, load_config
 from orchestrator.preflight import check_plant
 from orchestrator.process import Stack, install_stop_signals
@@ -61,6 +63,7 @@ class ScriptedApprover:
         self.sessions: dict[str, tuple[httpx.AsyncClient, str]] = {}
         self.acted: set[tuple[str, str]] = set()
         self.refusals: list[str] = []
+        self._lock = asyncio.Lock()
 
     async def _session(self, name: str) -> tuple[httpx.AsyncClient, str]:
         if name not in self.sessions:
@@ -91,30 +94,42 @@ class ScriptedApprover:
             out.append(user.name)
         return out
 
+    async def sweep(self) -> None:
+        """One look at the inbox: every item it may sign gets all the votes it needs (one
+        person after the other, N of M), so nothing it can approve waits for the next look.
+
+        The headless loop sweeps after every tick, before the plant's clock moves on: the
+        approver is a person always at the desk, and a deadline in plant hours (a few wall
+        seconds at 0.2 s per hour) never escalates because the machine was busy."""
+        async with self._lock:
+            viewer = self.config.users[0].name
+            client, _ = await self._session(viewer)
+            items = (await client.get("/api/approvals")).json()
+            for item in items:
+                for name in self._candidates(item):
+                    if (item["id"], name) in self.acted:
+                        continue
+                    self.acted.add((item["id"], name))
+                    session, csrf = await self._session(name)
+                    response = await session.post(
+                        f"/api/approvals/{item['id']}/approve",
+                        json={"comment": "scripted approver (demo): evidence reviewed"},
+                        headers={"X-CSRF-Token": csrf},
+                    )
+                    result = response.json()
+                    if response.status_code == 200:
+                        self.timeline.add("approved", self.sim_hours(), workflow=item["id"], by=name,
+                                          amount=item["amount"], state=result.get("state"))
+                        if result.get("state") in ("pending", "escalated"):
+                            continue  # N of M: the next person signs too
+                    else:
+                        self.refusals.append(f"{item['id']} by {name}: {result.get('message')}")
+                    break
+
     async def run(self, stop: asyncio.Event) -> None:
-        viewer = self.config.users[0].name
         while not stop.is_set():
             try:
-                client, _ = await self._session(viewer)
-                items = (await client.get("/api/approvals")).json()
-                for item in items:
-                    for name in self._candidates(item):
-                        if (item["id"], name) in self.acted:
-                            continue
-                        self.acted.add((item["id"], name))
-                        session, csrf = await self._session(name)
-                        response = await session.post(
-                            f"/api/approvals/{item['id']}/approve",
-                            json={"comment": "scripted approver (demo): evidence reviewed"},
-                            headers={"X-CSRF-Token": csrf},
-                        )
-                        result = response.json()
-                        if response.status_code == 200:
-                            self.timeline.add("approved", self.sim_hours(), workflow=item["id"], by=name,
-                                              amount=item["amount"], state=result.get("state"))
-                        else:
-                            self.refusals.append(f"{item['id']} by {name}: {result.get('message')}")
-                        break
+                await self.sweep()
             except Exception as exc:  # noqa: BLE001  supervisor loop: the next poll retries
                 log.warning("scripted approver: %s", exc)
             try:
@@ -189,6 +204,11 @@ def ledger_summary(
                 "status": o.get("status"),
                 "total": o.get("total"),
                 "currency": o.get("currency"),
+                # The partner's dates, in the plant's one clock.
+                "created_at": o.get("created_at"),
+                "confirmed_at": o.get("confirmed_at"),
+                "shipped_at": o.get("shipped_at"),
+                "expected_delivery": o.get("expected_delivery"),
                 "lines": [
                     [line.get("sku"), line.get("quantity")]
                     for line in (o.get("lines") or [])
@@ -204,6 +224,10 @@ def ledger_summary(
                 "priority": w.get("priority"),
                 "external_ref": w.get("external_ref"),
                 "status": w.get("status"),
+                "created_at": w.get("created_at"),
+                "completed_at": w.get("completed_at"),
+                "window_start": w.get("window_start"),
+                "window_end": w.get("window_end"),
             }
             for w in work_orders
         ],
@@ -221,7 +245,8 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
     for key, entry in sorted(orch.workflows.closed.items()):
         workflows.append(
             {"id": entry.workflow_id or key, "type": entry.kind, "status": entry.status,
-             "decision_id": entry.decision_id, "asset_id": entry.asset_id}
+             "decision_id": entry.decision_id, "asset_id": entry.asset_id,
+             "started_at": _iso(entry.started_at), "closed_at": _iso(entry.closed_at)}
         )
     for workflow_id, entry in sorted(orch.workflows.open.items()):
         description = await stack.services.client.get_workflow_handle(workflow_id).describe()
@@ -232,6 +257,7 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
                 "status": description.status.name.lower() if description.status else "unknown",
                 "decision_id": entry.decision_id,
                 "asset_id": entry.asset_id,
+                "started_at": _iso(entry.started_at),
             }
         )
     # Child part orders (started by maintenance workflows) are workflows too.
@@ -242,6 +268,11 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
                 {"id": wf.id, "type": PART_ORDER.kind, "status": wf.status.name.lower() if wf.status else "",
                  "decision_id": None, "asset_id": None, "child": True}
             )
+    # Each run's own card: a later run of the same id (the next bearing) is another job.
+    runs = {(r.workflow_id, d.decision_id): r.run_id for d in decisions for r in d.results}
+    for w in workflows:
+        w["run_id"] = runs.get((w["id"], w["decision_id"]))
+        w["approval"] = await _approval_times(stack, w["id"], w["run_id"])
     orders, work_orders, ledger_errors = await _ledgers(stack)
     po_counts = Counter(o.get("po_number") for o in orders if o.get("po_number"))
     wo_counts = Counter(w.get("external_ref") for w in work_orders if w.get("external_ref"))
@@ -259,6 +290,12 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
     return {
         "site": orch.config.site,
         "sim_hours": orch.sim.hours if orch.sim else None,
+        # The one clock of this run: every time below is in it (plant time of the twin).
+        "clock": {"label": orch.clock.label, "simulated": orch.clock.simulated_time,
+                  "scale": orch.clock.model.scale,
+                  "start": _iso(orch.sim.start) if orch.sim else None,
+                  "now": _iso(orch.now)},
+        "planned_windows": _planned_windows(decisions),
         "failed_assets": orch.sim.failed() if orch.sim else [],
         "decisions_by_policy": {p: dict(c) for p, c in sorted(by_policy.items())},
         # How what each decision started ended, as the decisions page shows it.
@@ -275,10 +312,50 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
         # Non-empty: a partner ledger was unreadable, so orders and duplicates are not known.
         "ledger_errors": ledger_errors,
         "approval_refusals": approver.refusals if approver else [],
-        "timeline": timeline.events,
+        "timeline": [
+            {**e, "at": _iso(orch.sim.start + timedelta(hours=e["sim_h"])) if orch.sim else None}
+            for e in timeline.events
+        ],
         **sources_summary(orch),
         "alarms": alarms_summary(orch),
     }
+
+
+def _iso(t: Any) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+async def _approval_times(stack: Stack, workflow_id: str, run_id: str | None) -> dict[str, Any] | None:
+    """A workflow's approval card in the summary: its window text and times (plant time)."""
+    from orchestrator.approvals import TemporalApprovals
+
+    try:
+        status = await TemporalApprovals(stack.services.client).status(workflow_id, run_id=run_id)
+    except Exception as exc:  # noqa: BLE001  a summary must not fail on one workflow's query
+        log.warning("approval of %s not read: %s", workflow_id, exc)
+        return None
+    if status is None:
+        return None
+    return {
+        "state": status.state.value,
+        "subject": status.subject,
+        "window": status.context.window,
+        "opened_at": _iso(status.opened_at),
+        "deadline": _iso(status.deadline),
+        "votes": [{"user": v.user, "approve": v.approve, "at": _iso(v.at)} for v in status.votes],
+        "escalations": [{"to": e.to_tier, "at": _iso(e.at), "reason": e.reason} for e in status.escalations],
+    }
+
+
+def _planned_windows(decisions: list[Any]) -> list[dict[str, Any]]:
+    """The maintenance windows the policies planned (the decision's explanation says which)."""
+    out = []
+    for d in decisions:
+        evidence = d.proposed.evidence if d.proposed is not None else {}
+        if evidence.get("window_start"):
+            out.append({"decision_id": d.decision_id, "policy": d.policy_id, "asset_id": d.asset_id,
+                        "window_start": evidence["window_start"]})
+    return out
 
 
 def alarms_summary(orch: Any) -> dict[str, Any]:
@@ -425,12 +502,12 @@ async def run_demo(
             config = PlantConfig.model_validate(
                 {**config.model_dump(), "sources": feed.source_tables()}
             )
-            stack = await Stack.start(config, feed=feed)
+            stack = await Stack.start(config, feed=feed, clock=plant_clock(config, tick))
         except BaseException:
             await feed.stop()
             raise
     else:
-        stack = await Stack.start(config)
+        stack = await Stack.start(config, clock=plant_clock(config, tick))
     # Ray installed its own SIGTERM handlers while starting (exit at once, or abort): take
     # them back so a stop is a clean stop.
     install_stop_signals(stop)
@@ -462,6 +539,11 @@ async def run_demo(
 
         async def done_check(result: StepResult) -> None:
             on_step(result)
+            if approver is not None:
+                try:
+                    await approver.sweep()  # before the plant's clock moves on (see sweep)
+                except Exception as exc:  # noqa: BLE001  the approver's own loop tries again
+                    log.warning("scripted approver: %s", exc)
             hours = stack.orchestrator.sim.hours if stack.orchestrator.sim else 0.0
             if time.monotonic() > deadline:
                 loop_stop.set()

@@ -21,6 +21,7 @@ from orchestrator.ledger import WorkflowLedger, WorkflowRecord
 from orchestrator.outcomes import record_result
 from policies.models import Autonomy, Decision, DecisionOutcome
 from policies.store import DecisionLog
+from workflows.clock import WALL
 from workflows.kinds import KINDS, MAINTENANCE
 from workflows.models import ApprovalPolicy
 from workflows.registry import ActionKinds, StartRequest
@@ -54,6 +55,7 @@ class Dispatcher:
         self.approval = approval
         self.task_queue = task_queue
         self.now = now
+        self.clock = WALL  # the deployment's one clock, given to every workflow it starts
         self.kinds = kinds
         self._checks = 0
         self._forwarded: dict[str, bool] = {}  # asset -> last health told to its maintenance
@@ -103,6 +105,7 @@ class Dispatcher:
             decision_id=decision.decision_id,
             approval=self.approval,
             requested_by=f"policy:{decision.policy_id}",
+            clock=self.clock,
         )
         kind = self.kinds.of(proposed.action.kind)
         assert kind is not None

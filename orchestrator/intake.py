@@ -30,6 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -38,6 +39,9 @@ from pydantic import SecretStr, ValidationError
 from agents.errors import CallbackAuthError, InputError
 from orchestrator.web.limits import DEFAULT_CALLBACK_LIMIT, read_limited
 from workflows.integrations.models import CallbackEvent
+
+if TYPE_CHECKING:
+    from orchestrator.state.intake import SqlSeenEvents
 from workflows.integrations.signing import check_freshness, verify
 
 log = logging.getLogger(__name__)
@@ -98,7 +102,7 @@ def create_intake_router(
     on_event: EventHandler,
     clock: Callable[[], datetime],
     max_skew_s: float = 300.0,
-    seen: SeenEvents | None = None,
+    seen: SeenEvents | SqlSeenEvents | None = None,
     prefix: str = "/callbacks",
     max_body_bytes: int = DEFAULT_CALLBACK_LIMIT,
 ) -> APIRouter:

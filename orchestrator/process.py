@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from orchestrator.clock import WALL_CLOCK, DeploymentClock
 from orchestrator.collaborators import Feed
 from orchestrator.config import Endpoint, PlantConfig
 from orchestrator.runtime import Orchestrator, StepResult
@@ -126,7 +127,10 @@ class Stack:
         start: datetime | None = None,
         fleet_options: Any = None,
         feed: Feed | None = None,
+        clock: DeploymentClock | None = None,
     ) -> Stack:
+        """``clock``: the deployment's one clock (``orchestrator/clock.py``); default wall time.
+        The demo and ``autoops run`` of a simulated plant pass ``plant_clock(config, tick_s)``."""
         from orchestrator.telemetry import configure_telemetry
 
         state_dir = config.state_dir.resolve()
@@ -137,7 +141,8 @@ class Stack:
             state_dir=state_dir,
             secrets=[secret.get_secret_value(), *partner_api_keys(config)],
         )
-        services = await start_services(config, state_dir, ray_temp_dir=ray_temp_dir)
+        clock = clock or WALL_CLOCK
+        services = await start_services(config, state_dir, ray_temp_dir=ray_temp_dir, clock=clock)
         clients: list[httpx.AsyncClient] = []
         try:
             from workflows.integrations.mes import MesClient
@@ -155,6 +160,13 @@ class Stack:
                 fleet_options=fleet_options,
                 feed=feed,
             )
+            if clock.simulated_time:
+                clock.attach(lambda: orchestrator.now)
+                clock.keep_marks(state_dir / "plant-clock.jsonl")
+                clock.mark()
+            orchestrator.clock = clock
+            orchestrator.dispatch.clock = clock.model
+            orchestrator.alarms.clock = clock.now  # acknowledged / shelved / expired: plant time
             web_base = f"http://{config.web.host}:{config.web.port}"
             # Embedded reference servers (no [endpoints] table) get the defaults and no key.
             http = {
@@ -194,6 +206,7 @@ class Stack:
                 health=orchestrator.asset_health,
                 supplier_callback_url=f"{config.web.callback_url.rstrip('/') or web_base}/callbacks/supplier",
                 cmms_callback_url=f"{config.web.callback_url.rstrip('/') or web_base}/callbacks/cmms",
+                clock=clock.now,
                 **({"notifier": notifier} if notifier is not None else {}),
             )
             worker = build_worker(services.client, deps, task_queue=config.temporal.task_queue)
@@ -201,7 +214,7 @@ class Stack:
             if not config.simulation and config.schedule.shifts:
                 from orchestrator.report.clock import start_report_clock
 
-                report_worker = await start_report_clock(services.client, config, state_dir)
+                report_worker = await start_report_clock(services.client, config, state_dir, clock)
             server = cls._web_server(config, services, orchestrator, secret)
         except BaseException:
             for client in clients:
@@ -260,6 +273,7 @@ class Stack:
             except Exception:  # noqa: BLE001  supervisor loop: log, keep going
                 log.exception("tick failed; retrying at the next tick")
                 result = None
+            self.orchestrator.clock.mark()
             ticks += 1
             if result is not None and on_step is not None:
                 outcome = on_step(result)
@@ -305,20 +319,22 @@ def web_server(config: PlantConfig, client: Any, temporal_ui_url: str, view: Any
     """The web UI and the callback intake over ``view``: the loop's ``Orchestrator`` in one
     process (``autoops run``), or the shared state alone (``autoops web``: a ``roles.WebView``)."""
     from orchestrator.backend import PlantBackend
-    from orchestrator.intake import SeenEvents, create_intake_router
+    from orchestrator.intake import create_intake_router
     from orchestrator.signals import signal_handler
     from orchestrator.web.app import create_app
 
     app = create_app(
         config,
         PlantBackend(client, view, temporal_ui_url),
-        tokens=view.state.tokens(),
+        # Created / used / revoked times are shown on the tokens page: in the one clock.
+        tokens=view.state.tokens(clock=view.clock.now),
         sessions=view.state.sessions(),
         alarms=view.alarms,
     )
     to_workflow = signal_handler(client)
-    # On disk: a callback captured before a restart is still a replay after it.
-    seen = SeenEvents(path=config.state_dir.resolve() / "intake-seen.sqlite")
+    # On disk (or in the shared state database): a callback captured before a restart, or
+    # by another web process, is still a replay.
+    seen = view.state.seen_events()
     app.state.seen_events = seen
 
     async def on_event(event: CallbackEvent) -> None:

@@ -202,17 +202,18 @@ class WebView:
     assets' reports."""
 
     def __init__(self, config: PlantConfig, state_dir: Path, state: Any) -> None:
-        from orchestrator.alarms import FILENAME as ALARMS_FILE
-        from orchestrator.alarms import AlarmService, AlarmStore
+        from orchestrator.alarms import AlarmService
+        from orchestrator.clock import WALL_CLOCK
         from orchestrator.ledger import WorkflowLedger
         from orchestrator.progress import History
 
         self.config = config
         self.state = state
+        self.clock = WALL_CLOCK  # a web-only process has no twin: the wall clock
         self.store = self.state.decisions()
         self.history = History()
         self.workflows = WorkflowLedger()
-        self.alarms = AlarmService(AlarmStore(state_dir / ALARMS_FILE), config)
+        self.alarms = AlarmService(self.state.alarms(), config)
         self.recorder: Any = None
         self.mes: Any = None
 

@@ -31,9 +31,9 @@ from agents.errors import AutoopsError
 from agents.models import HealthReport
 from agents.simulator.plant import PlantSim
 from agents.sources.hub import SourceHub
-from orchestrator.alarms import FILENAME as ALARMS_FILE
-from orchestrator.alarms import AlarmService, AlarmStore
+from orchestrator.alarms import AlarmService
 from orchestrator.assets import asset_specs, catalog
+from orchestrator.clock import WALL_CLOCK, DeploymentClock
 from orchestrator.collaborators import Feed, Fleet, Mes
 from orchestrator.config import PlantConfig
 from orchestrator.dispatch import Dispatcher
@@ -110,6 +110,8 @@ class Orchestrator:
         self.progress_store = progress_store or self.state.progress()
         self.sim = sim
         self.mes = mes
+        # The deployment's one clock (orchestrator/clock.py); Stack.start sets the run's.
+        self.clock: DeploymentClock = WALL_CLOCK
         self.task_queue = task_queue or config.temporal.task_queue
         self.history = History()
         # The assets this loop runs (``autoops loop`` partitions a plant; one partition otherwise)
@@ -117,7 +119,7 @@ class Orchestrator:
         self.partition = partition or Partition(0, 1)
         self.holds: Callable[[], bool] | None = None
         # Raised and cleared here each tick; acknowledged and shelved through the web UI / API.
-        self.alarms = AlarmService(AlarmStore(state_dir / ALARMS_FILE), config)
+        self.alarms = AlarmService(self.state.alarms(), config)
         self._alarm_ticks = 0
         self.catalog = catalog(config)
         self.approval_policy = policy_from_config(

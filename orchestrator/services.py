@@ -182,7 +182,7 @@ def _join_ray(config: PlantConfig, temp_dir: str | None, attempts: int = 3) -> b
 
 
 async def start_services(
-    config: PlantConfig, state_dir: Path, *, ray_temp_dir: str | None = None
+    config: PlantConfig, state_dir: Path, *, ray_temp_dir: str | None = None, clock: object = None
 ) -> Services:
     """Start or connect everything; on failure, stop what was already started and re-raise."""
     from orchestrator.temporal import connect, start_dev_server
@@ -226,6 +226,8 @@ async def start_services(
                 cmms_knobs=CmmsKnobs.model_validate(knobs.get("cmms", {})),
                 mes_knobs=Knobs.model_validate(knobs.get("mes", {})),
                 plan=mes_plan(config),
+                # The deployment's one clock: plant-time dates and delays (orchestrator/clock.py).
+                **({"clock": clock} if clock is not None else {}),
             )
             supplier_url, cmms_url, mes_url = (
                 reference.supplier_url,

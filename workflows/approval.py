@@ -7,6 +7,9 @@ before it enters history, so a refused vote leaves no trace but a clear error fo
 ``ApprovalState`` search attribute lets a UI list everything waiting for a person.
 
 A deadline never approves: it widens who may sign (next tier), notifies, and keeps waiting.
+
+Times (votes, escalations, deadlines, reminders) are in the plant's one clock, ``self.clock``
+(``workflows/clock.py``), which each workflow sets from its input before opening a gate.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import clock as plant_clock
+    from workflows.clock import WALL, PlantClock
     from workflows.models import (
         APPROVAL_STATE_ATTRIBUTE,
         ApprovalContext,
@@ -190,6 +195,7 @@ class ApprovalGated:
 
     def __init__(self) -> None:
         self.gate = ApprovalGate()
+        self.clock: PlantClock = WALL  # the workflow's run sets its input's clock
         self._attention: str = ""  # reason while a person must look at a partner's refusal
         self._attention_answer: AttentionDecision | None = None
         self._attention_roles: tuple[str, ...] = ()  # who may answer it
@@ -201,7 +207,12 @@ class ApprovalGated:
 
     @workflow.update(name="decide")
     async def decide(self, vote: ApprovalVote) -> ApprovalStatus:
-        self.gate.record(vote, workflow.now())
+        now = await self.plant_now()
+        # On a simulated clock reading the time waits: another vote may have landed meanwhile.
+        refusal = self.gate.refusal(vote) if self.clock.simulated else None
+        if refusal:
+            raise ApplicationError(refusal, type="ApprovalRefused", non_retryable=True)
+        self.gate.record(vote, now)
         self._publish_state()
         return self.gate.status()
 
@@ -261,6 +272,10 @@ class ApprovalGated:
 
     # ----------------------------------------------------------------- for the workflow body
 
+    async def plant_now(self) -> datetime:
+        """The plant's time (``workflow.now()`` on a wall clock; asked of the plant on a sim one)."""
+        return await plant_clock.plant_now(self.clock)
+
     def _publish_state(self) -> None:
         state = ApprovalState.ATTENTION if self._attention else self.gate.state
         workflow.upsert_search_attributes([APPROVAL_STATE.value_set(state.value)])
@@ -314,7 +329,7 @@ class ApprovalGated:
 
     async def await_approval(self, request: ApprovalRequest) -> ApprovalStatus:
         """Open the gate and wait until approved, rejected or cancelled. Deadlines only escalate."""
-        self.gate.open(request, workflow.now())
+        self.gate.open(request, await self.plant_now())
         self._publish_state()
         workflow.set_current_details(
             f"Waiting for approval of {request.subject}: {request.amount:g} {request.currency}, "
@@ -338,22 +353,28 @@ class ApprovalGated:
             )
         decided = lambda: self.gate.state not in (ApprovalState.PENDING, ApprovalState.ESCALATED)  # noqa: E731
         while True:
-            reminder = self._next_reminder(workflow.now()) if announcing and not exhausted else None
+            now = await self.plant_now()
+            reminder = self._next_reminder(now) if announcing and not exhausted else None
+            until: datetime | None = None  # a plant deadline (sim clock), else a wall timeout
             if exhausted:
                 timeout: timedelta | None = None
             elif reminder is not None:
-                timeout = reminder[1] - workflow.now()
+                timeout, until = reminder[1] - now, reminder[1]
             elif announcing and self.gate.deadline_at is not None:
-                timeout = max(self.gate.deadline_at - workflow.now(), timedelta(milliseconds=1))
+                timeout = max(self.gate.deadline_at - now, timedelta(milliseconds=1))
+                until = self.gate.deadline_at
             else:
                 timeout = self.gate.deadline
             try:
-                await workflow.wait_condition(decided, timeout=timeout)
+                if self.clock.simulated and until is not None:
+                    await plant_clock.wait_until(self.clock, decided, until, now=now)
+                else:
+                    await plant_clock.wait_condition(self.clock, decided, timeout)
             except TimeoutError:
                 if reminder is not None:
                     await self._remind(request, reminder[0])
                     continue
-                escalation = self.gate.escalate(workflow.now())
+                escalation = self.gate.escalate(await self.plant_now())
                 if escalation is None:
                     exhausted = True
                     self.gate.state = ApprovalState.ESCALATED
@@ -405,7 +426,7 @@ class ApprovalGated:
         await self.notify(
             self.gate.roles, request.subject,
             f"Reminder: {request.subject} still waits for approval by {', '.join(self.gate.roles)}; "
-            f"its deadline is {deadline:%Y-%m-%d %H:%M} UTC (in {_duration(before)}), then {then}.",
+            f"its deadline is {deadline:%Y-%m-%d %H:%M} {self.clock.label} (in {_duration(before)}), then {then}.",
             kind=NotificationKind.REMINDER, deadline=deadline,
         )
 
@@ -416,7 +437,7 @@ class ApprovalGated:
         end in the same place would leave it silent for hours."""
         why = self.gate.unmet()
         while why:
-            escalation = self.gate.escalate(workflow.now(), reason=f"cannot be approved as asked: {why}")
+            escalation = self.gate.escalate(await self.plant_now(), reason=f"cannot be approved as asked: {why}")
             if escalation is None:
                 break
             self._publish_state()
@@ -537,7 +558,9 @@ async def await_work_order_completion(
     """
     while True:
         try:
-            await workflow.wait_condition(lambda: completion() is not None, timeout=timedelta(seconds=timeout_s))
+            await plant_clock.wait_condition(
+                gated.clock, lambda: completion() is not None, timedelta(seconds=timeout_s)
+            )
             done = completion()
             assert done is not None
             return done

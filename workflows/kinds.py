@@ -54,7 +54,7 @@ def _part_order_input(proposed: ProposedAction, req: StartRequest) -> PartOrderI
         site=req.site, order=_action(proposed, OrderParts), autonomy=proposed.autonomy,
         approval=req.approval, requirement=proposed.approval, requested_by=req.requested_by,
         decision_id=req.decision_id, explanation=proposed.explanation,
-        asset_id=proposed.asset_id, evidence=proposed.evidence,
+        asset_id=proposed.asset_id, evidence=proposed.evidence, clock=req.clock,
     )
 
 
@@ -64,7 +64,7 @@ def _maintenance_input(proposed: ProposedAction, req: StartRequest) -> Maintenan
         approval=req.approval, requirement=proposed.approval, estimated_cost=proposed.estimated_cost,
         currency=proposed.currency, requested_by=req.requested_by, decision_id=req.decision_id,
         explanation=proposed.explanation, evidence=proposed.evidence,
-        supplier=str(proposed.evidence.get("kit_supplier", "")),
+        supplier=str(proposed.evidence.get("kit_supplier", "")), clock=req.clock,
     )
 
 
@@ -73,12 +73,14 @@ def _work_order_input(proposed: ProposedAction, req: StartRequest) -> WorkOrderI
         site=req.site, action=_action(proposed, CreateWorkOrder), autonomy=proposed.autonomy,
         approval=req.approval, requirement=proposed.approval, estimated_cost=proposed.estimated_cost,
         currency=proposed.currency, requested_by=req.requested_by, decision_id=req.decision_id,
-        explanation=proposed.explanation, evidence=proposed.evidence,
+        explanation=proposed.explanation, evidence=proposed.evidence, clock=req.clock,
     )
 
 
 def _reroute_input(proposed: ProposedAction, req: StartRequest) -> RerouteInput:
-    return RerouteInput(site=req.site, action=_action(proposed, RerouteWork), decision_id=req.decision_id)
+    return RerouteInput(
+        site=req.site, action=_action(proposed, RerouteWork), decision_id=req.decision_id, clock=req.clock
+    )
 
 
 def _order_summary(inp: PartOrderInput) -> str:

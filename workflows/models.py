@@ -22,6 +22,7 @@ from policies.models import (
     RerouteWork,
     ScheduleMaintenance,
 )
+from workflows.clock import WALL, PlantClock
 
 TASK_QUEUE = "autoops"
 #: The longest comment a person may attach to a vote, a cancellation or an attention answer. Every
@@ -291,6 +292,8 @@ class PartOrderInput(Frozen):
     evidence: dict[str, Any] = Field(default_factory=dict)
     confirmation_timeout_s: float = Field(default=2 * 86400.0, gt=0)
     retry: PartnerRetry = PartnerRetry()
+    # The deployment's one clock: its timeouts and windows are in plant time (workflows/clock.py).
+    clock: PlantClock = WALL
 
 
 class PartOrderResult(Frozen):
@@ -343,6 +346,8 @@ class MaintenanceInput(Frozen):
     health_poll_s: float = Field(default=30.0, gt=0)  # how often the health source is asked again
     horizon_days: float = Field(default=14.0, gt=0)  # how far ahead to look for a window
     retry: PartnerRetry = PartnerRetry()
+    # The deployment's one clock: its timeouts and windows are in plant time (workflows/clock.py).
+    clock: PlantClock = WALL
 
 
 class MaintenanceResult(Frozen):
@@ -384,6 +389,8 @@ class RerouteInput(Frozen):
     move_back: bool = True  # after repair: move jobs back (True) or leave them, only release
     repair_timeout_s: float = Field(default=14 * 86400.0, gt=0)
     retry: PartnerRetry = PartnerRetry()
+    # The deployment's one clock: its timeouts and windows are in plant time (workflows/clock.py).
+    clock: PlantClock = WALL
 
 
 class RerouteResult(Frozen):
@@ -568,6 +575,8 @@ class WorkOrderInput(Frozen):
     evidence: dict[str, Any] = Field(default_factory=dict)
     completion_timeout_s: float = Field(default=7 * 86400.0, gt=0)
     retry: PartnerRetry = PartnerRetry()
+    # The deployment's one clock: its timeouts and windows are in plant time (workflows/clock.py).
+    clock: PlantClock = WALL
 
 
 class WorkOrderResult(Frozen):

@@ -26,6 +26,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from agents.errors import PolicyError
 from policies.models import ActionModel, ProposedAction
+from workflows.clock import WALL, PlantClock
 from workflows.models import TASK_QUEUE, ApprovalPolicy
 
 ActionT = TypeVar("ActionT", bound=ActionModel)
@@ -42,6 +43,7 @@ class StartRequest:
     decision_id: str = ""
     approval: ApprovalPolicy = ApprovalPolicy()
     requested_by: str = "autoops"
+    clock: PlantClock = WALL  # the deployment's one clock, for the workflow's input
 
 
 def workflow_details(explanation: str, decision_id: str, evidence: dict[str, Any]) -> str:

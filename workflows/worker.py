@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from workflows.clock import PLANT_NOW_ACTIVITY
 from workflows.common import Notifier, NotifyActivities, StockLedger, log_notifier
 from workflows.integrations.cmms import CmmsClient
 from workflows.integrations.mes import MesClient
@@ -40,6 +43,9 @@ class WorkerDeps:
     health: HealthLookup | None = None
     supplier_callback_url: str | None = None
     cmms_callback_url: str | None = None
+    # The plant's clock (the deployment's one clock); workflows on a simulated clock read it
+    # through the ``plant_now`` local activity.
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
     def from_http(
@@ -85,7 +91,14 @@ def _shared_activities(deps: WorkerDeps) -> list[Callable[..., Awaitable[object]
     )
     reroute = RerouteActivities(deps.mes)
     notify = NotifyActivities(deps.notifier)
+    clock = deps.clock
+
+    @activity.defn(name=PLANT_NOW_ACTIVITY)
+    async def plant_now() -> datetime:
+        return clock()
+
     return [
+        plant_now,
         notify.notify,
         part.place_order,
         part.get_order_status,

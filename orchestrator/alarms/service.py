@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from agents.models import HealthReport
 from orchestrator.alarms.model import (
@@ -32,6 +33,9 @@ from orchestrator.alarms.store import AlarmStore, Tx
 from orchestrator.config import PlantConfig, User
 from orchestrator.web.models import ApprovalItem
 from workflows.models import comment_too_long
+
+if TYPE_CHECKING:
+    from orchestrator.state.alarms import SqlAlarmStore, SqlTx
 
 log = logging.getLogger(__name__)
 audit = logging.getLogger("autoops.audit")
@@ -55,7 +59,7 @@ class AlarmService:
 
     def __init__(
         self,
-        store: AlarmStore,
+        store: AlarmStore | SqlAlarmStore,
         config: PlantConfig,
         *,
         clock: Callable[[], datetime] = _utc_now,
@@ -100,7 +104,7 @@ class AlarmService:
 
     def _reconcile(
         self,
-        tx: Tx,
+        tx: Tx | SqlTx,
         conditions: Sequence[Condition],
         *,
         in_scope: Callable[[Alarm], bool],
@@ -183,11 +187,7 @@ class AlarmService:
                                             detail="one-shot shelve ended: the alarm cleared"))
             tx.put(alarm.model_copy(update=update), entries)
         if now is not None:
-            tx.db.execute(
-                "INSERT INTO meta (k, v) VALUES ('plant_now', ?) ON CONFLICT(k) DO UPDATE SET "
-                "v = MAX(v, excluded.v)",
-                (now.isoformat(),),
-            )
+            tx.observed(now)
 
     # ---- time ---------------------------------------------------------------------------------------
     def expire_shelves(self) -> list[str]:

@@ -146,6 +146,14 @@ class Tx:
         )
         self.changed = True
 
+    def observed(self, now: datetime) -> None:
+        """The plant time conditions were last observed at (kept as the newest seen)."""
+        self.db.execute(
+            "INSERT INTO meta (k, v) VALUES ('plant_now', ?) ON CONFLICT(k) DO UPDATE SET "
+            "v = MAX(v, excluded.v)",
+            (now.isoformat(),),
+        )
+
     def activation(self, alarm: Alarm, time: datetime) -> None:
         self.db.execute(
             "INSERT INTO activations (key, asset_id, alarm_id, time, priority, line, annunciated) "

@@ -46,6 +46,10 @@ Comment = Annotated[str, typer.Option("--comment", help="kept in the alarm's aud
 def _store(state_dir: Path | None) -> Any:
     from orchestrator.alarms import FILENAME, AlarmStore
 
+    if os.environ.get("AUTOOPS_STATE_URL"):  # the shared state database (orchestrator.state)
+        from orchestrator.state import StateDB
+
+        return StateDB(os.environ["AUTOOPS_STATE_URL"]).alarm_store()
     chosen = state_dir or Path(os.environ.get("AUTOOPS_STATE_DIR") or ".autoops")
     if not chosen.is_dir():
         raise InputError(

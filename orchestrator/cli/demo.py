@@ -87,7 +87,10 @@ def run(
     async def main() -> None:
         stop = asyncio.Event()
         install_stop_signals(stop)
-        stack = await Stack.start(plant)
+        from orchestrator.clock import plant_clock
+
+        # One clock: a simulated plant runs on its twin's time at ``tick`` s per step.
+        stack = await Stack.start(plant, clock=plant_clock(plant, tick))
         try:
             lease = await hold_whole_plant(plant, stack.orchestrator)
         except BaseException:

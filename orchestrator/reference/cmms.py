@@ -7,7 +7,8 @@ a technician's action in a real CMMS, or the ``auto_complete_delay_s`` knob) sen
 
 A restarted CMMS still owes what it promised before: open work orders are auto-completed when
 their delay runs out (counted from their creation), and a completion callback that was never
-delivered is sent again until the orchestrator takes it.
+delivered is sent again until the orchestrator takes it. On a simulated plant clock (the demo)
+the auto-completion closes a work order at the end of its planned window, in plant time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from orchestrator.reference.common import (
     Clock,
     Refusal,
     make_app,
+    on_plant_clock,
     utc_now,
 )
 from orchestrator.reference.knobs import CmmsKnobs, KnobPanel
@@ -137,9 +139,17 @@ def create_cmms_app(
         )
 
     async def auto_complete(work_order_id: str, delay: float, since: datetime | None = None) -> None:
-        if since is not None:  # resumed after a restart: only what is left of the delay
-            delay = max(0.0, delay - (clock() - since).total_seconds())
-        await asyncio.sleep(delay)
+        if on_plant_clock(clock):
+            # Plant time: the technician closes the job at the end of its planned window (at
+            # least ``delay`` plant seconds after it was opened); a restart waits for the same.
+            work_order = load(work_order_id)
+            await clock.sleep_until(  # type: ignore[attr-defined]
+                max(work_order.created_at + timedelta(seconds=delay), work_order.window_end)
+            )
+        else:
+            if since is not None:  # resumed after a restart: only what is left of the delay
+                delay = max(0.0, delay - (clock() - since).total_seconds())
+            await asyncio.sleep(delay)
         await complete(
             work_order_id,
             WorkOrderCompletion(

@@ -30,6 +30,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def on_plant_clock(clock: Clock) -> bool:
+    """Whether ``clock`` is a simulated plant clock (``orchestrator.clock.DeploymentClock``)."""
+    return bool(getattr(clock, "simulated_time", False))
+
+
+async def plant_sleep(clock: Clock, seconds: float) -> None:
+    """Wait ``seconds`` on ``clock``: plant seconds on a simulated plant clock, else wall seconds."""
+    if on_plant_clock(clock):
+        await clock.sleep(seconds)  # type: ignore[attr-defined]
+    else:
+        await asyncio.sleep(seconds)
+
+
 class Refusal(Exception):
     """A validation refusal: becomes HTTP ``status`` with ``{"reason": ...}``."""
 
@@ -87,7 +100,10 @@ class CallbackSender:
             for attempt in range(1, self._attempts + 1):
                 # Re-sign per attempt: a retry minutes later must not look stale.
                 headers = {"Content-Type": "application/json"}
-                headers.update(signature_headers(self._secret, body, self._clock()))
+                # The signature's timestamp guards the wire against replays: wall time, whatever
+                # clock the plant runs on (the event inside carries the plant's time).
+                signed_at = utc_now() if on_plant_clock(self._clock) else self._clock()
+                headers.update(signature_headers(self._secret, body, signed_at))
                 try:
                     response = await client.post(url, content=body, headers=headers)
                     status = response.status_code

@@ -2,14 +2,15 @@
 
 cXML semantics as JSON: ``POST /orders`` is the OrderRequest; after ``confirm_delay_s`` the
 supplier sends ``order.confirmed`` (ConfirmationRequest), after ``ship_delay_s`` more
-``order.shipped`` (ShipNoticeRequest) to the order's ``callback_url``. The PO number is the
+``order.shipped`` (ShipNoticeRequest) to the order's ``callback_url``. On a simulated plant clock
+(the demo) the delays are plant seconds and the goods ship on their expected delivery date (the
+catalogue's lead time after confirmation), so a 72 h lead time takes 72 plant hours. The PO number is the
 idempotency key: a repeat returns the stored order with 200 (201 when new); the same PO number
 with different content is refused with 409.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,8 @@ from orchestrator.reference.common import (
     Clock,
     Refusal,
     make_app,
+    on_plant_clock,
+    plant_sleep,
     utc_now,
 )
 from orchestrator.reference.knobs import KnobPanel, SupplierKnobs
@@ -204,7 +207,10 @@ def create_supplier_app(
             delay = getattr(panel.knobs, delay_of)
             if delay is None:
                 return  # held: the admin endpoint advances it
-            await asyncio.sleep(delay)
+            await plant_sleep(clock, delay)
+            loaded = load(po_number)
+            if to is OrderStatus.SHIPPED and on_plant_clock(clock) and loaded and loaded[0].expected_delivery:
+                await clock.sleep_until(loaded[0].expected_delivery)  # type: ignore[attr-defined]
             await advance(po_number, to)
 
     def fingerprint(request: OrderRequest) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 What lives here: the decision log (with workflow links and results), stock reservations, the
 loop's progress (one record per partition of the plant's assets), web sessions, personal API
-tokens and agent checkpoints.
+tokens, alarms, handled partner callbacks and agent checkpoints.
 
 * No ``[state] url`` (the default; ``make demo``, ``make test``): each store is what it was —
   files and SQLite databases in the state directory, one process owning them.
@@ -23,11 +23,17 @@ Open it once per process from the plant configuration::
     ledger = StockLedger(on_hand, path=state.stock_path, store=state.stock(on_hand))
     decisions = state.decisions()               # DecisionStore interface
     progress = state.progress()                 # ProgressStore: load(partition, start) / save
+    alarms = state.alarms()                     # orchestrator.alarms.AlarmStore interface
+    seen = state.seen_events()                  # orchestrator.intake.SeenEvents interface
     checkpoints = state.checkpoints()           # agents.runtime.CheckpointStore (picklable)
     state.close()
 
-Commands without a plant file (``autoops decisions``, ``autoops trace``) read the decision log
-through ``decision_log(state_dir)``: the database in ``AUTOOPS_STATE_URL`` when set.
+The loop opens its own ``State`` in ``Orchestrator.create(config, ..., partition="p-1")`` (the
+progress record is the partition's; ``DEFAULT_PARTITION`` runs every asset) and closes it in
+``Orchestrator.close``; the web app takes ``create_app(..., sessions=, tokens=, alarms=)``.
+
+Commands without a plant file (``autoops decisions``, ``trace``, ``alarms``) read the database
+in ``AUTOOPS_STATE_URL`` when it is set (``decision_log(state_dir)`` for the decision log).
 
 ``StateDB(url)`` opens a database directly (tests, tools). The URL's password never reaches a
 log or an error: ``redact_url`` is applied wherever the URL is shown, and database errors are

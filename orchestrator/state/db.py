@@ -6,13 +6,23 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
 from agents.errors import ServiceUnavailableError
 from orchestrator.state.url import check_url, config_error, default_url, engine_url, redact_url
+
+if TYPE_CHECKING:
+    from orchestrator.state.alarms import SqlAlarmStore
+    from orchestrator.state.checkpoints import SqlCheckpointStore
+    from orchestrator.state.decisions import SqlDecisionStore
+    from orchestrator.state.intake import SqlSeenEvents
+    from orchestrator.state.progress import SqlProgressStore
+    from orchestrator.state.sessions import SqlSessionStore
+    from orchestrator.state.stock import SqlStockStore
+    from orchestrator.state.tokens import SqlTokenStore
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -129,32 +139,42 @@ class StateDB:
         self.engine.dispose()
 
     # ---- the stores -----------------------------------------------------------------------
-    def session_store(self, *, idle_s: float = 8 * 3600) -> Any:
+    def session_store(self, *, idle_s: float = 8 * 3600) -> SqlSessionStore:
         from orchestrator.state.sessions import SqlSessionStore
 
         return SqlSessionStore(self, idle_s=idle_s)
 
-    def token_store(self) -> Any:
+    def token_store(self, **kwargs: Any) -> SqlTokenStore:
         from orchestrator.state.tokens import SqlTokenStore
 
-        return SqlTokenStore(self)
+        return SqlTokenStore(self, **kwargs)
 
-    def stock_store(self, on_hand: dict[str, int] | None = None) -> Any:
+    def stock_store(self, on_hand: dict[str, int] | None = None) -> SqlStockStore:
         from orchestrator.state.stock import SqlStockStore
 
         return SqlStockStore(self, on_hand)
 
-    def decision_store(self) -> Any:
+    def decision_store(self) -> SqlDecisionStore:
         from orchestrator.state.decisions import SqlDecisionStore
 
         return SqlDecisionStore(self)
 
-    def progress_store(self) -> Any:
+    def progress_store(self) -> SqlProgressStore:
         from orchestrator.state.progress import SqlProgressStore
 
         return SqlProgressStore(self)
 
-    def checkpoint_store(self) -> Any:
+    def alarm_store(self) -> SqlAlarmStore:
+        from orchestrator.state.alarms import SqlAlarmStore
+
+        return SqlAlarmStore(self)
+
+    def seen_events(self) -> SqlSeenEvents:
+        from orchestrator.state.intake import SqlSeenEvents
+
+        return SqlSeenEvents(self)
+
+    def checkpoint_store(self) -> SqlCheckpointStore:
         from orchestrator.state.checkpoints import SqlCheckpointStore
 
         return SqlCheckpointStore(self)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,8 +13,12 @@ from orchestrator.state.db import StateDB
 
 if TYPE_CHECKING:
     from agents.runtime.checkpoint import CheckpointStore
+    from orchestrator.alarms import AlarmStore
     from orchestrator.config import PlantConfig
+    from orchestrator.intake import SeenEvents
+    from orchestrator.state.alarms import SqlAlarmStore
     from orchestrator.state.decisions import SqlDecisionStore
+    from orchestrator.state.intake import SqlSeenEvents
     from orchestrator.state.sessions import SqlSessionStore
     from orchestrator.state.stock import SqlStockStore
     from orchestrator.state.tokens import SqlTokenStore
@@ -44,12 +49,16 @@ class State:
             return SessionStore()
         return self.db.session_store()
 
-    def tokens(self) -> TokenStore | SqlTokenStore:
+    def tokens(
+        self, *, clock: Callable[[], datetime] | None = None
+    ) -> TokenStore | SqlTokenStore:
+        """API tokens; ``clock`` stamps their created / used / revoked times (default: UTC now)."""
+        when = {"clock": clock} if clock is not None else {}
         if self.db is None:
             from orchestrator.web.tokens import TokenStore
 
-            return TokenStore(self.state_dir / "api-tokens.sqlite")
-        return self.db.token_store()
+            return TokenStore(self.state_dir / "api-tokens.sqlite", **when)
+        return self.db.token_store(**when)
 
     @property
     def stock_path(self) -> Path | None:
@@ -71,6 +80,22 @@ class State:
         if self.db is None:
             return FileProgressStore(self.state_dir)
         return self.db.progress_store()
+
+    def alarms(self) -> AlarmStore | SqlAlarmStore:
+        """Alarms: ``alarms.sqlite`` in the state directory, or the database."""
+        if self.db is None:
+            from orchestrator.alarms import FILENAME, AlarmStore
+
+            return AlarmStore(self.state_dir / FILENAME)
+        return self.db.alarm_store()
+
+    def seen_events(self) -> SeenEvents | SqlSeenEvents:
+        """Ids of handled partner callbacks: ``intake-seen.sqlite``, or the database."""
+        if self.db is None:
+            from orchestrator.intake import SeenEvents
+
+            return SeenEvents(path=self.state_dir / "intake-seen.sqlite")
+        return self.db.seen_events()
 
     def checkpoints(self) -> CheckpointStore:
         if self.db is None:

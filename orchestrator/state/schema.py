@@ -7,9 +7,11 @@ the two keep separate alembic version tables, so both may live in one PostgreSQL
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -113,4 +115,74 @@ decision_results = Table(
     Column("run_id", String(120), nullable=False),
     Column("body", Text, nullable=False),
     UniqueConstraint("workflow_id", "run_id", name="decision_results_run"),
+)
+
+# ---- alarms (orchestrator.alarms; revision s0002) ----------------------------------------------
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("n", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("key", String(300), nullable=False),
+    Column("asset_id", String(120), nullable=False),
+    Column("source", String(40), nullable=False),
+    Column("priority", String(8), nullable=False),
+    Column("state", String(40), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("place", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("raised_at", String(40), nullable=False),
+    Column("changed_at", String(40), nullable=False),
+    Column("cleared_at", String(40)),
+    Column("acked_at", String(40)),
+    Column("acked_by", String(200)),
+    Column("activations", Integer, nullable=False),
+    Column("shelved", Text),
+    Column("suppressed", Text, nullable=False),
+    Column("assignee", String(200), nullable=False),
+    Index("alarms_open", "key", "state"),
+)
+
+alarm_history = Table(
+    "alarm_history",
+    metadata,
+    Column("n", Integer, primary_key=True, autoincrement=True),
+    Column("alarm_id", String(40), nullable=False, index=True),
+    Column("time", String(40), nullable=False),
+    Column("user_name", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+#: One row per activation (a condition starting), for the alarm-rate KPIs.
+alarm_activations = Table(
+    "alarm_activations",
+    metadata,
+    Column("n", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),
+    Column("asset_id", String(120), nullable=False),
+    Column("alarm_id", String(40), nullable=False),
+    Column("time", String(40), nullable=False, index=True),
+    Column("priority", String(8), nullable=False),
+    Column("line", String(120), nullable=False),
+    Column("annunciated", Boolean, nullable=False),
+)
+
+#: ``version`` (grows with every change: the live board's cue) and ``plant_now``.
+alarm_meta = Table(
+    "alarm_meta",
+    metadata,
+    Column("k", String(40), primary_key=True),
+    Column("v", String(60), nullable=False),
+)
+
+#: Ids of handled partner callbacks (orchestrator.intake.SeenEvents; revision s0004): a replay
+#: that lands on another web process is still recognised.
+callback_events = Table(
+    "callback_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(200), nullable=False, unique=True),
+    Column("at", Float, nullable=False),
 )

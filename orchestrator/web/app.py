@@ -7,6 +7,7 @@ the workflow's Update validator checks again. Refusals are logged by ``authz`` (
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -113,7 +114,13 @@ def create_app(
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
     env.filters["plot"] = lambda series: Markup(svg_plot(series)) if series else ""
     env.filters["money"] = lambda v, cur="": f"{v:,.2f} {cur}".strip()
-    env.filters["when"] = lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "—"
+    # One clock per deployment: every time on a page says which one (plant time in the demo).
+    plant_clock = getattr(backend, "clock", None)  # orchestrator.clock.DeploymentClock, if any
+    clock_label = plant_clock.label if plant_clock is not None else "UTC"
+    env.globals["clock_label"] = clock_label
+    env.filters["when"] = lambda t: Markup(
+        f'{t:%Y-%m-%d %H:%M} <abbr class="clock" title="{clock_label}">{clock_label}</abbr>'
+    ) if t else "—"
     env.filters["words"] = in_words
     app = FastAPI(
         title="autoops",
@@ -366,6 +373,14 @@ def create_app(
             "approval_limit": config.approval_limit(user),
             "csrf_token": session.csrf,
         }
+
+    @app.get("/api/clock", tags=["session"])
+    async def api_clock(user: UserDep) -> dict[str, object]:
+        """The deployment's one clock: its name (every time in the API and on the pages is in
+        it), whether it is simulated, and its time now."""
+        now = plant_clock.now() if plant_clock is not None else datetime.now(UTC)
+        return {"clock": clock_label, "simulated": bool(getattr(plant_clock, "simulated_time", False)),
+                "now": now.isoformat()}
 
     # ---- personal API tokens (for the CLI) ---------------------------------------------------------
     def _session_user(request: Request, user: User) -> User:

@@ -38,7 +38,8 @@ def test_a_503_body_is_no_ledger() -> None:
 def test_entries_missing_fields_are_summarised_not_crashed_on() -> None:
     part = ledger_summary([{"status": "received", "lines": [{"sku": "BK"}, "junk"]}], [{}])
     assert part["supplier_orders"] == [
-        {"po_number": None, "status": "received", "total": None, "currency": None, "lines": [["BK", None]]}
+        {"po_number": None, "status": "received", "total": None, "currency": None, "lines": [["BK", None]],
+         "created_at": None, "confirmed_at": None, "shipped_at": None, "expected_delivery": None}
     ]
     assert part["cmms_work_orders"][0]["external_ref"] is None
 

@@ -389,3 +389,48 @@ async def test_an_overlong_comment_on_an_attention_answer_is_refused(config) -> 
         )
         assert "4,001 characters; at most 4,000" in page.text
     assert backend.sent == []
+
+
+async def test_every_time_on_a_page_names_the_one_clock(config) -> None:
+    """Issue 13: one clock per deployment, and every timestamp on a page says which one."""
+    from orchestrator.clock import DeploymentClock
+    from orchestrator.web.models import RunRef, TimelineEntry, WorkflowView
+
+    plant_now = T0 + timedelta(days=7)
+
+    class PlantTimeBackend(TableBackend):
+        clock = DeploymentClock.simulated(step_h=1.0, tick_s=0.2, start=plant_now)
+
+        async def workflow(self, workflow_id, run_id=None):
+            return WorkflowView(
+                id=workflow_id, run_id="r2", kind="part order", status="running",
+                runs=(RunRef(run_id="r2", started=T0, status="running"),
+                      RunRef(run_id="r1", started=T0 - timedelta(days=1), status="completed")),
+                timeline=(TimelineEntry(time=T0, kind="decision", text="order it"),
+                          TimelineEntry(time=T0 + timedelta(hours=2), kind="approval", text="approved")),
+            )
+
+    backend = PlantTimeBackend([item("po-1", 10, deadline=T0 + timedelta(hours=8))])
+    stamp = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?!:)")
+    async with client_for(create_app(config, backend)) as client:
+        await sign_in(client, "ana")
+        clock = (await client.get("/api/clock")).json()
+        assert clock == {"clock": "plant time", "simulated": True, "now": plant_now.isoformat()}
+        for path in ("/approvals", "/workflows/po-1"):
+            page = (await client.get(path)).text
+            assert 'data-clock="plant time"' in page  # the page names its clock once, up top
+            times = list(stamp.finditer(page))
+            assert times, f"{path} shows no time"
+            for found in times:  # and each time carries the clock's name with it
+                after = page[found.end():found.end() + 80]
+                assert after.startswith(' <abbr class="clock" title="plant time">plant time</abbr>'), (
+                    path, found.group(), after)
+            assert "UTC" not in page.replace("plant time", "")  # no second clock on the page
+
+    # A real plant's deployment: wall time, named as such.
+    async with client_for(create_app(config, TableBackend([item("po-1", 10)]))) as client:
+        await sign_in(client, "ana")
+        clock = (await client.get("/api/clock")).json()
+        assert clock["clock"] == "UTC" and clock["simulated"] is False
+        page = (await client.get("/approvals")).text
+        assert f"{T0:%Y-%m-%d %H:%M} <abbr class=\"clock\" title=\"UTC\">UTC</abbr>" in page

@@ -3,6 +3,8 @@ included) -> child part order for what stock lacks -> one CMMS work order -> com
 -> the asset reports healthy again.
 
 Deterministic workflow code: temporalio, stdlib and our models only; activities called by name.
+Its times (the window lookup, "has the window passed", the health deadline) are the plant's clock
+from the input (``workflows/clock.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from policies.models import Autonomy, OrderParts
+    from workflows import clock as plant_clock
     from workflows.approval import (
         ApprovalGated,
         await_work_order_completion,
@@ -50,6 +53,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.part_order.workflow import PartOrderWorkflow
 
 _LOCAL = RetryPolicy(maximum_interval=timedelta(seconds=30))
+#: On a simulated clock the asset reports once per step (a plant hour), not once a second: the
+#: health deadline leaves room for this many reports (an agent re-commissions on fresh readings).
+_SIM_HEALTH_REPORTS = 48
 
 
 @workflow.defn(name="Maintenance")
@@ -91,6 +97,7 @@ class MaintenanceWorkflow(ApprovalGated):
     @workflow.run
     async def run(self, inp: MaintenanceInput) -> MaintenanceResult:
         action = inp.action
+        self.clock = inp.clock
         wf_id = workflow.info().workflow_id
         subject = f"{action.task} on {action.asset_id}"
         roles = inp.requirement.roles if inp.requirement else inp.approval.tiers[0].roles
@@ -122,7 +129,7 @@ class MaintenanceWorkflow(ApprovalGated):
         if approve_first and check.missing and not await self._order_missing(inp, check, subject, roles):
             return self._result(inp, MaintenanceStatus.ABANDONED, "parts could not be ordered")
         # Waiting for people or parts may have eaten the window: plan again from now.
-        if self.window is None or self.window.start < workflow.now():
+        if self.window is None or self.window.start < await self.plant_now():
             if not await self._plan_window(inp, subject, roles):
                 return self._result(inp, MaintenanceStatus.ABANDONED, "no planned window left")
 
@@ -187,7 +194,7 @@ class MaintenanceWorkflow(ApprovalGated):
                     explanation=inp.explanation, evidence=inp.evidence,
                     creates=creates,
                     window=f"{self.window.name}: {self.window.start:%a %Y-%m-%d %H:%M}"
-                    f"–{self.window.end:%H:%M} UTC",
+                    f"–{self.window.end:%H:%M} ({self.clock.label})",
                 ),
             )
         )
@@ -200,7 +207,7 @@ class MaintenanceWorkflow(ApprovalGated):
     async def _plan_window(self, inp: MaintenanceInput, subject: str, roles: tuple[str, ...]) -> bool:
         action = inp.action
         while True:
-            now = workflow.now()
+            now = await self.plant_now()
             ok, windows = await call_partner(
                 self, "get_planned_windows",
                 ScheduleQuery(asset_id=action.asset_id, start=now, end=now + timedelta(days=inp.horizon_days)),
@@ -240,6 +247,7 @@ class MaintenanceWorkflow(ApprovalGated):
                     decision_id=inp.decision_id,
                     explanation=f"parts for {subject}",
                     retry=inp.retry,
+                    clock=inp.clock,
                 ),
                 id=child_id,
                 static_summary=f"Parts for {subject}: {line.quantity} x {line.sku}",
@@ -256,7 +264,10 @@ class MaintenanceWorkflow(ApprovalGated):
         order completed too). No single message is needed, so a lost or never-sent signal (an
         orchestrator restarted in between) cannot hang the job."""
         asset = inp.action.asset_id
-        deadline = workflow.now() + timedelta(seconds=inp.health_timeout_s)
+        timeout_s = inp.health_timeout_s
+        if self.clock.simulated:
+            timeout_s = max(timeout_s, _SIM_HEALTH_REPORTS * self.clock.step_s)
+        deadline = await self.plant_now() + timedelta(seconds=timeout_s)
         workflow.set_current_details(f"Work order {self.work_order_id} done; waiting for {asset} to report healthy")
         while not self._healthy():
             report = await workflow.execute_activity(
@@ -268,13 +279,15 @@ class MaintenanceWorkflow(ApprovalGated):
                 self.health = report
             if self._healthy():
                 break
-            left = (deadline - workflow.now()).total_seconds()
+            left = (deadline - await self.plant_now()).total_seconds()
             if left <= 0:
                 detail = self.health.detail if self.health else "no health report"
                 await self.notify(roles, subject, f"{asset} not confirmed healthy after the work order: {detail}")
                 return self._result(inp, MaintenanceStatus.CLOSED_UNVERIFIED, f"not confirmed healthy: {detail}")
             try:
-                await workflow.wait_condition(self._healthy, timeout=timedelta(seconds=min(inp.health_poll_s, left)))
+                await plant_clock.wait_condition(
+                    self.clock, self._healthy, timedelta(seconds=min(inp.health_poll_s, left))
+                )
             except TimeoutError:
                 pass  # ask again
         await self._end_reroute(inp)

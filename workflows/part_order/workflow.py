@@ -14,6 +14,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from policies.models import Autonomy
+    from workflows import clock as plant_clock
     from workflows.approval import ApprovalGated, call_partner
     from workflows.models import (
         ApprovalContext,
@@ -76,6 +77,7 @@ class PartOrderWorkflow(ApprovalGated):
         # supplier's idempotency key, so no retry or restarted worker can order twice.
         info = workflow.info()
         self.po_number = po_number_for(info.workflow_id, info.run_id)
+        self.clock = inp.clock  # the plant's clock: approval times, how long a callback may take
         order = inp.order
         total = order.total
         subject = order.in_words()  # words on the card; the PO number is in what it creates
@@ -154,7 +156,9 @@ class PartOrderWorkflow(ApprovalGated):
         """Wait for a supplier callback; when it is late, ask the supplier and tell the buyer."""
         while True:
             try:
-                await workflow.wait_condition(arrived, timeout=timedelta(seconds=inp.confirmation_timeout_s))
+                await plant_clock.wait_condition(
+                    self.clock, arrived, timedelta(seconds=inp.confirmation_timeout_s)
+                )
                 return
             except TimeoutError:
                 pass

@@ -12,6 +12,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import clock as plant_clock
     from workflows.approval import ApprovalGated, call_partner, partner_retry_policy
     from workflows.models import (
         ConstraintChange,
@@ -46,6 +47,7 @@ class RerouteWorkflow(ApprovalGated):
     @workflow.run
     async def run(self, inp: RerouteInput) -> RerouteResult:
         wf_id = workflow.info().workflow_id
+        self.clock = inp.clock
         asset = inp.action.from_asset
         subject = f"reroute work off {asset}"
         self.skip_approval("rerouting is reversible and needs no approval")
@@ -80,8 +82,8 @@ class RerouteWorkflow(ApprovalGated):
         )
 
         try:
-            await workflow.wait_condition(
-                lambda: self.repaired is not None, timeout=timedelta(seconds=inp.repair_timeout_s)
+            await plant_clock.wait_condition(
+                self.clock, lambda: self.repaired is not None, timedelta(seconds=inp.repair_timeout_s)
             )
         except TimeoutError:
             await self.notify(_ROLES, subject, f"{asset} not reported repaired; its constraint stays until then.")

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from workflows.clock import WALL, PlantClock
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -22,6 +24,7 @@ class ShiftClockInput(_Frozen):
     timezone: str
     shifts: tuple[ShiftTimes, ...]
     fired: int = 0  # reports written so far (carried across continue-as-new)
+    plant_clock: PlantClock = WALL  # the deployment's one clock (workflows/clock.py)
 
 
 class NextShiftQuery(_Frozen):

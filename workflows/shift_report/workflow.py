@@ -5,7 +5,8 @@ server restarts, and a retried write is harmless (the report is keyed by its shi
 A Temporal Schedule could fire the same activity, but the time-skipping test server has no
 Schedules; a timer in a workflow behaves the same on both servers and is tested.
 
-Deterministic workflow code: temporalio, stdlib and our models only.
+Deterministic workflow code: temporalio, stdlib and our models only. Shifts end in plant time:
+the input's ``plant_clock`` (wall time in production, the twin's time in a simulated plant).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import clock as plant_clock
     from workflows.shift_report.models import (
         NextShiftQuery,
         ShiftClockInput,
@@ -43,7 +45,7 @@ class ShiftReportClock:
         # its answer kept in the history like any other.
         upcoming = await workflow.execute_activity(
             NEXT_SHIFT,
-            NextShiftQuery(clock=inp, now=workflow.now()),
+            NextShiftQuery(clock=inp, now=await plant_clock.plant_now(inp.plant_clock)),
             result_type=ShiftReportRequest | None,  # type: ignore[arg-type]
             start_to_close_timeout=timedelta(seconds=30),
         )
@@ -51,12 +53,12 @@ class ShiftReportClock:
             return  # no shifts in the plant's schedule: nothing to report
         self.next_key = upcoming.shift_key
         workflow.set_current_details(f"next report: {upcoming.shift_key} at {upcoming.end.isoformat()}")
-        wait = upcoming.end - workflow.now()
+        wait = upcoming.end - await plant_clock.plant_now(inp.plant_clock)
         if wait > timedelta(0):
-            await workflow.sleep(wait)
+            await plant_clock.sleep(inp.plant_clock, wait)
         self.last = await workflow.execute_activity(
             WRITE_REPORT,
-            upcoming.model_copy(update={"fired_at": workflow.now()}),
+            upcoming.model_copy(update={"fired_at": await plant_clock.plant_now(inp.plant_clock)}),
             result_type=ShiftReportResult,
             start_to_close_timeout=timedelta(minutes=5),
             retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=10),

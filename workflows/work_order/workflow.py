@@ -73,6 +73,7 @@ class WorkOrderWorkflow(ApprovalGated):
     @workflow.run
     async def run(self, inp: WorkOrderInput) -> WorkOrderResult:
         action = inp.action
+        self.clock = inp.clock  # the plant's clock: approval times, the due window
         subject = f"{action.priority.value} work order on {action.asset_id}: {action.title}"
         roles = inp.requirement.roles if inp.requirement else inp.approval.tiers[0].roles
         if inp.autonomy == Autonomy.APPROVE:
@@ -99,7 +100,7 @@ class WorkOrderWorkflow(ApprovalGated):
         else:
             self.skip_approval(f"{inp.autonomy.value}: the policy needs no sign-off for this work order")
 
-        now = workflow.now()
+        now = await self.plant_now()
         due_h = DUE[action.priority]
         # The CMMS speaks in jobs with a window: "do it between now and the due time".
         job = ScheduleMaintenance(

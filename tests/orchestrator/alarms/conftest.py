@@ -1,9 +1,12 @@
-"""A small plant, its people and an alarm service on an in-memory store with a clock we move."""
+"""A small plant, its people and an alarm service with a clock we move, on an in-memory store and
+on the shared state database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -76,9 +79,26 @@ def config() -> PlantConfig:
     return plant()
 
 
-@pytest.fixture
-def service(config: PlantConfig, clock: Clock) -> AlarmService:
-    return AlarmService(AlarmStore(), config, clock=clock)
+@pytest.fixture(params=["memory", "state-sqlite", "state-postgresql"])
+def service(
+    request: pytest.FixtureRequest, config: PlantConfig, clock: Clock, tmp_path: Path
+) -> Iterator[AlarmService]:
+    """The same rules over the SQLite store and over the shared state database (both dialects)."""
+    if request.param == "memory":
+        yield AlarmService(AlarmStore(), config, clock=clock)
+        return
+    from orchestrator.state import StateDB
+
+    url = (
+        f"sqlite:///{tmp_path / 'state.sqlite'}"
+        if request.param == "state-sqlite"
+        else str(request.getfixturevalue("postgres_database"))
+    )
+    db = StateDB(url)
+    try:
+        yield AlarmService(db.alarm_store(), config, clock=clock)
+    finally:
+        db.close()
 
 
 def user(config: PlantConfig, name: str):  # noqa: ANN201

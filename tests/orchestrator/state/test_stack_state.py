@@ -46,7 +46,8 @@ async def test_a_stack_keeps_its_state_in_postgresql_and_resumes_from_it(
     finally:
         await stack.stop()
     state_dir = (tmp_path / "state").resolve()
-    for moved in ("progress.json", "stock-ledger.json", "decisions.sqlite", "api-tokens.sqlite"):
+    for moved in ("progress.json", "stock-ledger.json", "decisions.sqlite", "api-tokens.sqlite",
+                  "alarms.sqlite", "intake-seen.sqlite"):
         assert not (state_dir / moved).exists(), moved
     assert not list((state_dir / "checkpoints").glob("*.json"))
 

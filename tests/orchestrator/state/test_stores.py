@@ -209,3 +209,55 @@ def test_autoops_decisions_reads_the_database_named_in_the_environment(
         capture_output=True, text=True, timeout=120, env=env,
     )
     assert explained.returncode == 0 and made[0].policy_id in explained.stdout
+
+
+def test_the_database_refuses_to_rewrite_a_decision(state_url: str) -> None:
+    from sqlalchemy import delete, update
+
+    from orchestrator.state import schema
+
+    db = StateDB(state_url)
+    try:
+        db.decision_store().append(decisions())
+        for change in (update(schema.decision_log).values(outcome="suppressed"),
+                       delete(schema.decision_log)):
+            with pytest.raises(StateUnavailable, match="append-only"), db.begin() as conn:
+                conn.execute(change)
+        assert len(db.decision_store().list()) == 3
+    finally:
+        db.close()
+
+
+def test_the_migrations_build_exactly_the_declared_schema(state_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from orchestrator.state import schema
+
+    db = StateDB(state_url)
+    db.migrate()  # a second time: a no-op
+    try:
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"version_table": "state_alembic_version"}
+            )
+            assert compare_metadata(context, schema.metadata) == []
+    finally:
+        db.close()
+
+
+def test_a_callback_handled_by_one_web_process_is_a_replay_on_another(state_url: str) -> None:
+    first, second = StateDB(state_url), StateDB(state_url)
+    try:
+        seen_a, seen_b = first.seen_events(), second.seen_events()
+        assert "evt-1" not in seen_b
+        seen_a.add("evt-1")
+        seen_a.add("evt-1")  # twice: one record
+        assert "evt-1" in seen_b and len(seen_b) == 1 and 42 not in seen_b
+        small = type(seen_a)(second, capacity=2)
+        for n in range(2, 5):
+            small.add(f"evt-{n}")
+        assert "evt-1" not in seen_a and "evt-2" not in seen_a and "evt-4" in seen_a
+    finally:
+        first.close()
+        second.close()
