@@ -15,7 +15,7 @@ from agents.sources.hub import SourceHub
 from orchestrator.assets import asset_specs, inventory_items
 from orchestrator.collaborators import Feed, Mes
 from orchestrator.config import PlantConfig
-from orchestrator.progress import DEFAULT_PARTITION
+from orchestrator.partitions import Partition
 from orchestrator.state import open_state
 from policies.engine import EngineConfig, PolicyEngine
 
@@ -35,10 +35,14 @@ async def assemble(
     start: datetime | None = None,
     fleet_options: Any = None,
     feed: Feed | None = None,
-    partition: str = DEFAULT_PARTITION,
+    partition: Partition | None = None,
 ) -> Orchestrator:
     """Resume from the state (the ``[state] url`` database, else the state directory's files)
-    or start fresh, and bring up the agent fleet. ``partition`` keys the loop's progress."""
+    or start fresh, and bring up the agent fleet.
+
+    With a ``partition`` the loop runs only that partition's assets (their actors, sources and
+    readings) and keeps its own progress (``partition.key``); the simulation, if any, still
+    plays the whole plant."""
     from agents.runtime.adapter import AgentFleet
     from orchestrator.telemetry import actor_process_setup
     from policies.loader import load_all
@@ -47,8 +51,9 @@ async def assemble(
     state_dir.mkdir(parents=True, exist_ok=True)
     state = await asyncio.to_thread(open_state, config, state_dir=state_dir)
     default_start = (start or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
+    partition = partition or Partition(0, 1)
     progress_store = state.progress()
-    progress = await asyncio.to_thread(progress_store.load, partition, default_start)
+    progress = await asyncio.to_thread(progress_store.load, partition.key, default_start)
     sim = None
     if config.simulation:
         spec = SimulationSpec.model_validate(config.simulation)
@@ -56,9 +61,11 @@ async def assemble(
         if progress.ticks:
             log.info("resuming the simulation at tick %d", progress.ticks)
             sim.replay(progress.ticks, progress.journal)
+    specs = [s for s in asset_specs(config) if partition.owns(s.asset_id)]
     fleet = await asyncio.to_thread(
         AgentFleet.start,
-        asset_specs(config),
+        specs,
+        shard_prefix=f"p{partition.index}:" if partition.count > 1 else "",
         shard_size=config.ray.shard_size,
         namespace=config.ray.namespace,
         store=state.checkpoints(),
@@ -81,18 +88,24 @@ async def assemble(
         engine.restore(progress.engine)
     store = state.decisions()
     hub = None
-    if config.source_specs():
+    # A partition reads only its own assets' tags (and buffers them in its own file).
+    sources = tuple(
+        spec.model_copy(update={"tags": tuple(t for t in spec.tags if partition.owns(t.asset))})
+        for spec in config.source_specs()
+    )
+    sources = tuple(spec for spec in sources if spec.tags)
+    if sources:
         from agents.sources.buffer import ReadingBuffer
 
-        buffer = ReadingBuffer(state_dir / "sources.sqlite")
+        buffer = ReadingBuffer(state_dir / f"sources{partition.suffix}.sqlite")
         if feed is not None and sim is not None:
             # The feed flushes once a tick's readings all arrived; Modbus polls are stamped
             # with the time of the tick published (the simulation's, not the wall clock's).
-            hub = SourceHub(config.source_specs(), buffer, flush_every_s=None, clock=feed.clock)
+            hub = SourceHub(sources, buffer, flush_every_s=None, clock=feed.clock)
             feed.attach(hub, sim.now)
         else:
             feed = None
-            hub = SourceHub(config.source_specs(), buffer)
+            hub = SourceHub(sources, buffer)
     if sim is None:
         for asset in config.unsourced_assets():
             log.warning(
@@ -106,7 +119,7 @@ async def assemble(
     watchers = {
         spec.asset_id: [(p.id, p.version) for p in (lp.policy for lp in policies)
                         if spec.kind in p.asset_kinds]
-        for spec in asset_specs(config)
+        for spec in specs
     }
     recorder = await asyncio.to_thread(recorder_for, config, state_dir, watchers)
     return cls(

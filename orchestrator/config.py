@@ -175,12 +175,27 @@ class RaySettings(Section):
     include_dashboard: bool = False
 
 
+class LoopSettings(Section):
+    """The loop's partitions (``autoops loop``): assets are split by a stable hash of their id
+    (orchestrator/partitions.py) and each partition is run by exactly one live loop process,
+    which holds its lease (orchestrator/lease.py; PostgreSQL advisory locks with ``[state] url``).
+    Without PostgreSQL one process runs every partition."""
+
+    partitions: int = Field(default=1, ge=1, le=1024)
+    # Seconds between the lease checks of a loop process (taking over a dead owner's partitions
+    # takes about this long once the database has released its locks).
+    lease_poll_s: float = Field(default=1.0, gt=0, le=60)
+
+
 class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, gt=0, lt=65536)
     # Mark the session cookie Secure (sent over HTTPS only). Turn it on whenever people reach the
     # UI over HTTPS (a TLS proxy in front); browsers then never send the cookie in clear.
     secure_cookies: bool = False
+    # Where the partners send their callbacks (a web process, or the address in front of the web
+    # processes); empty: http://<host>:<port> above. Workers tell the partners this address.
+    callback_url: str = Field(default="", pattern=r"^$|^https?://[^\s/]+(/[^\s]*)?$")
 
 
 class ApprovalSettings(Section):
@@ -248,6 +263,7 @@ class PlantConfig(Section):
     endpoints: Endpoints = Endpoints()
     temporal: TemporalSettings = TemporalSettings()
     ray: RaySettings = RaySettings()
+    loop: LoopSettings = LoopSettings()
     web: WebSettings = WebSettings()
     notifications: NotificationSettings = NotificationSettings()
     history: HistorySettings = HistorySettings()
@@ -411,6 +427,11 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "AUTOOPS_WEB_HOST": ("web", "host"),
     "AUTOOPS_WEB_PORT": ("web", "port"),
     "AUTOOPS_WEB_SECURE_COOKIES": ("web", "secure_cookies"),
+    "AUTOOPS_CALLBACK_URL": ("web", "callback_url"),
+    "AUTOOPS_LOOP_PARTITIONS": ("loop", "partitions"),
+    "AUTOOPS_SUPPLIER_URL": ("endpoints", "supplier", "url"),
+    "AUTOOPS_CMMS_URL": ("endpoints", "cmms", "url"),
+    "AUTOOPS_MES_URL": ("endpoints", "mes", "url"),
 }
 
 

@@ -204,8 +204,8 @@ class Stack:
                 mes=http["mes"],
                 stock=ledger,
                 health=orchestrator.asset_health,
-                supplier_callback_url=f"{web_base}/callbacks/supplier",
-                cmms_callback_url=f"{web_base}/callbacks/cmms",
+                supplier_callback_url=f"{config.web.callback_url.rstrip('/') or web_base}/callbacks/supplier",
+                cmms_callback_url=f"{config.web.callback_url.rstrip('/') or web_base}/callbacks/cmms",
                 clock=clock.now,
                 **({"notifier": notifier} if notifier is not None else {}),
             )
@@ -249,54 +249,7 @@ class Stack:
 
     @staticmethod
     def _web_server(config: PlantConfig, services: Services, orchestrator: Orchestrator, secret: Any) -> uvicorn.Server:
-        from orchestrator.backend import PlantBackend
-        from orchestrator.intake import create_intake_router
-        from orchestrator.signals import signal_handler
-        from orchestrator.web.app import create_app
-
-        app = create_app(
-            config,
-            PlantBackend(services.client, orchestrator, services.temporal_ui_url),
-            # Created / used / revoked times are shown on the tokens page: in the one clock.
-            tokens=orchestrator.state.tokens(clock=orchestrator.clock.now),
-            sessions=orchestrator.state.sessions(),
-            alarms=orchestrator.alarms,
-        )
-        to_workflow = signal_handler(services.client)
-        # On disk (or in the shared state database): a callback captured before a restart, or
-        # by another web process, is still a replay.
-        seen = orchestrator.state.seen_events()
-        app.state.seen_events = seen
-
-        async def on_event(event: CallbackEvent) -> None:
-            await to_workflow(event)
-            if event.type == EventType.WORK_ORDER_COMPLETED and event.external_ref:
-                await orchestrator.on_work_order_completed(workflow_id_for_ref(event.external_ref))
-                await orchestrator.record_finding(workflow_id_for_ref(event.external_ref), event.payload)
-
-        if orchestrator.recorder is not None:
-            from orchestrator.report.web import create_report_router
-
-            app.include_router(create_report_router(orchestrator.recorder.store))
-        app.include_router(
-            create_intake_router(
-                secrets={"supplier": secret, "cmms": secret},
-                on_event=on_event,
-                clock=lambda: datetime.now(UTC),
-                seen=seen,
-            )
-        )
-        try:
-            from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-            # ASGI send/receive spans add nothing a person reads in a trace.
-            FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
-        except Exception as exc:  # noqa: BLE001  tracing must never stop the UI
-            log.warning("web UI not traced: %s", exc)
-        uv_config = uvicorn.Config(
-            app, host=config.web.host, port=config.web.port, log_level="warning", lifespan="off"
-        )
-        return EmbeddedServer(uv_config)
+        return web_server(config, services.client, services.temporal_ui_url, orchestrator, secret)
 
     async def step(self) -> StepResult:
         return await self.orchestrator.step()
@@ -360,6 +313,61 @@ class Stack:
         for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
             if hasattr(provider, "force_flush"):
                 provider.force_flush()
+
+
+def web_server(config: PlantConfig, client: Any, temporal_ui_url: str, view: Any, secret: Any) -> uvicorn.Server:
+    """The web UI and the callback intake over ``view``: the loop's ``Orchestrator`` in one
+    process (``autoops run``), or the shared state alone (``autoops web``: a ``roles.WebView``)."""
+    from orchestrator.backend import PlantBackend
+    from orchestrator.intake import create_intake_router
+    from orchestrator.signals import signal_handler
+    from orchestrator.web.app import create_app
+
+    app = create_app(
+        config,
+        PlantBackend(client, view, temporal_ui_url),
+        # Created / used / revoked times are shown on the tokens page: in the one clock.
+        tokens=view.state.tokens(clock=view.clock.now),
+        sessions=view.state.sessions(),
+        alarms=view.alarms,
+    )
+    to_workflow = signal_handler(client)
+    # On disk (or in the shared state database): a callback captured before a restart, or
+    # by another web process, is still a replay.
+    seen = view.state.seen_events()
+    app.state.seen_events = seen
+
+    async def on_event(event: CallbackEvent) -> None:
+        await to_workflow(event)
+        # The loop in this process repairs its twin and tells the agent; a web-only process
+        # signals the workflow, whose health check asks the loop's side.
+        if event.type == EventType.WORK_ORDER_COMPLETED and event.external_ref and hasattr(view, "on_work_order_completed"):
+            await view.on_work_order_completed(workflow_id_for_ref(event.external_ref))
+            await view.record_finding(workflow_id_for_ref(event.external_ref), event.payload)
+
+    if getattr(view, "recorder", None) is not None:
+        from orchestrator.report.web import create_report_router
+
+        app.include_router(create_report_router(view.recorder.store))
+    app.include_router(
+        create_intake_router(
+            secrets={"supplier": secret, "cmms": secret},
+            on_event=on_event,
+            clock=lambda: datetime.now(UTC),
+            seen=seen,
+        )
+    )
+    try:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # ASGI send/receive spans add nothing a person reads in a trace.
+        FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
+    except Exception as exc:  # noqa: BLE001  tracing must never stop the UI
+        log.warning("web UI not traced: %s", exc)
+    uv_config = uvicorn.Config(
+        app, host=config.web.host, port=config.web.port, log_level="warning", lifespan="off"
+    )
+    return EmbeddedServer(uv_config)
 
 
 class EmbeddedServer(uvicorn.Server):

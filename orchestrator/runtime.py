@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,8 +39,9 @@ from orchestrator.config import PlantConfig
 from orchestrator.dispatch import Dispatcher
 from orchestrator.history.recorder import HistoryRecorder
 from orchestrator.ledger import WorkflowLedger
+from orchestrator.partitions import Partition
 from orchestrator.plant_context import PlantContext
-from orchestrator.progress import DEFAULT_PARTITION, History, Progress, ProgressStore
+from orchestrator.progress import History, Progress, ProgressStore
 from orchestrator.state import State
 from policies.base import PolicyContext
 from policies.engine import PolicyEngine
@@ -52,6 +53,10 @@ from workflows.models import HealthConfirmation
 log = logging.getLogger(__name__)
 meter = metrics.get_meter("autoops.orchestrator")
 REPORTS = meter.create_counter("autoops.reports", description="health reports received")
+
+
+class LeaseLostError(AutoopsError):
+    """This process may no longer hold the partition's lease: the tick acts on nothing."""
 
 
 @dataclass
@@ -83,7 +88,7 @@ class Orchestrator:
         recorder: HistoryRecorder | None = None,
         state: State | None = None,
         progress_store: ProgressStore | None = None,
-        partition: str = DEFAULT_PARTITION,
+        partition: Partition | None = None,
     ) -> None:
         from orchestrator.approvals import policy_from_config
         from workflows.models import ApprovalTier
@@ -103,13 +108,16 @@ class Orchestrator:
         # Where the stores live (orchestrator.state); the progress is kept per partition.
         self.state = state or State(state_dir)
         self.progress_store = progress_store or self.state.progress()
-        self.partition = partition
         self.sim = sim
         self.mes = mes
         # The deployment's one clock (orchestrator/clock.py); Stack.start sets the run's.
         self.clock: DeploymentClock = WALL_CLOCK
         self.task_queue = task_queue or config.temporal.task_queue
         self.history = History()
+        # The assets this loop runs (``autoops loop`` partitions a plant; one partition otherwise)
+        # and, when partitions are leased, the check that this process still holds its lease.
+        self.partition = partition or Partition(0, 1)
+        self.holds: Callable[[], bool] | None = None
         # Raised and cleared here each tick; acknowledged and shelved through the web UI / API.
         self.alarms = AlarmService(self.state.alarms(), config)
         self._alarm_ticks = 0
@@ -123,7 +131,11 @@ class Orchestrator:
             config,
             history=self.history,
             catalog=self.catalog,
-            expected={spec.asset_id: spec.kind for spec in asset_specs(config)},
+            expected={
+                spec.asset_id: spec.kind
+                for spec in asset_specs(config)
+                if self.partition.owns(spec.asset_id)
+            },
             open_keys=self.workflows.open_keys,
             mes=mes,
         )
@@ -149,7 +161,7 @@ class Orchestrator:
         start: datetime | None = None,
         fleet_options: Any = None,
         feed: Feed | None = None,
-        partition: str = DEFAULT_PARTITION,
+        partition: Partition | None = None,
     ) -> Orchestrator:
         """Resume from the state (or start fresh) and bring up the agent fleet."""
         from orchestrator.assembly import assemble
@@ -178,7 +190,7 @@ class Orchestrator:
             self.progress.journal = list(self.sim.journal)
         self.progress.engine = self.engine.snapshot(latest=False)
         self.progress.engine_latest = self.engine.latest_json()
-        self.progress_store.save(self.partition, self.progress)
+        self.progress_store.save(self.partition.key, self.progress)
 
     @property
     def now(self) -> datetime:
@@ -194,6 +206,8 @@ class Orchestrator:
         """Sense -> decide -> act for one tick (readings from the simulation unless given)."""
         tick_start = self.now
         delivered, readings = await self._sense(readings)
+        if self.partition.count > 1:  # the simulation plays the whole plant: keep our assets'
+            readings = [r for r in readings if self.partition.owns(r.asset_id)]
         reports = await asyncio.to_thread(self.fleet.ingest, list(readings)) if readings else []
         if self.hub is not None and delivered is not None:
             self.hub.done(delivered)
@@ -203,6 +217,10 @@ class Orchestrator:
         await self._observe_alarms(reports)
         await self.dispatch.forward_health(reports)
         decisions = self.engine.process(reports, await self.context(self.now))
+        if self.holds is not None and not self.holds():
+            # Another process may own this partition now: decide nothing, save nothing (the new
+            # owner resumes from the last saved tick).
+            raise LeaseLostError(f"partition {self.partition.index}: lease lost; tick not acted on")
         self.store.append(decisions)
         # A decision cites report ids: this tick's, or an asset's latest from an earlier tick.
         by_id = {r.report_id: r for r in (*self.history.latest().values(), *reports)}

@@ -234,11 +234,13 @@ class AgentFleet:
         options: ActorOptions | None = None,
         builder: AgentBuilder | None = None,
         process_setup: Callable[[], object] | None = None,
+        shard_prefix: str = "",
     ) -> AgentFleet:
         """Create (or find, if they exist in ``namespace``) the actors hosting ``specs``.
 
         Give ``checkpoint_dir`` (absolute) or a ``store``. Returns once every actor has started and
-        restored its agents, so a bad spec fails here, not at the first reading.
+        restored its agents, so a bad spec fails here, not at the first reading. Shards are named
+        ``<shard_prefix>shard:<n>`` (a prefix per loop partition keeps their names apart).
         ``process_setup`` runs in each actor's process before its agents are built (picklable,
         e.g. a module-level function: the orchestrator's telemetry configuration).
         """
@@ -265,7 +267,7 @@ class AgentFleet:
             groups = [(f"asset:{s.asset_id}", [s]) for s in ordered]
         else:
             groups = [
-                (f"shard:{n}", ordered[i : i + shard_size])
+                (f"{shard_prefix}shard:{n}", ordered[i : i + shard_size])
                 for n, i in enumerate(range(0, len(ordered), shard_size))
             ]
         for name, group in groups:

@@ -23,6 +23,7 @@ from orchestrator.cli import (  # noqa: F401  (importing a module registers its 
     prognostics,
     replay,
     report,
+    roles,
     sense,
     sources,
     trace,

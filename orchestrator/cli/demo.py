@@ -79,6 +79,11 @@ def run(
     plant = load_config(config)
     check_plant(plant, source=str(config))  # every field checked before anything starts
 
+    from orchestrator.roles import hold_whole_plant
+
+    if plant.loop.partitions > 1:  # refused before anything starts (hold_whole_plant says why)
+        asyncio.run(hold_whole_plant(plant, None))
+
     async def main() -> None:
         stop = asyncio.Event()
         install_stop_signals(stop)
@@ -86,6 +91,11 @@ def run(
 
         # One clock: a simulated plant runs on its twin's time at ``tick`` s per step.
         stack = await Stack.start(plant, clock=plant_clock(plant, tick))
+        try:
+            lease = await hold_whole_plant(plant, stack.orchestrator)
+        except BaseException:
+            await stack.stop()
+            raise
         # Ray installed its own SIGTERM handlers while starting (exit at once, or abort): take
         # them back so a stop is a clean stop.
         install_stop_signals(stop)
@@ -107,6 +117,9 @@ def run(
             await stack.run_loop(stop, tick_s=tick)
         finally:
             await stack.stop()
+            if lease is not None:
+                lease.cancel()
+                await asyncio.gather(lease, return_exceptions=True)
 
     asyncio.run(main())
     _exit(0)
