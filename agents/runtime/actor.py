@@ -264,6 +264,8 @@ class AssetActor:
 
         ``trace_context``: the caller's W3C trace headers; the batch is assessed inside an
         ``agent.assessment`` span continuing that trace, whose context the reports carry out."""
+        if not trace_context:  # an untraced caller: no span, reports without a trace context
+            return self._ingest(readings)
         with assessment_span(trace_context, self.name, readings) as span:
             return stamp(span, self._ingest(readings))
 
