@@ -178,9 +178,9 @@ class MaintenanceWorkflow(ApprovalGated):
         assert self.window is not None
         if check.missing and self.child_orders:
             kit = ", ".join(f"{line.quantity} × {line.sku}" for line in check.missing)
-            why = f"the parts ({kit}) arrived {now:%Y-%m-%d %H:%M}, after it had started"
+            why = f"the parts ({kit}) arrived {now:%Y-%m-%d %H:%M}, after that window began"
         else:
-            why = f"it had started by {now:%Y-%m-%d %H:%M}, before the job could go"
+            why = f"that window had begun by {now:%Y-%m-%d %H:%M}, before the job could go"
         self.window_moved = f"moved from {self._words(planned)}: {why}"
         request = self.gate.request
         if request is not None:  # the card shows the window the work order will carry
