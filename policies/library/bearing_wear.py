@@ -43,7 +43,9 @@ class Params(BaseModel):
     kit_qty: int = Field(default=1, ge=1)
     kit_price: float = Field(default=180.0, ge=0)  # used when the catalog has no price
     kit_supplier: str = "bearings-direct"
-    kit_lead_time_h: float = Field(default=168.0, ge=0)  # used when the catalog has no lead time
+    # used when the catalog does not list the kit; None: unknown, so the window is not bounded by
+    # the parts (the maintenance workflow still moves the job if they come after its window)
+    kit_lead_time_h: float | None = Field(default=None, ge=0)
     # a short kit: plan no earlier than its lead time plus this (approval, ordering, receiving)
     parts_margin_h: float = Field(default=12.0, ge=0)
     accept_vibration_trend: bool = True  # a rising velocity trend behind the RUL counts as evidence
@@ -113,7 +115,9 @@ def evaluate(
     short = max(0, p.kit_qty - int(stock))
     lead_h = kit.lead_time_days * 24.0 if kit else p.kit_lead_time_h
     # A short kit: the job goes no earlier than the kit can be here (ordered after approval).
-    earliest_start = ctx.now + timedelta(hours=lead_h + p.parts_margin_h) if short else None
+    earliest_start = (
+        ctx.now + timedelta(hours=lead_h + p.parts_margin_h) if short and lead_h is not None else None
+    )
     window = ctx.next_window(
         r.asset_id, min_hours=p.job_hours, not_after=latest_start, not_before=earliest_start
     )
@@ -143,7 +147,9 @@ def evaluate(
         + (
             f"; the job orders {short} ({short * price:.2f}), here by "
             f"{earliest_start:%Y-%m-%d %H:%M} ({lead_h:g} h lead time + {p.parts_margin_h:g} h)."
-            if earliest_start
+            if earliest_start and lead_h is not None
+            else f"; the job orders {short} ({short * price:.2f}), lead time unknown."
+            if short
             else ", reserved for the job."
         )
     )
