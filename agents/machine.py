@@ -311,13 +311,17 @@ class MachineAgent:
             for key, value in features.items():
                 if key in self.condition:
                     self.recent.setdefault(key, deque(maxlen=_ANOMALY_WINDOW)).append(value)
+            # The anomaly describes the asset, not which sensors spoke this reading: every
+            # condition feature counts with its latest known median (a waveform captured every
+            # other reading would otherwise count every other reading: a score that alternates).
             z = self.baseline.z(
-                {k: small_median(self.recent[k]) for k in features if k in self.condition}
+                {k: small_median(v) for k, v in self.recent.items() if k in self.condition}
             )
             if z:
                 top = max(z.items(), key=lambda kv: abs(kv[1]))
                 anomaly = abs(top[1])
-            main_z = z.get(self.main) if self.main is not None else None
+            # The main feature's anomaly (it sets the status) is judged on its own readings only.
+            main_z = z.get(self.main) if self.main is not None and self.main in features else None
         drifts = []
         if self.baseline.ready and after_job and not check.out_of_order:
             drifts = self.drift.update(

@@ -299,6 +299,8 @@ class PlantBackend:
             currency=status.currency if status is not None else "",
             approval=status.state.value if status is not None else "",
             result=result,
+            window=status.context.window if status is not None else "",
+            window_moved=status.context.window_moved if status is not None else "",
             runs=tuple(await self._runs(workflow_id)),
             timeline=tuple(timeline),
         )

@@ -347,6 +347,7 @@ async def _approval_times(stack: Stack, workflow_id: str, run_id: str | None) ->
         "state": status.state.value,
         "subject": status.subject,
         "window": status.context.window,
+        "window_moved": status.context.window_moved,
         "opened_at": _iso(status.opened_at),
         "deadline": _iso(status.deadline),
         "votes": [{"user": v.user, "approve": v.approve, "at": _iso(v.at)} for v in status.votes],

@@ -119,14 +119,21 @@ class PolicyContext(Frozen):
         return value <= (clear_at if self.is_active(key) else fire_at)
 
     def next_window(
-        self, asset_id: str, *, min_hours: float, not_after: datetime | None = None
+        self,
+        asset_id: str,
+        *,
+        min_hours: float,
+        not_after: datetime | None = None,
+        not_before: datetime | None = None,
     ) -> PlannedWindow | None:
-        """Earliest planned window from now covering the asset, long enough, starting by ``not_after``."""
+        """Earliest planned window from now covering the asset, long enough, starting by
+        ``not_after`` and not before ``not_before`` (e.g. when the parts can be here)."""
         fitting = [
             w
             for w in self.planned_windows
             if w.covers(asset_id)
             and w.start >= self.now
+            and (not_before is None or w.start >= not_before)
             and w.duration_h >= min_hours
             and (not_after is None or w.start <= not_after)
         ]

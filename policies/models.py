@@ -128,6 +128,8 @@ class ScheduleMaintenance(ActionModel):
     duration_h: float = Field(gt=0)
     priority: Priority = Priority.P3
     latest_start: datetime | None = None  # from the RUL: the job must start before this
+    # from the parts: the job cannot start before the parts it orders can be here (None: in stock)
+    earliest_start: datetime | None = None
     parts: tuple[PartLine, ...] = ()
 
 

@@ -135,7 +135,8 @@ class ApprovalContext(Frozen):
     explanation: str = ""
     evidence: dict[str, Any] = Field(default_factory=dict)
     creates: str = ""  # what approving creates outside, in words ("PO-… to ACME: 4 x BRG-6205")
-    window: str = ""  # the planned window, in words
+    window: str = ""  # the planned window, in words (the current one, if it moved)
+    window_moved: str = ""  # why the window is not the one approved ("moved from …: the kit arrives …")
 
 
 class ApprovalRequest(Frozen):

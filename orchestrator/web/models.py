@@ -124,6 +124,8 @@ class WorkflowView(View):
     currency: str = ""
     approval: str = ""  # its approval state
     result: str = ""  # how it ended, in words ("rejected by ben — price too high")
+    window: str = ""  # a maintenance job's window as it stands (the one its work order carries)
+    window_moved: str = ""  # why it is not the window approved ("moved from …: the parts arrived …")
     runs: tuple[RunRef, ...] = ()  # every run of this id, newest first
     timeline: tuple[TimelineEntry, ...] = ()
 

@@ -5,6 +5,11 @@ margin); if none fits, it asks for an unplanned stop, which the plant manager mu
 bearing kit travels with the job: the maintenance workflow reserves it and orders what stock does
 not cover (one child part order, automatic below the cost limit). The policy proposes no order of
 its own: two owners of one need would order it twice.
+
+When stock lacks the kit, the job cannot start before the kit can be here: the policy plans the
+first window that starts after now + the kit's catalog lead time + ``parts_margin_h`` (time to
+approve, order and receive), and hands that bound to the workflow as ``earliest_start``, so the
+decision, the approval card and the CMMS work order name one window.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ class Params(BaseModel):
     kit_qty: int = Field(default=1, ge=1)
     kit_price: float = Field(default=180.0, ge=0)  # used when the catalog has no price
     kit_supplier: str = "bearings-direct"
+    # used when the catalog does not list the kit; None: unknown, so the window is not bounded by
+    # the parts (the maintenance workflow still moves the job if they come after its window)
+    kit_lead_time_h: float | None = Field(default=None, ge=0)
+    # a short kit: plan no earlier than its lead time plus this (approval, ordering, receiving)
+    parts_margin_h: float = Field(default=12.0, ge=0)
     accept_vibration_trend: bool = True  # a rising velocity trend behind the RUL counts as evidence
     evidence_keywords: tuple[str, ...] = (
         "bearing",
@@ -99,10 +109,18 @@ def evaluate(
         if r.rul is not None
         else None
     )
-    window = ctx.next_window(r.asset_id, min_hours=p.job_hours, not_after=latest_start)
     stock = ctx.stock.get(p.kit_sku, 0.0)
     kit = ctx.catalog.get(p.kit_sku)
     price = kit.unit_price if kit else p.kit_price
+    short = max(0, p.kit_qty - int(stock))
+    lead_h = kit.lead_time_days * 24.0 if kit else p.kit_lead_time_h
+    # A short kit: the job goes no earlier than the kit can be here (ordered after approval).
+    earliest_start = (
+        ctx.now + timedelta(hours=lead_h + p.parts_margin_h) if short and lead_h is not None else None
+    )
+    window = ctx.next_window(
+        r.asset_id, min_hours=p.job_hours, not_after=latest_start, not_before=earliest_start
+    )
     line = PartLine(sku=p.kit_sku, quantity=p.kit_qty, unit_price=price, description="bearing kit")
     facts = {
         "status": r.status.value,
@@ -115,6 +133,8 @@ def evaluate(
         "kit_stock": stock,
         "kit_needed": p.kit_qty,
         "kit_supplier": kit.supplier if kit else p.kit_supplier,
+        "kit_lead_time_h": lead_h,
+        "earliest_start": earliest_start.isoformat() if earliest_start else None,
         "thresholds": [threshold("rul_lower_h", r.rul.lower, p.rul_fire_h, "<=", "h")]
         if r.rul
         else [],
@@ -122,10 +142,16 @@ def evaluate(
     cites = (
         f"{r.asset_id} is {r.status.value} with {'; '.join(evidence) or 'an open bearing problem'}"
     )
-    short = max(0, p.kit_qty - int(stock))
     kit_words = (
         f" Bearing kit {p.kit_sku}: {stock:g} in stock, {p.kit_qty} needed"
-        + (f"; the job orders {short} ({short * price:.2f})." if short else ", reserved for the job.")
+        + (
+            f"; the job orders {short} ({short * price:.2f}), here by "
+            f"{earliest_start:%Y-%m-%d %H:%M} ({lead_h:g} h lead time + {p.parts_margin_h:g} h)."
+            if earliest_start and lead_h is not None
+            else f"; the job orders {short} ({short * price:.2f}), lead time unknown."
+            if short
+            else ", reserved for the job."
+        )
     )
     if r.rul is not None:
         cites += (
@@ -138,6 +164,7 @@ def evaluate(
             duration_h=p.job_hours,
             priority=Priority.P3,
             latest_start=latest_start,
+            earliest_start=earliest_start,
             parts=(line,),
         )
         text = (
@@ -155,9 +182,12 @@ def evaluate(
             duration_h=p.job_hours,
             priority=Priority.P2,
             latest_start=latest_start,
+            earliest_start=earliest_start,
             parts=(line,),
         )
         by = f"before {latest_start:%Y-%m-%d %H:%M}" if latest_start else "in the schedule"
+        if earliest_start is not None:
+            by = f"after the kit is here and {by}"
         text = f"{cites}: no planned window fits {by}; an unplanned stop is needed." + kit_words
         approval = ApprovalRequirement(
             roles=("plant_manager",),
@@ -180,10 +210,11 @@ def evaluate(
 
 POLICY = Policy(
     id="bearing-wear",
-    version="1.1.0",
+    version="1.2.0",
     owner="reliability-engineering",
     description="Amber machine with bearing-defect evidence and RUL below a threshold: maintenance "
-    "in the next planned window, carrying the bearing kit (its workflow orders what stock lacks).",
+    "in the next planned window the bearing kit can be here for (its workflow orders what stock "
+    "lacks).",
     params=Params,
     evaluate=evaluate,
     autonomy=Autonomy.APPROVE,

@@ -11,15 +11,24 @@ ASSET = "press-1"
 WINDOW = PlannedWindow(start=T0 + hours(40), end=T0 + hours(48), label="weekend stop")
 BPFO = ("outer race defect (BPFO 87.2 Hz, 6.1x background)",)
 CATALOG = {"BRG-KIT-6205": CatalogItem(sku="BRG-KIT-6205", supplier="skf-dist", unit_price=180.0)}
+# A kit two days away (catalog lead time 48 h; with the 12 h margin: here by T0 + 60 h).
+TWO_DAY_KIT = {"BRG-KIT-6205": CatalogItem(sku="BRG-KIT-6205", supplier="skf-dist", unit_price=180.0,
+                                       lead_time_days=2.0)}
+#: Before the kit can be here (WINDOW, T0 + 40 h) and after it (T0 + 64 h).
+AFTER_KIT = PlannedWindow(start=T0 + hours(64), end=T0 + hours(72), label="night")
 
 
-def ctx(stock: float = 2.0, windows: tuple[PlannedWindow, ...] = (WINDOW,)) -> PolicyContext:
+def ctx(
+    stock: float = 2.0,
+    windows: tuple[PlannedWindow, ...] = (WINDOW,),
+    catalog: dict[str, CatalogItem] = CATALOG,
+) -> PolicyContext:
     return PolicyContext(
         now=T0,
         site="plant-a",
         planned_windows=windows,
         stock={"BRG-KIT-6205": stock},
-        catalog=CATALOG,
+        catalog=catalog,
     )
 
 
@@ -40,6 +49,22 @@ CASES = [
         expect="fires",
         kinds=("schedule_maintenance",),
         forbidden_kinds=("order_parts",),
+    ),
+    Case(
+        "kit short: the window before the kit can be here is skipped, the one after it planned",
+        [report(ASSET, status=Status.AMBER, rul_h=300, findings=BPFO)],
+        ctx(stock=0, windows=(WINDOW, AFTER_KIT), catalog=TWO_DAY_KIT),
+        expect="fires",
+        kinds=("schedule_maintenance",),
+        forbidden_kinds=("order_parts",),
+        autonomy=Autonomy.APPROVE,
+    ),
+    Case(
+        "kit short and no window after its lead time before the RUL: an unplanned stop",
+        [report(ASSET, status=Status.AMBER, rul_h=300, findings=BPFO)],
+        ctx(stock=0, windows=(WINDOW,), catalog=TWO_DAY_KIT),
+        expect="fires",
+        kinds=("schedule_maintenance",),
     ),
     Case(
         "no window before the RUL: still fires, as an unplanned stop",

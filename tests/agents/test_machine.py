@@ -331,3 +331,30 @@ def test_a_generic_condition_indicator_is_trended_against_its_declared_limits() 
     assert reports[first_amber].rul is not None  # a rising trend comes with a remaining life
     last = reports[-1]
     assert last.indicator("ci").value > 20 and last.rul is not None and last.rul.value == 0
+
+
+def test_health_score_holds_steady_when_a_waveform_comes_every_other_reading() -> None:
+    """The sample plant's mill 1: scalars every hour, the ``spindle_acc`` waveform every other
+    hour. Once the bearing's envelope features depart from the baseline, the score describes the
+    asset, not which sensors spoke: a scalar-only hour keeps the waveform features' anomaly (their
+    latest known median) instead of jumping back to a healthy score."""
+    from agents.simulator.machine_twin import MachineTwin
+
+    twin = MachineTwin(1, step_h=1.0, waveform_every_h=2.0)
+    agent = MachineAgent(twin.asset)
+    rows = []
+    for reading in twin.readings():
+        report = agent.assess(reading)
+        rows.append((bool(reading.waveforms), report.health_score, report.anomaly_score))
+    assert any(w for w, _, _ in rows) and not all(w for w, _, _ in rows)  # they alternate
+    # Pairs of a waveform hour and the scalar-only hour after it, while the waveform anomaly is
+    # large (the envelope features far above baseline): the two hours score alike.
+    pairs = [
+        (rows[i], rows[i + 1])
+        for i in range(len(rows) - 1)
+        if rows[i][0] and not rows[i + 1][0] and (rows[i][2] or 0.0) > 20.0
+    ]
+    assert len(pairs) >= 10, len(pairs)
+    for (_, wave_score, wave_anomaly), (_, scalar_score, scalar_anomaly) in pairs:
+        assert scalar_anomaly is not None and scalar_anomaly >= 0.5 * wave_anomaly
+        assert abs(wave_score - scalar_score) < 0.1, (wave_score, scalar_score)

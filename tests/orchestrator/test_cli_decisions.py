@@ -126,7 +126,7 @@ def test_explain_a_recorded_backtest_decision(tmp_path: Path) -> None:
         if d["action"] == "schedule_maintenance"
     )
     text = autoops("decisions", "explain", maint["decision_id"], state=state).stdout
-    assert "bearing-wear version 1.1.0" in text and "outcome:     shadow" in text
+    assert "bearing-wear version 1.2.0" in text and "outcome:     shadow" in text
     assert "rul_lower_h = " in text and "<= 400 h" in text
     assert "roles maintenance_lead" in text
 

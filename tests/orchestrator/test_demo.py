@@ -112,16 +112,28 @@ def _in_one_clock(summary: dict) -> None:
     assert {"started", "closed", "opened", "created_at", "completed_at"} <= kinds, kinds
     assert any(" by " in what for what, _ in checked)  # approvals were timed in plant time too
 
-    # The bearing job's card: one window, the one its decision planned.
+    # The bearing job: one window from decision to CMMS. The policy planned the first window the
+    # kit (0 in stock, 48 h lead time) can make; the card shows it, unmoved; the work order has it.
     site = summary["site"]
     planned = {p["decision_id"]: p["window_start"] for p in summary["planned_windows"]}
     jobs = [w for w in summary["workflows"] if w["id"] == f"maint:{site}:mill-1" and w.get("approval")]
     assert jobs, [w["id"] for w in summary["workflows"]]
+    work_orders = {wo["external_ref"]: wo for wo in summary["cmms_work_orders"]}
+    assert any(job["status"] == "completed" for job in jobs), jobs
     for job in jobs:
         window = datetime.fromisoformat(planned[job["decision_id"]])
         card = job["approval"]
         assert f"{window:%Y-%m-%d %H:%M}" in card["subject"], (card["subject"], window)
         assert f"{window:%a %Y-%m-%d %H:%M}" in card["window"] and "(plant time)" in card["window"], card
+        assert card["window_moved"] == "", card  # planned after the kit: nothing had to move
+        if job["status"] == "completed":  # the run that did the job: its work order, its window
+            [wo] = [w for ref, w in work_orders.items() if ref.split("~", 1)[0] == job["id"]]
+            assert datetime.fromisoformat(wo["window_start"]) == window, (wo, window)
+            # ... a window the kit it ordered made: delivered before the window started
+            kits = [o for o in summary["supplier_orders"] if ":BK-6205:mill-1-" in (o["po_number"] or "")]
+            shipped = [datetime.fromisoformat(o["shipped_at"]) for o in kits if o.get("shipped_at")]
+            print(f"bearing job: decision/card/CMMS window {window}, kit shipped {shipped}")
+            assert shipped and max(shipped) <= window, (shipped, window)
     # The partners ran on the plant's clock: an order was delivered its lead time after it was
     # confirmed (days of plant time), not seconds.
     shipped = [o for o in summary["supplier_orders"] if o.get("shipped_at") and o.get("confirmed_at")]

@@ -12,13 +12,16 @@ from agents.machine import MachineAgent
 from agents.models import HealthReport
 from agents.simulator.machine_twin import FLATLINE_FAULTS, MachineTwin
 from policies.backtest import WindowPlan, machine_context, machine_reports, run_backtest
-from policies.base import MachineInfo, PolicyContext
+from policies.base import CatalogItem, MachineInfo, PolicyContext
 from policies.loader import load_all
 from policies.models import DecisionOutcome
 from tests.policies.helpers import write_twin_history
 
 POLICIES = [pf.loaded for pf in load_all()]
 PLAN = WindowPlan(every_h=24.0, window_h=6.0, first_window_hour=22.0)
+# The kit is out of stock at a local distributor (12 h): the job's window must be one it can make.
+# (With a lead time of days the twin's ~60 h RUL lower bound leaves no planned window: a stop.)
+KIT = CatalogItem(sku="BRG-KIT-6205", supplier="skf-dist", unit_price=180.0, lead_time_days=0.5)
 
 
 def twin_context(report: HealthReport) -> PolicyContext:
@@ -27,6 +30,7 @@ def twin_context(report: HealthReport) -> PolicyContext:
         site="plant-a",
         planned_windows=PLAN.windows(report.time),
         stock={"BRG-KIT-6205": 0},
+        catalog={"BRG-KIT-6205": KIT},
         machines={
             "mill-1": MachineInfo(
                 asset_id="mill-1",
@@ -64,6 +68,10 @@ def test_bearing_wear_backtest_proposes_maintenance_once_in_a_planned_window(see
     assert start is not None and start < failure
     window = datetime.fromisoformat(window_start)
     assert d.time <= window and window + timedelta(hours=d.proposed.action.duration_h) < failure
+    # ... and not before the kit can be here (its lead time plus the policy's margin)
+    earliest = d.proposed.action.earliest_start
+    assert earliest is not None and earliest >= d.time + timedelta(days=KIT.lead_time_days)
+    assert window >= earliest
     assert "planned window" in d.explanation
     # the kit is short: it travels with the job (whose workflow orders it), never a second order
     assert [line.sku for line in d.proposed.action.parts] == ["BRG-KIT-6205"]

@@ -90,6 +90,51 @@ def test_bearing_wear_maintenance_lands_in_the_planned_window_before_the_rul() -
     assert d.proposed.approval.roles == ("maintenance_lead",)
 
 
+def test_bearing_wear_with_the_kit_short_plans_the_first_window_after_the_kit_can_be_here() -> None:
+    """Issue 13: the job's window is one the kit can make. 0 in stock, a 2-day catalog lead time
+    and the 12 h margin: the kit can be here at +60 h; the nights at +10, +34 and +58 h are
+    skipped, the one at +82 h is planned, and the workflow gets that bound as ``earliest_start``."""
+    from policies.base import CatalogItem
+
+    nights = tuple(
+        PlannedWindow(start=T0 + timedelta(hours=10 + 24 * n), end=T0 + timedelta(hours=14 + 24 * n), label="night")
+        for n in range(6)
+    )
+    kit = CatalogItem(sku="BRG-KIT-6205", supplier="skf", unit_price=420.0, lead_time_days=2.0)
+    amber = report("mill-1", status=Status.AMBER, rul_h=400.0, findings=("outer race defect (BPFO)",))
+    [d] = PolicyEngine([BY_ID["bearing-wear"].loaded]).process(
+        [amber],
+        PolicyContext(now=T0, site="plant-a", planned_windows=nights, stock={"BRG-KIT-6205": 0},
+                      catalog={"BRG-KIT-6205": kit}),
+    )
+    assert d.outcome is DecisionOutcome.PROPOSED
+    assert d.policy_version == "1.2.0"
+    action = d.proposed.action
+    assert action.earliest_start == T0 + timedelta(hours=60)
+    assert d.input_values["earliest_start"] == action.earliest_start.isoformat()
+    assert d.input_values["window_start"] == nights[3].start.isoformat()  # +82 h
+    assert f"{nights[3].start:%Y-%m-%d %H:%M}" in d.explanation
+    assert f"here by {action.earliest_start:%Y-%m-%d %H:%M}" in d.explanation
+    # the same workflow rule picks the same window from the MES's list
+    from workflows.maintenance.planning import pick_window
+    from workflows.models import Window
+
+    picked = pick_window(
+        [Window(start=w.start, end=w.end, name=w.label) for w in nights],
+        duration_h=action.duration_h, now=T0, latest_start=action.latest_start,
+        earliest_start=action.earliest_start,
+    )
+    assert picked is not None and picked.start == nights[3].start
+    # in stock: no bound, the first night that fits
+    [d] = PolicyEngine([BY_ID["bearing-wear"].loaded]).process(
+        [amber],
+        PolicyContext(now=T0, site="plant-a", planned_windows=nights, stock={"BRG-KIT-6205": 2},
+                      catalog={"BRG-KIT-6205": kit}),
+    )
+    assert d.proposed.action.earliest_start is None
+    assert d.input_values["window_start"] == nights[0].start.isoformat()
+
+
 def test_reroute_moves_work_only_off_a_degraded_bottleneck() -> None:
     machines = {
         "cnc-3": MachineInfo(

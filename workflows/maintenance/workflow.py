@@ -9,7 +9,7 @@ from the input (``workflows/clock.py``).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -67,6 +67,7 @@ class MaintenanceWorkflow(ApprovalGated):
         self.completion: WorkOrderCompletion | None = None
         self.health: HealthConfirmation | None = None
         self.child_orders: list[str] = []
+        self.window_moved = ""  # why the window is not the one first planned (shown on the card)
 
     @workflow.signal(name="work_order_completed")
     def work_order_completed(self, completion: WorkOrderCompletion) -> None:
@@ -129,9 +130,13 @@ class MaintenanceWorkflow(ApprovalGated):
         if approve_first and check.missing and not await self._order_missing(inp, check, subject, roles):
             return self._result(inp, MaintenanceStatus.ABANDONED, "parts could not be ordered")
         # Waiting for people or parts may have eaten the window: plan again from now.
-        if self.window is None or self.window.start < await self.plant_now():
+        planned = self.window
+        now = await self.plant_now() if planned is not None else None
+        if planned is None or now is None or planned.start < now:
             if not await self._plan_window(inp, subject, roles):
                 return self._result(inp, MaintenanceStatus.ABANDONED, "no planned window left")
+            if planned is not None and now is not None and self.window != planned:
+                await self._window_moved(planned, now, check, subject, roles)
 
         assert self.window is not None
         ok, created = await call_partner(
@@ -160,6 +165,34 @@ class MaintenanceWorkflow(ApprovalGated):
                 retry_policy=_LOCAL,
             )
         return await self._confirm_health(inp, subject, roles)
+
+    def _words(self, window: Window) -> str:
+        return f"{window.name}: {window.start:%a %Y-%m-%d %H:%M}–{window.end:%H:%M} ({self.clock.label})"
+
+    async def _window_moved(
+        self, planned: Window, now: datetime, check: StockCheck,
+        subject: str, roles: tuple[str, ...],
+    ) -> None:
+        """The job moved from the window on its card: the card and the page now show the window
+        the CMMS gets, with why it moved; the approvers are told (new runs only)."""
+        assert self.window is not None
+        if check.missing and self.child_orders:
+            kit = ", ".join(f"{line.quantity} × {line.sku}" for line in check.missing)
+            why = f"the parts ({kit}) arrived {now:%Y-%m-%d %H:%M}, after that window began"
+        else:
+            why = f"that window had begun by {now:%Y-%m-%d %H:%M}, before the job could go"
+        self.window_moved = f"moved from {self._words(planned)}: {why}"
+        request = self.gate.request
+        if request is not None:  # the card shows the window the work order will carry
+            self.gate.request = request.model_copy(update={
+                "subject": f"{subject} in {self.window.name} {self.window.start:%Y-%m-%d %H:%M}",
+                "context": request.context.model_copy(
+                    update={"window": self._words(self.window), "window_moved": self.window_moved}
+                ),
+            })
+        workflow.set_current_details(f"Window {self._words(self.window)}; {self.window_moved}")
+        if workflow.patched("maintenance-window-moved-notice"):
+            await self.notify(roles, subject, f"{subject} now in {self._words(self.window)} ({self.window_moved})")
 
     async def _approve(self, inp: MaintenanceInput, check: StockCheck, subject: str) -> MaintenanceStatus | None:
         """The job's approval gate; None when it may go on, else how it ended. The amount is the
@@ -193,8 +226,7 @@ class MaintenanceWorkflow(ApprovalGated):
                     priority=action.priority.value, decision_id=inp.decision_id,
                     explanation=inp.explanation, evidence=inp.evidence,
                     creates=creates,
-                    window=f"{self.window.name}: {self.window.start:%a %Y-%m-%d %H:%M}"
-                    f"–{self.window.end:%H:%M} ({self.clock.label})",
+                    window=self._words(self.window),
                 ),
             )
         )
@@ -215,7 +247,10 @@ class MaintenanceWorkflow(ApprovalGated):
             )
             if not ok:
                 return False
-            self.window = pick_window(windows, duration_h=action.duration_h, now=now, latest_start=action.latest_start)
+            self.window = pick_window(
+                windows, duration_h=action.duration_h, now=now,
+                latest_start=action.latest_start, earliest_start=action.earliest_start,
+            )
             if self.window is not None:
                 return True
             limit = f" starting before {action.latest_start:%Y-%m-%d %H:%M}" if action.latest_start else ""
