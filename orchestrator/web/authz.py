@@ -83,31 +83,41 @@ def check_vote(
     return role, limit
 
 
+def _answering_role(
+    user: User, item: ApprovalItem, *, comment: str, state: str, not_state: str, not_role: str,
+    no_comment: str, what: str, log: bool,
+) -> str:
+    """The first of ``user``'s roles the item was sent to, when the item is in ``state`` and the
+    comment says something; else ``Refused`` (logged to the audit trail as ``what`` refused)."""
+    try:
+        too_long = comment_too_long(comment)
+        if too_long:
+            raise Refused(too_long)
+        if item.state != state:
+            raise Refused(f"this is {item.state}, {not_state}")
+        roles = [role for role in user.roles if role in item.roles]
+        if not roles:
+            raise Refused(f"your roles ({', '.join(user.roles)}) {not_role}: {', '.join(item.roles) or 'nobody'}")
+        if not comment.strip():
+            raise Refused(no_comment)
+    except Refused as exc:
+        if log:
+            audit.warning("%s refused: user=%s approval=%s reason=%s", what, user.name, item.id, exc)
+        raise
+    return roles[0]
+
+
 def check_resolve(
     config: PlantConfig, user: User, item: ApprovalItem, *, comment: str, log: bool = True
 ) -> str:
     """The role in which ``user`` may answer an ``attention`` item (retry / cancel), or raise
     ``Refused``. Any role the item was sent to may answer; no limit applies (nothing new is bought:
     the step that failed is tried again, or the workflow stops)."""
-    try:
-        too_long = comment_too_long(comment)
-        if too_long:
-            raise Refused(too_long)
-        if item.state != "attention":
-            raise Refused(f"this is {item.state}, not waiting for an answer to a failure")
-        roles = [role for role in user.roles if role in item.roles]
-        if not roles:
-            raise Refused(
-                f"your roles ({', '.join(user.roles)}) may not answer this; it needs one of: "
-                f"{', '.join(item.roles) or 'nobody'}"
-            )
-        if not comment.strip():
-            raise Refused("say why in the comment: retrying or cancelling is recorded with it")
-    except Refused as exc:
-        if log:
-            audit.warning("resolve refused: user=%s approval=%s reason=%s", user.name, item.id, exc)
-        raise
-    return roles[0]
+    return _answering_role(
+        user, item, comment=comment, state="attention", not_state="not waiting for an answer to a failure",
+        not_role="may not answer this; it needs one of",
+        no_comment="say why in the comment: retrying or cancelling is recorded with it", what="resolve", log=log,
+    )
 
 
 def check_close(
@@ -116,25 +126,11 @@ def check_close(
     """The role in which ``user`` may close a ``review`` item, or raise ``Refused``. A review goes
     to the role that owns the asset; any holder of that role may close it, with a comment (no
     approval limit applies: closing buys nothing)."""
-    try:
-        too_long = comment_too_long(comment)
-        if too_long:
-            raise Refused(too_long)
-        if item.state != "review":
-            raise Refused(f"this is {item.state}, not a review to close")
-        roles = [role for role in user.roles if role in item.roles]
-        if not roles:
-            raise Refused(
-                f"your roles ({', '.join(user.roles)}) may not close this review; it is for: "
-                f"{', '.join(item.roles) or 'nobody'}"
-            )
-        if not comment.strip():
-            raise Refused("say what you found or did in the comment: a review is closed with one")
-    except Refused as exc:
-        if log:
-            audit.warning("close refused: user=%s approval=%s reason=%s", user.name, item.id, exc)
-        raise
-    return roles[0]
+    return _answering_role(
+        user, item, comment=comment, state="review", not_state="not a review to close",
+        not_role="may not close this review; it is for",
+        no_comment="say what you found or did in the comment: a review is closed with one", what="close", log=log,
+    )
 
 
 def can_act(config: PlantConfig, user: User, item: ApprovalItem) -> str | None:

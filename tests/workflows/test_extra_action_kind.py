@@ -136,41 +136,18 @@ def calibration_policy() -> LoadedPolicy:
     return LoadedPolicy(policy=policy, source_hash="0" * 64, path="")
 
 
-class ReportFleet:
-    """The agents, as the loop sees them (``orchestrator.collaborators.Fleet``): one report per reading."""
+def _pressure_report(reading: Reading) -> HealthReport:
+    """The gauge's report: amber once its drift reaches 0.5 bar."""
+    from agents.models import Status
+    from policies.testing import report
 
-    def __init__(self) -> None:
-        self.latest: dict[str, HealthReport] = {}
-
-    def ingest(self, readings: Sequence[Reading]) -> list[HealthReport]:
-        from agents.models import Status
-        from policies.testing import report
-
-        out = []
-        for reading in readings:
-            drift = float(reading.values["pressure_drift"])
-            out.append(
-                report(
-                    reading.asset_id,
-                    time=reading.time,
-                    status=Status.AMBER if drift >= 0.5 else Status.GREEN,
-                    indicators={"pressure_drift": (drift, "bar")},
-                )
-            )
-        self.latest.update({r.asset_id: r for r in out})
-        return out
-
-    def maintenance_done(self, asset_id: str, time: datetime) -> bool:
-        return False
-
-    def latest_of(self, asset_id: str) -> HealthReport | None:
-        return self.latest.get(asset_id)
-
-    def checkpoint(self) -> int:
-        return 0
-
-    def stop(self) -> None:
-        pass
+    drift = float(reading.values["pressure_drift"])
+    return report(
+        reading.asset_id,
+        time=reading.time,
+        status=Status.AMBER if drift >= 0.5 else Status.GREEN,
+        indicators={"pressure_drift": (drift, "bar")},
+    )
 
 
 # --------------------------------------------------------------------------- the test
@@ -193,6 +170,7 @@ async def test_a_kind_registered_here_is_started_by_the_loop_and_shown_in_the_ui
     from policies.store import DecisionStore
     from tests.orchestrator.test_web import client_for, sign_in
     from tests.workflows.conftest import unique
+    from tests.workflows.report_fleet import ReportFleet
     from workflows.worker import WorkerDeps, build_worker
 
     assert "calibrate_gauge" in KINDS and KINDS.label_of("cal:x:y:z") == "gauge calibration"
@@ -207,7 +185,7 @@ async def test_a_kind_registered_here_is_started_by_the_loop_and_shown_in_the_ui
     orch = Orchestrator(
         config,
         client=stack.client,
-        fleet=ReportFleet(),
+        fleet=ReportFleet(_pressure_report),
         engine=PolicyEngine([calibration_policy()]),
         store=DecisionStore(state=tmp_path),
         progress=Progress(sim_start=now),

@@ -17,7 +17,7 @@ session's Temporal dev server.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from policies.store import DecisionStore
 from policies.testing import report
 from tests.orchestrator.test_web import client_for, sign_in
 from tests.workflows.conftest import Stack, unique
+from tests.workflows.report_fleet import ReportFleet
 from workflows.worker import WorkerDeps, build_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -54,31 +55,6 @@ class ClockedOrchestrator(Orchestrator):
     @property
     def now(self) -> datetime:
         return self.plant_time
-
-
-class ReportFleet:
-    """The agents as the loop sees them: each reading becomes the report ``make`` builds."""
-
-    def __init__(self, make: Callable[[Reading], HealthReport]) -> None:
-        self.make = make
-        self.latest: dict[str, HealthReport] = {}
-
-    def ingest(self, readings: Sequence[Reading]) -> list[HealthReport]:
-        out = [self.make(r) for r in readings]
-        self.latest.update({r.asset_id: r for r in out})
-        return out
-
-    def maintenance_done(self, asset_id: str, time: datetime) -> bool:
-        return False
-
-    def latest_of(self, asset_id: str) -> HealthReport | None:
-        return self.latest.get(asset_id)
-
-    def checkpoint(self) -> int:
-        return 0
-
-    def stop(self) -> None:
-        pass
 
 
 def _plant(state_dir: Path, site: str, owners: dict[str, Any]) -> PlantConfig:
