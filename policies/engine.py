@@ -274,8 +274,14 @@ class PolicyEngine:
                         asset,
                         machine.line if machine else "",
                     )
+                    # A fired problem whose workflow has ended (cool-down over) is judged afresh:
+                    # at the fire threshold, not inside its hysteresis band. Its order was
+                    # received or rejected; only a problem that is still there starts another.
                     active = frozenset(
-                        k[2] for k in self._by_pair.get(pair, ()) if self._keys[k].fired
+                        k[2]
+                        for k in self._by_pair.get(pair, ())
+                        if self._keys[k].fired
+                        and not (self._keys[k].owned and self._unowned(policy, k[2], ctx))
                     )
                     proposals = policy.evaluate(
                         [report], ctx.model_copy(update={"active_keys": active}), params

@@ -93,6 +93,26 @@ def test_a_problem_whose_action_ended_is_proposed_again_after_the_cool_down() ->
     assert out == [(0, "proposed"), (61, "proposed")]
 
 
+def test_after_its_workflow_ended_a_problem_is_judged_at_the_fire_threshold_not_the_clear_band() -> None:
+    """An order received leaves the stock inside the hysteresis band (above the fire level, not
+    yet past the clear level): that is no shortage, so no second order. Only when the value
+    crosses the fire threshold again is the problem proposed anew."""
+    engine = PolicyEngine([threshold_policy(fire=7.0, clear=5.0, cooldown=timedelta(minutes=60))])
+    key = {"wo:m-1"}
+    plays = [  # minute, velocity, workflow open for the key?
+        (0, 9.0, False),  # fires; the loop starts its workflow
+        (5, 9.0, True), (30, 6.0, True),  # open; the value drops into the band (5 < v < 7)
+        (40, 6.0, False),  # the workflow ended
+        (61, 6.0, False), (120, 6.5, False),  # cool-down over, still in the band: nothing
+        (130, 7.5, False),  # above the fire threshold again: a new problem, proposed
+    ]
+    out = []
+    for i, (minute, value, is_open) in enumerate(plays):
+        ctx = ctx_at(minute, open_keys=frozenset(key if is_open else ()))
+        out += [(minute, d.outcome.value) for d in engine.process([vib("m-1", minute, value, seq=i)], ctx)]
+    assert out == [(0, "proposed"), (130, "proposed")]
+
+
 def test_without_a_workflow_ever_open_a_persisting_problem_is_proposed_once() -> None:
     # A backtest (no workflows at all) or a flag that starts none: one proposal per episode.
     engine = PolicyEngine([threshold_policy(cooldown=timedelta(minutes=60))])
