@@ -265,6 +265,7 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
                 "decision_id": entry.decision_id,
                 "asset_id": entry.asset_id,
                 "started_at": _iso(entry.started_at),
+                "run_id": description.run_id,
             }
         )
     # Child part orders (started by maintenance workflows) are workflows too.
@@ -273,13 +274,15 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
         if wf.id not in ours:
             workflows.append(
                 {"id": wf.id, "type": PART_ORDER.kind, "status": wf.status.name.lower() if wf.status else "",
-                 "decision_id": None, "asset_id": None, "child": True}
+                 "decision_id": None, "asset_id": None, "child": True, "run_id": wf.run_id}
             )
     # Each run's own card: a later run of the same id (the next bearing) is another job.
     runs = {(r.workflow_id, d.decision_id): r.run_id for d in decisions for r in d.results}
     for w in workflows:
-        w["run_id"] = runs.get((w["id"], w["decision_id"]))
+        w["run_id"] = runs.get((w["id"], w["decision_id"])) or w.get("run_id")
         w["approval"] = await _approval_times(stack, w["id"], w["run_id"])
+        if w["run_id"]:  # its start as the pages show it: Temporal's wall time read in plant time
+            w["page_started_at"] = await _page_start(stack, w["id"], w["run_id"])
     orders, work_orders, ledger_errors = await _ledgers(stack)
     po_counts = Counter(o.get("po_number") for o in orders if o.get("po_number"))
     wo_counts = Counter(w.get("external_ref") for w in work_orders if w.get("external_ref"))
@@ -330,6 +333,17 @@ async def summarize(stack: Stack, timeline: Timeline, approver: ScriptedApprover
 
 def _iso(t: Any) -> str | None:
     return t.isoformat() if t is not None else None
+
+
+async def _page_start(stack: Stack, workflow_id: str, run_id: str) -> str | None:
+    """When the workflow page says this run started (``PlantBackend`` reads Temporal's start time
+    through the plant clock's marks the same way)."""
+    try:
+        description = await stack.services.client.get_workflow_handle(workflow_id, run_id=run_id).describe()
+    except Exception as exc:  # noqa: BLE001  the summary notes what it could not read
+        log.warning("summary: %s run %s not described: %s", workflow_id, run_id, exc)
+        return None
+    return _iso(stack.orchestrator.clock.plant_at(description.start_time))
 
 
 async def _approval_times(stack: Stack, workflow_id: str, run_id: str | None) -> dict[str, Any] | None:

@@ -206,6 +206,9 @@ class Orchestrator:
         """Sense -> decide -> act for one tick (readings from the simulation unless given)."""
         tick_start = self.now
         delivered, readings = await self._sense(readings)
+        # The plant clock moved with the twin: mark it before anything this tick starts, so a
+        # workflow started now reads back as started in this plant hour, not the previous one.
+        self.clock.mark()
         if self.partition.count > 1:  # the simulation plays the whole plant: keep our assets'
             readings = [r for r in readings if self.partition.owns(r.asset_id)]
         reports = await asyncio.to_thread(self.fleet.ingest, list(readings)) if readings else []

@@ -88,6 +88,8 @@ def _in_one_clock(summary: dict) -> None:
 
     for w in summary["workflows"]:
         inside(f"{w['id']} started", w.get("started_at"))
+        if w.get("started_at") and w.get("page_started_at"):  # the page reads the same plant hour
+            assert w["page_started_at"] == w["started_at"], w
         inside(f"{w['id']} closed", w.get("closed_at"))
         card = w.get("approval") or {}
         inside(f"{w['id']} approval opened", card.get("opened_at"))
