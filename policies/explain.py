@@ -65,4 +65,11 @@ def explain(decision: Decision) -> str:
         lines.append(f"    {key} = {_fmt(d.parameters[key])}")
     if d.trace_id or d.workflow_id:
         lines.append(f"  trace: {d.trace_id or '-'}  workflow: {d.workflow_id or '-'}")
+    if d.results:
+        lines.append("  how it ended (each run it started):")
+        for r in d.results:
+            when = f"{r.time.isoformat()}  " if r.time else ""
+            lines.append(f"    {when}{r.workflow_id}{' run ' + r.run_id[:8] if r.run_id else ''}: {r.summary()}")
+    elif d.proposed is not None and d.workflow_id:
+        lines.append("  how it ended: still running")
     return "\n".join(lines)

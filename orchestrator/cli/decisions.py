@@ -49,9 +49,11 @@ def list_decisions(
         return
     for d in found:
         action = d.proposed.action.kind if d.proposed else "-"
+        # The decision's own outcome (proposed, suppressed, ...) and how what it started ended.
+        ended = f"  -> {d.results[-1].summary()}" if d.results else ("  -> running" if d.workflow_id else "")
         typer.echo(
             f"{d.decision_id}  {d.time.isoformat()}  {d.policy_id}@{d.policy_version}  "
-            f"{d.asset_id or '-'}  {d.outcome.value}  {action}"
+            f"{d.asset_id or '-'}  {d.outcome.value}  {action}{ended}"
         )
 
 

@@ -135,3 +135,28 @@ def test_explain_an_unknown_id_fails_with_a_hint(tmp_path: Path) -> None:
     out = autoops("decisions", "explain", "d-does-not-exist", state=tmp_path)
     assert out.returncode == 2
     assert "no decision 'd-does-not-exist'" in out.stderr and "autoops decisions list" in out.stderr
+
+
+def test_list_and_explain_say_how_what_a_decision_started_ended(tmp_path: Path, logged: list[Decision]) -> None:
+    """Issue 13: the decision log carries the final outcome of what it started, in the CLI too."""
+    from datetime import UTC, datetime
+
+    from policies.models import ActionResult
+
+    order = next(d for d in logged if d.policy_id == "material-shortage")
+    vib = next(d for d in logged if d.policy_id == "vibration-p1")
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with DecisionStore(state=tmp_path) as store:
+        store.link(order.decision_id, now=now, workflow_id="po:plant-a:SKU-STEEL-42:1")
+        store.link(vib.decision_id, now=now, workflow_id="wo:plant-a:mill-2:1")
+        store.record_result(order.decision_id, ActionResult(
+            workflow_id="po:plant-a:SKU-STEEL-42:1", run_id="0f3c2a1b9d", ended="rejected",
+            by=("ben",), reason="price too high", time=now,
+        ))
+    lines = autoops("decisions", "list", state=tmp_path).stdout.splitlines()
+    assert any("material-shortage" in line and "-> rejected by ben — price too high" in line for line in lines), lines
+    assert any("vibration-p1" in line and "-> running" in line for line in lines), lines
+    text = autoops("decisions", "explain", order.decision_id, state=tmp_path).stdout
+    assert "how it ended (each run it started):" in text
+    assert "po:plant-a:SKU-STEEL-42:1 run 0f3c2a1b: rejected by ben — price too high" in text
+    assert "how it ended: still running" in autoops("decisions", "explain", vib.decision_id, state=tmp_path).stdout
