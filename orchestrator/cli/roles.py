@@ -12,7 +12,7 @@ import typer
 from orchestrator.cli.app import app
 from orchestrator.cli.demo import _exit, _logging
 
-CONFIG_HELP = "plant file (TOML); every role needs [temporal] address, see README: running the roles"
+CONFIG_HELP = "plant file (TOML); every role needs [temporal] address, see README: The roles as separate processes"
 
 
 def _serve(config: Path, verbose: bool, role: str, body: Callable[..., Awaitable[None]], **kwargs: object) -> None:
