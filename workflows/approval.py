@@ -146,11 +146,19 @@ class ApprovalGate:
             self.reason = "approved by " + ", ".join(v.user for v in self.votes if v.approve)
 
     def escalate(self, now: datetime, reason: str = "") -> Escalation | None:
-        """Widen the approvers to the next tier; ``None`` when there is no higher tier left."""
+        """Widen the approvers to the next tier; ``None`` when there is no higher tier left (the
+        escalation is still recorded, with its reason, so an escalated card says why)."""
+        current = self.tiers[self.tier_index]
         if self.tier_index + 1 >= len(self.tiers):
             self.deadline_at = None
+            self.escalations.append(
+                Escalation(
+                    at=now, from_tier=current.name, to_tier=current.name, roles=self.roles,
+                    reason=(reason or f"no decision within {current.deadline_s:g} s")
+                    + f"; no higher tier: still waiting for {', '.join(self.roles)}",
+                )
+            )
             return None
-        current = self.tiers[self.tier_index]
         self.tier_index += 1
         nxt = self.tiers[self.tier_index]
         self.roles = self.roles + tuple(r for r in nxt.roles if r not in self.roles)

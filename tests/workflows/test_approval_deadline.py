@@ -70,7 +70,10 @@ async def test_deadline_escalates_and_never_approves() -> None:
             status = await handle.query(PartOrderWorkflow.approval)
             assert status.state == ApprovalState.ESCALATED
             assert status.votes == ()
-            assert [e.to_tier for e in status.escalations] == ["manager"]
+            # lead -> manager, then the manager's deadline passed with no higher tier: recorded
+            # too, so the escalated card says why it still waits
+            assert [(e.from_tier, e.to_tier) for e in status.escalations] == [("lead", "manager"), ("manager", "manager")]
+            assert "no higher tier: still waiting for" in status.escalations[-1].reason
             assert "plant_manager" in status.roles and "maintenance_lead" in status.roles
             assert any("escalated from lead to manager" in n.message for n in notes)
             assert any("no higher tier" in n.message for n in notes)
