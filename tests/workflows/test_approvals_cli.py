@@ -114,7 +114,7 @@ async def test_web_backend_view_and_vote_with_the_approvers_own_limit(stack: Sta
 
     item = await eventually(shown)
     assert item.kind == "part_order" and item.amount == 760.0 and item.roles == ("buyer",)
-    assert item.creates.startswith("PO-plant1:BRG-6308-ZZ:") and item.creates.endswith("to reference: 20 x BRG-6308-ZZ")
+    assert item.creates.startswith("purchase order PO-plant1:BRG-6308-ZZ:") and item.creates.endswith("to reference: 20 × BRG-6308-ZZ")
     assert item.explanation == "bearing stock at 1 week cover"
     assert item.deadline is not None and item.requested_at is not None and item.deadline > item.requested_at
 

@@ -98,8 +98,12 @@ class PartOrderWorkflow(ApprovalGated):
                     context=ApprovalContext(
                         kind="part_order", site=inp.site, asset_id=inp.asset_id,
                         decision_id=inp.decision_id, explanation=inp.explanation, evidence=inp.evidence,
-                        creates=f"{self.po_number} to {order.supplier}: "
-                        + ", ".join(f"{line.quantity} x {line.sku}" for line in order.lines),
+                        creates=f"purchase order {self.po_number} to {order.supplier}: "
+                        + ", ".join(
+                            f"{line.quantity:,} × {line.description or line.sku}"
+                            + (f" ({line.sku})" if line.description else "")
+                            for line in order.lines
+                        ),
                     ),
                 )
             )
