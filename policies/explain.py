@@ -69,7 +69,9 @@ def explain(decision: Decision) -> str:
         lines.append("  how it ended (each run it started):")
         for r in d.results:
             when = f"{r.time.isoformat()}  " if r.time else ""
-            lines.append(f"    {when}{r.workflow_id}{' run ' + r.run_id[:8] if r.run_id else ''}: {r.summary()}")
+            # The run's tag as PO numbers carry it (the random end of Temporal's run id).
+            tag = r.run_id.replace("-", "")[-8:]
+            lines.append(f"    {when}{r.workflow_id}{' run ' + tag if tag else ''}: {r.summary()}")
     elif d.proposed is not None and d.workflow_id:
         lines.append("  how it ended: still running")
     return "\n".join(lines)

@@ -158,5 +158,5 @@ def test_list_and_explain_say_how_what_a_decision_started_ended(tmp_path: Path, 
     assert any("vibration-p1" in line and "-> running" in line for line in lines), lines
     text = autoops("decisions", "explain", order.decision_id, state=tmp_path).stdout
     assert "how it ended (each run it started):" in text
-    assert "po:plant-a:SKU-STEEL-42:1 run 0f3c2a1b: rejected by ben — price too high" in text
+    assert "po:plant-a:SKU-STEEL-42:1 run 3c2a1b9d: rejected by ben — price too high" in text  # the PO's run tag
     assert "how it ended: still running" in autoops("decisions", "explain", vib.decision_id, state=tmp_path).stdout
