@@ -233,7 +233,8 @@ def _fit_rows(
         if not all(math.isfinite(x) for x in lin):
             out.append(None)
             continue
-        best = TrendFit(
+        # Built without re-validating: every field is already a float, an int or a literal.
+        best = TrendFit.model_construct(
             model="linear",
             n=n,
             span_h=float(span[r]),
@@ -248,7 +249,7 @@ def _fit_rows(
         if expo[r]:
             ex = (float(ea[r]), float(ea_se[r]), float(eb[r]), float(ese[r]), float(ermse[r]))
             if all(math.isfinite(x) for x in ex) and ex[0] <= 700 and ex[4] < prefer * best.rmse:
-                best = TrendFit(
+                best = TrendFit.model_construct(
                     model="exponential",
                     n=n,
                     span_h=float(span[r]),
