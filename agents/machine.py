@@ -119,6 +119,9 @@ class MachineAgent:
         ways = directions_for(asset.sensors, _WAVE_FEATURES)
         self.drift = DriftMonitor(th, {k: v for k, v in ways.items() if k not in self.limits})
         self.drift_red = not any(lim.red is not None for lim in self.limits.values())
+        # Made once, read for every reading: sensor units, waveform feature keys.
+        self._units = {s.name: s.unit for s in asset.sensors}
+        self._wave_keys = [(s.name, f"{s.name}.rms", f"{s.name}.") for s in asset.sensors]
         self.seq = 0
         self.t0: datetime | None = None
         self.monitor = SensorFaultMonitor(asset.sensors, asset.sensor_checks)
@@ -263,13 +266,15 @@ class MachineAgent:
             self.t0 = reading.time
         check = self.monitor.check(reading.time, reading.values, reading.waveforms)
         features, diagnoses, problems = self._features(check.values, check.waveforms)
-        for s in self.asset.sensors:
-            if f"{s.name}.rms" in features:
-                self.last_wave[s.name] = (
+        for name, rms_key, prefix in self._wave_keys:
+            if rms_key in features:
+                self.last_wave[name] = (
                     reading.time,
-                    {k: v for k, v in features.items() if k.startswith(f"{s.name}.")},
+                    {k: v for k, v in features.items() if k.startswith(prefix)},
                 )
-        b = ReportBuilder(self.asset, self.iso, self.limits, features, check, seq, reading.time)
+        b = ReportBuilder(
+            self.asset, self.iso, self.limits, features, check, seq, reading.time, self._units
+        )
         b.last_wave = self.last_wave
         b.notes.extend(problems)
         for name, diag in diagnoses.items():

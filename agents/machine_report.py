@@ -32,6 +32,11 @@ _FEATURE_UNITS = {
 _MULTIPLE_NAMES = {"outer_race": "BPFO", "inner_race": "BPFI", "ball": "BSF", "cage": "FTF"}
 
 
+#: ``Indicator``'s field defaults (pydantic's ``model_fields`` is slow to reach per reading).
+_DEFAULTS: dict[str, Any] = {name: f.default for name, f in Indicator.model_fields.items()}
+_DEFAULT_STATUS = _DEFAULTS["status"]
+
+
 class _Pending:
     """An indicator's fields, made into an ``Indicator`` only when a report is built.
 
@@ -48,9 +53,13 @@ class _Pending:
         try:
             return self.fields[name]
         except KeyError:
-            if name in Indicator.model_fields:
-                return Indicator.model_fields[name].default
+            if name in _DEFAULTS:
+                return _DEFAULTS[name]
             raise AttributeError(name) from None
+
+    def status_of(self) -> Status:
+        """``.status`` without the attribute fallback (``signature`` asks it of every reading)."""
+        return self.fields.get("status", _DEFAULT_STATUS)  # type: ignore[return-value]
 
     def made(self) -> Indicator:
         return Indicator(**self.fields)  # type: ignore[arg-type]
@@ -72,6 +81,7 @@ class ReportBuilder:
         check: FaultCheck,
         seq: int,
         time: datetime,
+        units: Mapping[str, str] | None = None,
     ) -> None:
         self.asset = asset
         self.iso = iso
@@ -80,7 +90,8 @@ class ReportBuilder:
         self.check = check
         self.seq = seq
         self.time = time
-        self.units = {s.name: s.unit for s in asset.sensors}
+        # The sensors' units (an agent passes its own map: made once, read-only here).
+        self.units = {s.name: s.unit for s in asset.sensors} if units is None else units
         self.judged: dict[str, Indicator] = {}
         self.extra: list[Indicator] = []
         self.findings: list[str] = []
@@ -242,8 +253,8 @@ class ReportBuilder:
         return (
             status,
             tuple(k for k, v in ratios.items() if k.endswith(".defect_ratio") and v >= at),
-            tuple((k, i.status) for k, i in self.judged.items()),
-            tuple((i.name, i.status) for i in self.extra),
+            tuple((k, i.status_of()) for k, i in self.judged.items()),
+            tuple((i.fields["name"], i.status_of()) for i in self.extra),
             tuple(sorted((f.sensor, f.kind) for f in self.check.faults)),
             len(self.reasons[Status.AMBER]),
             len(self.reasons[Status.RED]),

@@ -38,7 +38,7 @@ def assess_round(
             steps.append(exc)
     fitted = [i for i, s in enumerate(steps) if isinstance(s, Step) and s.fit_args is not None]
     fits = fit_trend_many(
-        [agents[i].tracker.points for i in fitted],
+        [agents[i].tracker.array() for i in fitted],
         [steps[i].fit_args[0] for i in fitted],  # type: ignore[union-attr,index]
         [steps[i].fit_args[1] for i in fitted],  # type: ignore[union-attr,index]
     )

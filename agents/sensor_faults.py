@@ -145,13 +145,20 @@ class SensorFaultDetector:
         return self.settings.jump_factor * max(learned[1], 1e-9) if learned else None
 
     def inspect(self, raw: Any, *, after_gap: bool) -> _Inspection:
-        """Look at one value without changing state (``commit`` does that)."""
+        """Look at one value without changing state (``commit`` does that).
+
+        Made for every sensor of every reading, so written for the common case: a float, no
+        learned statistics recomputed, the window's spread computed only when a rule reads it.
+        """
         if raw is None:
             return _Inspection(None, {FaultKind.DROPOUT: "no value in this reading"})
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            return _Inspection(None, {FaultKind.NAN: f"value {raw!r} is not a number"})
+        if type(raw) is float:
+            value = raw
+        else:
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                return _Inspection(None, {FaultKind.NAN: f"value {raw!r} is not a number"})
         if not math.isfinite(value):
             n = self.nan_run + 1
             return _Inspection(None, {FaultKind.NAN: f"{value} ({n} non-finite value(s) in a row)"})
@@ -161,68 +168,85 @@ class SensorFaultDetector:
             return _Inspection(None, {FaultKind.OUT_OF_RANGE: f"{value:g} is not a physical reading"})
         ins = _Inspection(value)
         spec = self.spec
-        if (spec.min is not None and value < spec.min) or (
-            spec.max is not None and value > spec.max
-        ):
+        settings = self.settings
+        lo, hi = spec.min, spec.max
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
             ins.faults[FaultKind.OUT_OF_RANGE] = (
-                f"{value:g} {spec.unit} outside the plausible range [{spec.min}, {spec.max}]"
+                f"{value:g} {spec.unit} outside the plausible range [{lo}, {hi}]"
             )
         # usual_step(), stuck_run() and jump_limit() of one _learned() (made for every reading)
-        learned_stats = self._learned()
+        n_steps = len(self.steps)
+        if n_steps < settings.min_history:
+            learned_stats = None
+        elif self._cache is not None and self._fresh < 8:
+            learned_stats = self._cache
+        else:
+            learned_stats = self._learned()
         usual = learned_stats[0] if learned_stats else None
-        repeats = self.repeats + 1 if self.last_raw is not None and value == self.last_raw else 1
+        last_raw = self.last_raw
+        repeats = self.repeats + 1 if last_raw is not None and value == last_raw else 1
+        stuck = False
         if (
             usual is not None
             and usual > 0
             and repeats >= self._stuck_run(learned_stats[2] if learned_stats else 0.0)
         ):
+            stuck = True
             ins.faults[FaultKind.STUCK] = (
                 f"same value {value:g} {spec.unit} {repeats} times in a row"
             )
-        window = [*self.recent, value][-self.settings.window :]
-        spread = None
-        if len(window) == self.settings.window:
-            # Plain floats: absurd values give an inf/nan spread without a warning, as numpy's
-            # std under errstate did, and the same bits (``agents.smallstats``).
-            spread = smallstats.std(window) if len(window) <= 128 else float(np.std(window))
-        if (
-            spread is not None
-            and usual is not None
-            and usual > 0
-            and spread < self.settings.flat_ratio * usual
-            and FaultKind.STUCK not in ins.faults
-            # A window of one repeated value is a run, judged by the stuck rule above.
-            and repeats < len(window)
-        ):
-            ins.faults[FaultKind.FLATLINE] = (
-                f"spread {spread:.3g} {spec.unit} over {len(window)} readings, "
-                f"usually {usual:.3g} {spec.unit} per reading"
-            )
-        ins.alive = (
-            spread is not None and usual is not None and spread >= self.settings.flat_ratio * usual
-        )
-        if self.last_good is not None and not after_gap:
-            step = abs(value - self.last_good)
+        # The window's spread is read only against a learned usual step (flatline, alive).
+        w = settings.window
+        recent = self.recent
+        if usual is not None and len(recent) >= w - 1:
+            if w == 8:
+                r = recent
+                if len(r) == 8:
+                    spread = smallstats.std8(r[1], r[2], r[3], r[4], r[5], r[6], r[7], value)
+                else:
+                    spread = smallstats.std8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], value)
+            else:
+                window = [*recent, value][-w:]
+                # Plain floats: absurd values give an inf/nan spread without a warning, as
+                # numpy's std under errstate did, and the same bits (``agents.smallstats``).
+                spread = smallstats.std(window) if w <= 128 else float(np.std(window))
+            flat_at = settings.flat_ratio * usual
+            if (
+                usual > 0
+                and spread < flat_at
+                and not stuck
+                # A window of one repeated value is a run, judged by the stuck rule above.
+                and repeats < w
+            ):
+                ins.faults[FaultKind.FLATLINE] = (
+                    f"spread {spread:.3g} {spec.unit} over {w} readings, "
+                    f"usually {usual:.3g} {spec.unit} per reading"
+                )
+            ins.alive = spread >= flat_at
+        last_good = self.last_good
+        if last_good is not None and not after_gap:
+            step = abs(value - last_good)
             # Readings in which the value was not seen (NaN, flatline, ...) let the process move
             # on; readings rejected as jumps do not, so a sensor stuck far off never drifts back
             # into belief by waiting.
             k = 1 + self.unseen
             learned = (
-                self.settings.jump_factor * max(learned_stats[1], 1e-9)
-                if learned_stats and len(self.steps) >= 2 * self.settings.min_history
+                settings.jump_factor * max(learned_stats[1], 1e-9)
+                if learned_stats and n_steps >= 2 * settings.min_history
                 else None
             )  # jump_limit()
-            if learned is not None and step > learned / self.settings.jump_factor * 3:
+            if learned is not None and step > learned / settings.jump_factor * 3:
                 ins.unusual_move = True
-            over_declared = spec.max_step is not None and step > spec.max_step * k
+            max_step = spec.max_step
+            over_declared = max_step is not None and step > max_step * k
             over_learned = learned is not None and step > learned * k
             # A declared limit is physics: never accepted. A learned one is experience: a new
             # level held for `jump_accept` readings is believed (a new job, a new set point).
-            if over_declared or (over_learned and self.jump_run + 1 < self.settings.jump_accept):
-                limit = (spec.max_step if over_declared else learned) * k  # type: ignore[operator]
+            if over_declared or (over_learned and self.jump_run + 1 < settings.jump_accept):
+                limit = (max_step if over_declared else learned) * k  # type: ignore[operator]
                 ins.faults[FaultKind.JUMP] = (
                     f"changed {step:.3g} {spec.unit} since the last believable value "
-                    f"{self.last_good:g} (limit {limit:.3g})"
+                    f"{last_good:g} (limit {limit:.3g})"
                 )
                 ins.learned_jump_only = not over_declared
         return ins
@@ -327,6 +351,13 @@ class SensorFaultMonitor:
                 if other in self.related and other != s.name:
                     self.related[s.name].add(other)
                     self.related[other].add(s.name)
+        # The correlated sensors a scalar sensor's faults are cross-checked against.
+        self._related = {
+            name: [c for c in self.related[name] if c in self.detectors] for name in self.detectors
+        }
+        self._wave_sensors = [
+            name for name, s in self.specs.items() if s.kind is SensorKind.VIBRATION_ACCELERATION
+        ]
         self.streak: dict[str, int] = {name: 0 for name in self.specs}
         self.since: dict[str, dict[str, datetime]] = {name: {} for name in self.specs}
         self.last_time: datetime | None = None
@@ -371,14 +402,19 @@ class SensorFaultMonitor:
         gap, out_of_order = self._gap(time)
         if not out_of_order:
             self.last_time = time
+        after_gap = gap is not None
         inspections = {
-            name: det.inspect(values.get(name), after_gap=gap is not None)
+            name: det.inspect(values.get(name), after_gap=after_gap)
             for name, det in self.detectors.items()
         }
+        related_of = self._related
         found: dict[str, dict[FaultKind, str]] = {}
         for name, ins in inspections.items():
+            if not ins.faults:  # the cross-checks below only take faults away
+                found[name] = {}
+                continue
             faults = dict(ins.faults)
-            related = [inspections[c] for c in self.related[name] if c in inspections]
+            related = [inspections[c] for c in related_of[name]]
             if related:
                 # Flat together with everything it moves with: the machine is at rest.
                 if not any(r.alive for r in related):
@@ -389,15 +425,13 @@ class SensorFaultMonitor:
                     faults.pop(FaultKind.JUMP, None)
             found[name] = faults
         clean_waveforms: dict[str, np.ndarray] = {}
-        for name, spec in self.specs.items():
-            if spec.kind is not SensorKind.VIBRATION_ACCELERATION:
-                continue
+        for name in self._wave_sensors:
             if name not in waveforms:
                 # Waveforms are captured on their own, slower schedule: a reading without one is
                 # normal; only a waveform overdue for much longer than usual is a dropout.
                 found[name] = self._waveform_overdue(name, time)
                 continue
-            faults = inspect_waveform(spec, waveforms[name])
+            faults = inspect_waveform(self.specs[name], waveforms[name])
             found[name] = faults
             if not out_of_order:
                 last = self.wave_last.get(name)
@@ -412,15 +446,27 @@ class SensorFaultMonitor:
         clean: dict[str, float] = {}
         for name, det in self.detectors.items():
             ins = inspections[name]
+            faults = found[name]
+            if not faults:
+                det.commit(ins, faulted=False)
+                if ins.value is not None:
+                    clean[name] = ins.value
+                continue
             # A dropout flagged only for a time gap does not make the value itself unbelievable.
-            bad = {k for k in found[name] if not (k is FaultKind.DROPOUT and ins.value is not None)}
+            bad = {k for k in faults if not (k is FaultKind.DROPOUT and ins.value is not None)}
             det.commit(ins, faulted=bool(bad))
             if not bad and ins.value is not None:
                 clean[name] = ins.value
         report: list[SensorFault] = []
+        streak = self.streak
         for name, faults in found.items():
-            self.streak[name] = self.streak[name] + 1 if faults else 0
             started = self.since[name]
+            if not faults:
+                streak[name] = 0
+                if started:
+                    started.clear()
+                continue
+            streak[name] += 1
             for kind in list(started):
                 if kind not in faults:
                     del started[kind]

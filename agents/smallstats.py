@@ -48,6 +48,19 @@ def std(xs: Sequence[float]) -> float:
     return math.sqrt(pairwise_sum([(x - mean) * (x - mean) for x in xs]) / n)
 
 
+def std8(
+    a: float, b: float, c: float, d: float, e: float, f: float, g: float, h: float
+) -> float:
+    """``std`` of exactly eight values (the flatline window), without building a list.
+
+    The same operations in the same order as ``std`` on ``[a, ..., h]``, so the same bits.
+    """
+    m = (((a + b) + (c + d)) + ((e + f) + (g + h))) / 8
+    a, b, c, d = a - m, b - m, c - m, d - m
+    e, f, g, h = e - m, f - m, g - m, h - m
+    return math.sqrt((((a * a + b * b) + (c * c + d * d)) + ((e * e + f * f) + (g * g + h * h))) / 8)
+
+
 def median(xs: Sequence[float]) -> float:
     """``float(np.median(xs))`` of finite values (NaN is not ordered; numpy would return NaN)."""
     return median_sorted(sorted(xs))
@@ -76,4 +89,4 @@ def median_sorted(ordered: Sequence[float]) -> float:
     return (ordered[mid - 1] + ordered[mid]) / 2
 
 
-__all__ = ["median", "median_sorted", "pairwise_sum", "quantile_sorted", "std"]
+__all__ = ["median", "median_sorted", "pairwise_sum", "quantile_sorted", "std", "std8"]

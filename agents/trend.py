@@ -149,7 +149,7 @@ def fit_trend(
 
 
 def fit_trend_many(
-    windows: Sequence[Sequence[tuple[float, float]]],
+    windows: Sequence[Sequence[tuple[float, float]] | np.ndarray],
     floors: Sequence[float | None],
     min_excess: Sequence[float],
     *,
@@ -175,9 +175,12 @@ def fit_trend_many(
                 arr[:, 0], arr[:, 1], floor=floor, min_excess=min_excess[i], min_points=min_points
             )
     for n, rows in groups.items():
-        # One flat pass over the floats: converting nested tuples costs more than the fit.
-        flat = chain.from_iterable(chain.from_iterable(windows[i] for i in rows))
-        arr = np.fromiter(flat, np.float64, count=2 * n * len(rows)).reshape(len(rows), n, 2)
+        if all(isinstance(windows[i], np.ndarray) for i in rows):
+            arr = np.stack([windows[i] for i in rows])  # ``TrendTracker.array()`` of each
+        else:
+            # One flat pass over the floats: converting nested tuples costs more than the fit.
+            flat = chain.from_iterable(chain.from_iterable(windows[i] for i in rows))
+            arr = np.fromiter(flat, np.float64, count=2 * n * len(rows)).reshape(len(rows), n, 2)
         fl = np.asarray([floors[i] for i in rows], dtype=np.float64)
         mx = np.asarray([min_excess[i] for i in rows], dtype=np.float64)
         with np.errstate(all="ignore"):
@@ -233,7 +236,8 @@ def _fit_rows(
         if not all(math.isfinite(x) for x in lin):
             out.append(None)
             continue
-        best = TrendFit(
+        # Built without re-validating: every field is already a float, an int or a literal.
+        best = TrendFit.model_construct(
             model="linear",
             n=n,
             span_h=float(span[r]),
@@ -248,7 +252,7 @@ def _fit_rows(
         if expo[r]:
             ex = (float(ea[r]), float(ea_se[r]), float(eb[r]), float(ese[r]), float(ermse[r]))
             if all(math.isfinite(x) for x in ex) and ex[0] <= 700 and ex[4] < prefer * best.rmse:
-                best = TrendFit(
+                best = TrendFit.model_construct(
                     model="exponential",
                     n=n,
                     span_h=float(span[r]),
@@ -321,6 +325,10 @@ class TrendTracker:
         # otherwise hold 172,800 points per indicator for a fit that needs a few hundred.
         self.min_dt_h = min_dt_h
         self.points: deque[tuple[float, float]] = deque()
+        # The same points as float64 rows in [_lo, _hi) of a buffer grown by doubling, so a
+        # shard's fits read them without converting the deque again every reading.
+        self._buf = np.empty((64, 2), dtype=np.float64)
+        self._lo = self._hi = 0
 
     def add(self, t_h: float, value: float) -> None:
         if self.points and t_h <= self.points[-1][0]:
@@ -328,8 +336,30 @@ class TrendTracker:
         if self.points and t_h - self.points[-1][0] < self.min_dt_h:
             return
         self.points.append((t_h, value))
+        self._push(t_h, value)
         while self.points and self.points[0][0] < t_h - self.window_h:
             self.points.popleft()
+            self._lo += 1
+
+    def _push(self, t_h: float, value: float) -> None:
+        buf, lo, hi = self._buf, self._lo, self._hi
+        if hi == len(buf):
+            n = hi - lo
+            if 2 * n > len(buf):
+                grown = np.empty((2 * len(buf), 2), dtype=np.float64)
+                grown[:n] = buf[lo:hi]
+                self._buf = buf = grown
+            else:
+                buf[:n] = buf[lo:hi].copy()
+            self._lo, hi = 0, n
+        buf[hi, 0] = t_h
+        buf[hi, 1] = value
+        self._hi = hi + 1
+
+    def array(self) -> np.ndarray:
+        """The window as an (n, 2) float64 array, ``np.asarray(points)``'s values (a view: read
+        it before the next ``add``)."""
+        return self._buf[self._lo : self._hi]
 
     def fit(self, *, floor: float | None = None, min_excess: float = 0.0) -> TrendFit | None:
         if not self.points:
@@ -349,6 +379,10 @@ class TrendTracker:
 
     def load(self, state: Mapping[str, Any]) -> None:
         self.points = deque((float(t), float(v)) for t, v in state["points"])
+        self._buf = np.empty((max(64, 2 * len(self.points)), 2), dtype=np.float64)
+        self._lo = self._hi = 0
+        for t, v in self.points:
+            self._push(t, v)
 
 
 __all__ = ["TrendFit", "TrendTracker", "estimate_rul", "fit_trend", "fit_trend_many"]

@@ -34,3 +34,19 @@ def test_std_median_and_quantile_equal_numpys_exactly(seed: int) -> None:
 def test_sums_beyond_numpys_block_are_refused_not_approximated() -> None:
     with pytest.raises(ValueError, match="128"):
         smallstats.pairwise_sum([1.0] * 129)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_std_of_eight_equals_std_and_numpys_exactly(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for k in range(5000):
+        xs = (rng.normal(50.0, rng.uniform(1e-6, 10.0), 8) * rng.choice([1.0, 1e-3, 1e5])).tolist()
+        if k % 4 == 0:
+            xs = [round(x, 1) for x in xs]  # quantised: repeated values, zero spread
+        if k % 7 == 0:
+            xs[int(rng.integers(0, 8))] = float(rng.choice([1e300, -1e300, 0.0]))  # absurd values
+        with np.errstate(all="ignore"):
+            expected = float(np.std(xs))
+        got = smallstats.std8(*xs)
+        assert got == expected or (np.isnan(got) and np.isnan(expected))
+        assert got == smallstats.std(xs) or (np.isnan(got) and np.isnan(expected))

@@ -74,3 +74,22 @@ def test_tracker_keeps_only_its_window_and_ignores_out_of_order_points() -> None
     copy = TrendTracker(window_h=10.0)
     copy.load(tracker.state())
     assert copy.fit() == tracker.fit()
+
+
+def test_tracker_array_holds_the_points_through_growth_eviction_and_restore() -> None:
+    """``TrendTracker.array()`` (what a shard's fits read) equals its points at every step."""
+    import random
+
+    rng = random.Random(1)
+    for _ in range(100):
+        tracker = TrendTracker(rng.uniform(0.01, 5.0), min_dt_h=rng.choice([0.0, 0.001]))
+        t = 0.0
+        for _ in range(rng.randint(0, 700)):
+            t += rng.choice([rng.uniform(0.0, 0.02), -0.001, 0.0])  # out of order, repeated too
+            tracker.add(t, rng.gauss(3.0, 1.0))
+            expected = np.asarray(tracker.points, dtype=np.float64).reshape(-1, 2)
+            assert np.array_equal(tracker.array(), expected)
+        restored = TrendTracker(tracker.window_h)
+        restored.load(tracker.state())
+        expected = np.asarray(tracker.points, dtype=np.float64).reshape(-1, 2)
+        assert np.array_equal(restored.array(), expected)
