@@ -133,9 +133,59 @@ def connect_ray(
     )
     if temp_dir is not None:
         kwargs["_temp_dir"] = temp_dir
-    with _node_address_kept(node_ip_address):
-        ray.init(address, **kwargs)
+    for attempt in range(1, _LOCAL_START_ATTEMPTS + 1):
+        before = _ray_children()
+        try:
+            with _node_address_kept(node_ip_address):
+                ray.init(address, **kwargs)
+            return True
+        except Exception as exc:  # noqa: BLE001  Ray raises a bare Exception for this one
+            # Ray gives its raylet a fixed 30 s to register with the GCS; a busy machine can miss
+            # it. Stop what the failed start left running and start again (a few times).
+            if "timed out during startup" not in str(exc) or attempt == _LOCAL_START_ATTEMPTS:
+                raise
+            log.warning("local Ray did not come up (attempt %d of %d: %s); starting it again",
+                        attempt, _LOCAL_START_ATTEMPTS, exc)
+            _stop_processes(_ray_children() - before)
+            ray.shutdown()
     return True
+
+
+_LOCAL_START_ATTEMPTS = 3
+
+
+def _ray_children() -> set[int]:
+    """Pids of this process's descendants that belong to Ray (its GCS, raylet, agents, workers)."""
+    import psutil  # Ray's own dependency
+
+    pids: set[int] = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "ray" in " ".join(child.cmdline()).lower():
+                pids.add(child.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+def _stop_processes(pids: set[int], grace_s: float = 10.0) -> None:
+    """Terminate ``pids``, then kill the ones still there after ``grace_s``."""
+    import psutil
+
+    procs = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            proc.terminate()
+            procs.append(proc)
+        except psutil.Error:
+            continue
+    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            continue
 
 
 @contextmanager
