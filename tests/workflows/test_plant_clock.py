@@ -55,7 +55,7 @@ class Plant:
         self.now += timedelta(hours=hours)
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 120.0) -> None:
+async def until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 300.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not await check():
         assert time.monotonic() < deadline, f"{what} not within {timeout_s:.0f} s"
