@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from playwright.async_api import expect
 
 from orchestrator.config import PlantConfig, User, load_config
 from orchestrator.demo import DEMO_PASSWORD, DEMO_PLANT
@@ -40,6 +41,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "reports" / "screenshots"
+# Playwright's assertions wait 5 s by default: too little for a page on a busy 2-core machine.
+# They return as soon as the condition holds, so a generous bound costs nothing when all is well.
+expect.set_options(timeout=60_000)
 #: A second maintenance lead, so a 1-of-N maintenance approval has two people who may act on it.
 SECOND_LEAD = "dana"
 log = logging.getLogger(__name__)

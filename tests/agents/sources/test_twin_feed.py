@@ -24,7 +24,7 @@ async def test_each_tick_comes_back_through_the_three_protocols_as_the_twin_made
     tmp_path: Path,
 ) -> None:
     plant = load_config(DEMO_PLANT)
-    feed = TwinFeed.for_plant(plant, wait_s=60.0)
+    feed = TwinFeed.for_plant(plant, wait_s=180.0)  # returns once a tick is back; bound for a busy box
     await feed.start()
     hub = None
     try:
