@@ -414,15 +414,21 @@ async def test_asset_board_is_readable_on_a_tablet(
         seen = set()
         for index in range(count):
             tile = tiles.nth(index)
-            status = (await tile.locator(".status").inner_text()).strip().lower()
+            # Status, size and border read in one go from one attached tile: the live board may
+            # replace a tile between two reads (a detached node has no computed style).
+            for _ in range(20):
+                connected, status, size, border = await tile.evaluate(
+                    "e => { const s = e.querySelector('.status'); return [e.isConnected,"
+                    " s.innerText.trim().toLowerCase(), parseFloat(getComputedStyle(s).fontSize),"
+                    " getComputedStyle(e).borderTopColor]; }"
+                )
+                if connected:
+                    break
+            assert connected, f"tile {index} kept being replaced"
             assert status in (*colors, "unknown"), status
             seen.add(status)
-            size = await tile.locator(".status").evaluate(
-                "e => parseFloat(getComputedStyle(e).fontSize)"
-            )
             assert size >= 24, f"status text {size}px is too small for a tablet"
             if status in colors:
-                border = await tile.evaluate("e => getComputedStyle(e).borderTopColor")
                 assert border == colors[status], (status, border)
         assert {"green", "amber"} <= seen, seen
         # Problems first: the amber and red tiles lead the board.
