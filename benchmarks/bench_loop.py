@@ -28,8 +28,8 @@ Printed (``--json``: one object; ``readings_per_s``, ``keeps_up``, ``bare_numpy_
   moment ``start_workflow`` returned; bare ``client.start_workflow`` calls on the same server.
 
 No Temporal worker runs and no MES is attached: the figures are the loop's own costs. After
-set-up the driver's objects are frozen out of the garbage collector (``gc.freeze``), as a
-long-running loop process would do; ``benchmarks/bench_policy_tick.py`` measures the driver's side
+set-up the driver's collector is set as ``autoops run`` / ``autoops loop`` set theirs
+(``agents.runtime.gc_tuning.tune_for_loop``: set-up frozen, larger thresholds), as the actors do; ``benchmarks/bench_policy_tick.py`` measures the driver's side
 (context, engine, progress save) in one process without Ray.
 Everything started here (Temporal dev server, reference servers, Ray) is stopped at the end;
 state lives in a temp dir. Prints only; not a test (on a shared 2-core machine the figures vary
@@ -60,6 +60,7 @@ import numpy as np
 
 from agents.base import Reading
 from agents.models import HealthReport, Status
+from agents.runtime.gc_tuning import tune_for_loop
 from orchestrator.config import PlantConfig, load_config
 from policies.models import Decision
 
@@ -453,8 +454,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # What set-up built (the plant's config, specs, twins, clients) lives as long as the
             # loop: frozen out of the collector, so a full collection walks only what the loop
             # made since (without it each full collection walked them all: 1 s a time).
-            gc.collect()
-            gc.freeze()
+            # The collector set as the loop process sets it (``agents.runtime.gc_tuning``; the
+            # actors set theirs when they start).
+            tune_for_loop()
             probe = Probe()
             probe.install(orch)
             gc_pauses = GcPauses()

@@ -379,6 +379,9 @@ async def run_loop(
     leases = leases_for(state_url(config), site=config.site, partitions=config.loop.partitions)
     ray_started = await asyncio.to_thread(_join_ray, config, ray_temp_dir)
     loop = PartitionedLoop(config, client=client, mes=MesClient(mes_http), leases=leases, state_dir=state_dir)
+    from agents.runtime.gc_tuning import tune_for_loop
+
+    tune_for_loop()  # this process carries the loop (agents.runtime.gc_tuning says why)
     try:
         on_ready(f"autoops loop for {config.site}: {config.loop.partitions} partition(s), "
                  f"leases {type(leases).__name__}; Ctrl-C to stop")

@@ -52,6 +52,7 @@ from agents.runtime.actor import (
     ReportPage,
 )
 from agents.runtime.checkpoint import CheckpointStore, FileCheckpointStore
+from agents.runtime.gc_tuning import tune_for_loop
 from agents.runtime.tracing import carrier, ingest_span
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,18 @@ DEFAULT_NAMESPACE = "autoops"
 #: Where a local Ray listens unless the plant file says otherwise.
 LOOPBACK = "127.0.0.1"
 
+
+class _ActorProcessHost(AssetActor):
+    """``AssetActor`` in its own Ray worker process: the process is the actor's alone, so its
+    collector is set for a loop (``agents.runtime.gc_tuning``) once the agents are restored."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tune_for_loop()
+
+
 # Ray turns a class into an actor class without a running cluster; do it once.
-_RemoteAssetActor = ray.remote(AssetActor)
+_RemoteAssetActor = ray.remote(_ActorProcessHost)
 
 
 class ActorOptions(BaseModel):

@@ -99,6 +99,9 @@ def run(
         # Ray installed its own SIGTERM handlers while starting (exit at once, or abort): take
         # them back so a stop is a clean stop.
         install_stop_signals(stop)
+        from agents.runtime.gc_tuning import tune_for_loop
+
+        tune_for_loop()  # this process now carries the loop: its set-up is long-lived state
         print(f"autoops running for {plant.site}: web UI {stack.web_url}/ ; Ctrl-C to stop", flush=True)
         # Where it runs, so an operator sees at once that the plant file's clusters were used.
         ray_at = plant.ray.address or "local (started here)"
