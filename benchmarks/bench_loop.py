@@ -465,6 +465,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             sim_s = loop_s = 0.0
             readings_n = reports_n = decisions_n = 0
             tick_s: list[float] = []
+            each: list[dict[str, float]] = []
+            last_phases: dict[str, float] = {}
             seen: list[tuple[np.ndarray, list[np.ndarray]]] = []
             for _ in range(args.ticks):
                 t0 = time.perf_counter()
@@ -476,6 +478,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 sim_s += t1 - t0
                 loop_s += t2 - t1
                 tick_s.append(t2 - t1)
+                # Where this tick's time went: the phases' growth since the last tick.
+                now_phases = dict(probe.phases)
+                each.append(
+                    {
+                        "s": round(t2 - t1, 3),
+                        "reports": len(result.reports),
+                        **{
+                            k: round(v - last_phases.get(k, 0.0), 3)
+                            for k, v in now_phases.items()
+                            if v - last_phases.get(k, 0.0) >= 0.005
+                        },
+                    }
+                )
+                last_phases = now_phases
                 readings_n += result.readings
                 reports_n += len(result.reports)
                 decisions_n += len(result.decisions)
@@ -527,6 +543,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "p95": round(float(np.percentile(tick_s, 95)), 3),
             "max": round(max(tick_s), 3),
         },
+        "each_tick": each,
         "bare_numpy_s": round(bare_s, 3),
         # The driver's garbage collections during the loop, by generation (seconds, count).
         "gc_pauses": {g: [round(t, 2), n] for g, (t, n) in sorted(gc_pauses.by_gen.items())},

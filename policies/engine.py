@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agents.models import HealthReport, Status
+from agents.models import AssetKind, HealthReport, Status
 from policies.base import Frozen, Policy, PolicyContext
 from policies.budget import Budget, BudgetLedger, cap_autonomy
 from policies.models import (
@@ -136,6 +136,9 @@ class PolicyEngine:
         self.policies = sorted(policies, key=lambda lp: (lp.policy.precedence, lp.policy.id))
         self.stats = EngineStats()
         self._latest: dict[str, HealthReport] = {}
+        # Bumped when an asset appears or changes kind: ``_assets_for``'s lists hold until then.
+        self._kinds_version = 0
+        self._assets_cache: dict[str, tuple[int, dict[str, AssetKind], list[str]]] = {}
         self._latest_text: dict[str, tuple[HealthReport, str]] = {}  # asset -> (report, its JSON)
         self._keys: dict[tuple[str, str, str], _KeyState] = {}
         self._last_fired: dict[tuple[str, str], datetime] = {}
@@ -150,6 +153,8 @@ class PolicyEngine:
             current = self._latest.get(report.asset_id)
             if current is None or (report.time, report.seq) > (current.time, current.seq):
                 self._latest[report.asset_id] = report
+                if current is None or current.asset_kind != report.asset_kind:
+                    self._kinds_version += 1  # which assets a policy covers may have changed
 
     def process(self, reports: Iterable[HealthReport], ctx: PolicyContext) -> list[Decision]:
         self.observe(reports)
@@ -202,6 +207,7 @@ class PolicyEngine:
         self._latest = {
             r.asset_id: r for r in (HealthReport.model_validate(x) for x in snapshot["latest"])
         }
+        self._kinds_version += 1
         self._keys = {
             (k["policy"], k["asset"], k["key"]): _KeyState(
                 since=datetime.fromisoformat(k["since"]),
@@ -283,9 +289,13 @@ class PolicyEngine:
                         if self._keys[k].fired
                         and not (self._keys[k].owned and self._unowned(policy, k[2], ctx))
                     )
-                    proposals = policy.evaluate(
-                        [report], ctx.model_copy(update={"active_keys": active}), params
+                    # The context as is when it already says the same (no copy per evaluation)
+                    seen_by = (
+                        ctx
+                        if active == ctx.active_keys
+                        else ctx.model_copy(update={"active_keys": active})
                     )
+                    proposals = policy.evaluate([report], seen_by, params)
                     proposals = self._checked(policy, proposals)
                 except Exception as exc:  # isolation: one broken policy must not stop the others
                     self._on_error(lp, asset, report, exc, ctx, out)
@@ -401,9 +411,22 @@ class PolicyEngine:
 
     # -- helpers -------------------------------------------------------------------------------
     def _assets_for(self, policy: Policy, ctx: PolicyContext) -> list[str]:
+        """The assets ``policy`` covers, sorted: reported or expected of its kinds. Kept until an
+        asset appears or changes kind, or the expected assets change (10,000 assets: a set and
+        a sort per policy per tick otherwise)."""
+        cached = self._assets_cache.get(policy.id)
+        expected = ctx.expected_assets
+        if (
+            cached is not None
+            and cached[0] == self._kinds_version
+            and (cached[1] is expected or cached[1] == expected)
+        ):
+            return cached[2]
         seen = {a for a, r in self._latest.items() if r.asset_kind in policy.asset_kinds}
-        seen |= {a for a, kind in ctx.expected_assets.items() if kind in policy.asset_kinds}
-        return sorted(seen)
+        seen |= {a for a, kind in expected.items() if kind in policy.asset_kinds}
+        assets = sorted(seen)
+        self._assets_cache[policy.id] = (self._kinds_version, dict(expected), assets)
+        return assets
 
     def _clear_unseen(self, policy: Policy, asset: str, seen: set[str], now: datetime) -> None:
         """A key the policy no longer proposes has cleared: the problem is over.
