@@ -211,12 +211,11 @@ class Orchestrator:
         self.clock.mark()
         if self.partition.count > 1:  # the simulation plays the whole plant: keep our assets'
             readings = [r for r in readings if self.partition.owns(r.asset_id)]
-        reports = await asyncio.to_thread(self.fleet.ingest, list(readings)) if readings else []
+        reports = await self._ingest_and_refresh(readings)
         if self.hub is not None and delivered is not None:
             self.hub.done(delivered)
         REPORTS.add(len(reports))
         self.history.add(reports)
-        await self.dispatch.refresh()
         await self._observe_alarms(reports)
         await self.dispatch.forward_health(reports)
         decisions = self.engine.process(reports, await self.context(self.now))
@@ -233,6 +232,24 @@ class Orchestrator:
         if self.recorder is not None:
             await self._record(result, tick_start, self.now)
         return result
+
+    async def _ingest_and_refresh(self, readings: Sequence[Reading]) -> list[HealthReport]:
+        """The agents assess the readings (on Ray, from a thread) while the open workflows are
+        read back from Temporal: the two touch nothing in common, and each would otherwise wait
+        for the other (at 10,000 assets the refresh is a tenth of a tick)."""
+        if not readings:
+            await self.dispatch.refresh()
+            return []
+        ingest = asyncio.ensure_future(asyncio.to_thread(self.fleet.ingest, list(readings)))
+        try:
+            await self.dispatch.refresh()
+        except BaseException:
+            # The readings' assessment is not abandoned half-way: wait for it, then fail.
+            await asyncio.wait([ingest])
+            if not ingest.cancelled():
+                ingest.exception()  # retrieved: the refresh's error is the one raised
+            raise
+        return await ingest
 
     async def _record(self, result: StepResult, start: datetime, end: datetime) -> None:
         from orchestrator.history.recorder import record_step
