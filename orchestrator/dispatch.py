@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -158,23 +158,18 @@ class Dispatcher:
         self._checks += 1
         if self._checks % every:
             return
-        gate = asyncio.Semaphore(self.concurrency)
 
         async def describe(workflow_id: str) -> Any:
-            async with gate:
-                try:
-                    return await self.client.get_workflow_handle(workflow_id).describe()
-                except RPCError as exc:
-                    log.warning("cannot describe %s: %s", workflow_id, exc)
-                    return None
+            try:
+                return await self.client.get_workflow_handle(workflow_id).describe()
+            except RPCError as exc:
+                log.warning("cannot describe %s: %s", workflow_id, exc)
+                return None
 
         # Asked a few at a time (hundreds open at 10,000 assets: one round trip each, in turn,
         # took most of a tick); what closed is recorded in the ledger's order, as before.
         ids = list(self.ledger)
-        descriptions = await asyncio.gather(*(describe(w) for w in ids), return_exceptions=True)
-        failed = next((d for d in descriptions if isinstance(d, BaseException)), None)
-        if failed is not None:  # not the server's answer (that is logged above): a bug, raised
-            raise failed
+        descriptions = await _a_few_at_a_time([describe(w) for w in ids], self.concurrency)
         for workflow_id, description in zip(ids, descriptions, strict=True):
             if description is None:
                 continue
@@ -190,16 +185,38 @@ class Dispatcher:
 
         under_maintenance = self.ledger.assets_with_open(MAINTENANCE.kind)
         latest = {r.asset_id: r for r in reports if r.asset_id in under_maintenance}
-        for report in latest.values():
-            healthy = report.status.value == "green" and not report.sensor_faults
-            # Only changes matter to the workflow: one signal per change, not one per tick.
-            if self._forwarded.get(report.asset_id) == healthy:
-                continue
+
+        async def tell(report: HealthReport, healthy: bool) -> None:
             try:
                 await forward_health(self.client, self.site, report)
                 self._forwarded[report.asset_id] = healthy
             except RPCError as exc:
                 log.warning("cannot forward health of %s: %s", report.asset_id, exc)
+
+        calls = []
+        for report in latest.values():
+            healthy = report.status.value == "green" and not report.sensor_faults
+            # Only changes matter to the workflow: one signal per change, not one per tick.
+            if self._forwarded.get(report.asset_id) != healthy:
+                calls.append(tell(report, healthy))
+        # One signal per asset, to different workflows: a few at a time, not one round trip each.
+        await _a_few_at_a_time(calls, self.concurrency)
+
+
+async def _a_few_at_a_time(calls: Sequence[Awaitable[Any]], limit: int) -> list[Any]:
+    """Await ``calls`` with at most ``limit`` in flight; their results in order. Every call ends
+    before an error is raised (the first, if any): none is left running unawaited."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Awaitable[Any]) -> Any:
+        async with gate:
+            return await call
+
+    results = await asyncio.gather(*(one(c) for c in calls), return_exceptions=True)
+    failed = next((r for r in results if isinstance(r, BaseException)), None)
+    if failed is not None:
+        raise failed
+    return results
 
 
 def _report_attributes(decision: Decision, report: HealthReport | None) -> dict[str, Any]:
