@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -268,6 +269,7 @@ class Stack:
             for task in self._tasks:
                 if task.done():
                     task.result()  # a dead worker or web server ends the loop with its error
+            began = time.monotonic()
             try:
                 result = await self.step()
             except Exception:  # noqa: BLE001  supervisor loop: log, keep going
@@ -279,8 +281,9 @@ class Stack:
                 outcome = on_step(result)
                 if asyncio.iscoroutine(outcome):
                     await outcome
+            pause = self.orchestrator.pause_after_step(tick_s, time.monotonic() - began)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=tick_s)
+                await asyncio.wait_for(stop.wait(), timeout=pause)
 
     async def stop(self) -> None:
         """Stop the loop's helpers in order; what was in flight resumes at the next start."""

@@ -348,6 +348,11 @@ class PartitionedLoop:
                     await self._stop(index, save=False)  # started again by the next rebalance
         return results
 
+    def pause_after_step(self, tick_s: float, elapsed_s: float) -> float:
+        """The shortest pause any held partition asks for (``Orchestrator.pause_after_step``)."""
+        pauses = [o.pause_after_step(tick_s, elapsed_s) for o in self.running.values()]
+        return min(pauses, default=tick_s)
+
     async def close(self) -> None:
         for index in list(self.running):
             await self._stop(index, save=index in self.leases.held())
@@ -395,9 +400,11 @@ async def run_loop(
                 if now_owned != owned:
                     owned = now_owned
                     on_ready(f"partitions owned: {','.join(map(str, sorted(owned))) or '-'}")
+            began = clock()
             await loop.step()
+            pause = loop.pause_after_step(tick_s, clock() - began)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=tick_s)
+                await asyncio.wait_for(stop.wait(), timeout=pause)
     finally:
         await loop.close()
         await mes_http.aclose()

@@ -53,6 +53,9 @@ from workflows.models import HealthConfirmation
 log = logging.getLogger(__name__)
 meter = metrics.get_meter("autoops.orchestrator")
 REPORTS = meter.create_counter("autoops.reports", description="health reports received")
+#: Most readings one step takes from the live sources' buffer: several seconds of a 10,000-asset
+#: plant at 1 Hz (the agents assess them a round at a time, one reading per asset per round).
+STEP_READINGS_MAX = 100_000
 
 
 class LeaseLostError(AutoopsError):
@@ -99,6 +102,7 @@ class Orchestrator:
         self.recorder = recorder  # the history store's writer (orchestrator.history), or None
         self.feed = feed
         self.hub = hub  # live sources; their readings wait on disk until the agents have them
+        self.backlog = False  # the last step left live readings in the buffer (it took its most)
         self.client = client
         self.fleet = fleet
         self.engine = engine
@@ -303,8 +307,23 @@ class Orchestrator:
             return None, self.sim.tick()
         if self.hub is not None:
             # Oldest first, original timestamps; acknowledged only once the agents have them.
-            return self.hub.take()
+            # Everything that arrived while the last step ran, up to STEP_READINGS_MAX: a loop
+            # that fell behind catches up in one step (the decide/act/save cost is per step).
+            delivered, taken = self.hub.take(STEP_READINGS_MAX)
+            self.backlog = len(taken) >= STEP_READINGS_MAX
+            return delivered, taken
         return None, []
+
+    def pause_after_step(self, tick_s: float, elapsed_s: float) -> float:
+        """Seconds to wait before the next step, which took ``elapsed_s``.
+
+        A live plant's readings arrive on their own clock: the loop steps every ``tick_s`` (the
+        rest of it after a step), at once while readings are waiting beyond one step's take.
+        A simulated plant makes one tick per step: ``tick_s`` between steps sets its pace.
+        """
+        if self.hub is None or self.sim is not None:
+            return tick_s
+        return 0.0 if self.backlog else max(0.0, tick_s - elapsed_s)
 
     # ---- events from the outside world -------------------------------------------------------
     async def on_work_order_completed(self, workflow_id: str) -> None:

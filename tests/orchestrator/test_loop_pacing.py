@@ -1,0 +1,72 @@
+"""The live loop's pace: it steps every tick, at once while readings wait beyond one step's take,
+and one step takes everything that arrived meanwhile (issue 16: a 10,000-asset plant at 1 Hz
+outran a loop that slept a whole tick after each step and took 5,000 readings at a time)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from agents.base import Reading
+from agents.sources.buffer import ReadingBuffer
+from agents.sources.hub import SourceHub
+from orchestrator import runtime
+from orchestrator.roles import PartitionedLoop
+from orchestrator.runtime import Orchestrator
+
+T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+
+
+def _loop(hub: object, sim: object = None, backlog: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(hub=hub, sim=sim, feed=None, backlog=backlog)
+
+
+def test_a_live_loop_waits_only_the_rest_of_its_tick_and_not_at_all_with_a_backlog() -> None:
+    live = _loop(hub=object())
+    assert Orchestrator.pause_after_step(live, 1.0, 0.25) == pytest.approx(0.75)
+    assert Orchestrator.pause_after_step(live, 1.0, 3.0) == 0.0  # behind: the next step at once
+    behind = _loop(hub=object(), backlog=True)
+    assert Orchestrator.pause_after_step(behind, 1.0, 0.1) == 0.0
+
+
+def test_a_simulated_plant_keeps_its_pace_of_one_tick_per_step() -> None:
+    # Each step makes the twin's next tick: the pause is what sets the demo's speed.
+    assert Orchestrator.pause_after_step(_loop(hub=None, sim=object()), 1.0, 0.25) == 1.0
+    assert Orchestrator.pause_after_step(_loop(hub=object(), sim=object()), 2.0, 0.5) == 2.0
+
+
+def test_partitions_pause_as_little_as_the_one_most_behind() -> None:
+    loop = SimpleNamespace(
+        running={0: SimpleNamespace(pause_after_step=lambda t, e: 0.5),
+                 1: SimpleNamespace(pause_after_step=lambda t, e: 0.0)}
+    )
+    assert PartitionedLoop.pause_after_step(loop, 1.0, 0.5) == 0.0
+    assert PartitionedLoop.pause_after_step(SimpleNamespace(running={}), 1.0, 0.5) == 1.0
+
+
+def test_one_step_takes_every_reading_that_arrived_and_says_when_more_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    buffer = ReadingBuffer(tmp_path / "sources.sqlite")
+    hub = SourceHub([], buffer, flush_every_s=None)
+    # 12,000 readings: what 3 s of a 4,000-asset plant leave while a step runs.
+    readings = [
+        Reading(asset_id=f"m-{i % 4000}", time=T0 + timedelta(seconds=i // 4000), values={"v": 1.0})
+        for i in range(12_000)
+    ]
+    buffer.put(readings)
+    loop = _loop(hub=hub)
+    delivered, taken = asyncio.run(Orchestrator._sense(loop, None))
+    assert len(taken) == 12_000 and taken[0] == readings[0] and taken[-1] == readings[-1]
+    assert loop.backlog is False
+    hub.done(delivered)
+    # A take capped below what waits: the loop knows it is behind and steps again at once.
+    monkeypatch.setattr(runtime, "STEP_READINGS_MAX", 5_000)
+    buffer.put(readings[:6_000])
+    _, taken = asyncio.run(Orchestrator._sense(loop, None))
+    assert len(taken) == 5_000 and loop.backlog is True
+    buffer.close()
