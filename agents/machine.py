@@ -54,6 +54,16 @@ _BY_RANK = {s.rank: s for s in Status}
 _WAVE_FEATURES = ("rms", "crest", "kurtosis", "velocity_rms", "defect_ratio")
 
 
+#: Points kept per trend window of the main indicator (one per window / this; 86 s for the
+#: default 48 h). At 1 Hz every reading kept would be 172,800 points per asset, refitted at
+#: every reading: 28 GB and most of the loop at 10,000 assets (issue 16). Slower data keeps all.
+MAIN_TREND_POINTS = 2000
+
+
+def _main_tracker(th: MachineThresholds) -> TrendTracker:
+    return TrendTracker(th.trend_window_h, min_dt_h=th.trend_window_h / MAIN_TREND_POINTS)
+
+
 def _level(value: float, limit: Limit) -> Status:
     if limit.red is not None and value >= limit.red:
         return Status.RED
@@ -128,7 +138,7 @@ class MachineAgent:
         self.baseline = Baseline(
             readings=asset.commissioning_readings, hours=asset.commissioning_hours
         )
-        self.tracker = TrendTracker(th.trend_window_h)
+        self.tracker = _main_tracker(th)
         # Recent raw machine levels (ranks), enough for both the raise and the clear rule.
         self.raw: deque[int] = deque(maxlen=max(th.persistence, th.clear_after))
         self.status = Status.UNKNOWN
@@ -206,7 +216,7 @@ class MachineAgent:
         if self.maintained_at is not None and time <= self.maintained_at:
             return False
         self.maintained_at = time
-        self.tracker = TrendTracker(self.th.trend_window_h)
+        self.tracker = _main_tracker(self.th)
         self.raw.clear()
         self.rejudge = True
         self.held, self.defects, self.recent, self.last_wave = {}, {}, {}, {}

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from agents.base import Reading
 from agents.machine import MachineAgent, Step
-from agents.trend import fit_trend_many
+from agents.trend import TrendFit, fit_trend_many
 
 
 def assess_round(
@@ -36,13 +36,23 @@ def assess_round(
             steps.append(agent.begin(reading))
         except Exception as exc:  # the actor's supervisor boundary logs it, per reading
             steps.append(exc)
-    fitted = [i for i, s in enumerate(steps) if isinstance(s, Step) and s.fit_args is not None]
+    fit_of: dict[int, TrendFit | None] = {}
+    fitted: list[int] = []  # windows that changed since their last fit (a point was kept)
+    for i, s in enumerate(steps):
+        if isinstance(s, Step) and s.fit_args is not None:
+            hit, fit = agents[i].tracker.cached_fit(*s.fit_args)
+            if hit:
+                fit_of[i] = fit
+            else:
+                fitted.append(i)
     fits = fit_trend_many(
         [agents[i].tracker.array() for i in fitted],
         [steps[i].fit_args[0] for i in fitted],  # type: ignore[union-attr,index]
         [steps[i].fit_args[1] for i in fitted],  # type: ignore[union-attr,index]
     )
-    fit_of = dict(zip(fitted, fits, strict=True))
+    for i, fit in zip(fitted, fits, strict=True):
+        agents[i].tracker.remember_fit(*steps[i].fit_args, fit)  # type: ignore[union-attr,misc]
+        fit_of[i] = fit
     for i, step in enumerate(steps):
         if isinstance(step, Exception):
             continue

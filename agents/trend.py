@@ -316,6 +316,10 @@ def estimate_rul(
     )
 
 
+#: Values behind ``TrendTracker.recent_level``.
+_LATEST = 3
+
+
 class TrendTracker:
     """Sliding window of (hours, value) for one indicator; fits on demand."""
 
@@ -325,18 +329,29 @@ class TrendTracker:
         # otherwise hold 172,800 points per indicator for a fit that needs a few hundred.
         self.min_dt_h = min_dt_h
         self.points: deque[tuple[float, float]] = deque()
+        # The last few values offered in time order, kept or not: the level now
+        # (``recent_level``), which a decimated window would otherwise show minutes late.
+        self.latest: deque[float] = deque(maxlen=_LATEST)
+        self._last_t: float | None = None
         # The same points as float64 rows in [_lo, _hi) of a buffer grown by doubling, so a
         # shard's fits read them without converting the deque again every reading.
         self._buf = np.empty((64, 2), dtype=np.float64)
         self._lo = self._hi = 0
+        # The last fit and what it was made of: the window does not change between kept
+        # points, and neither does its fit (``cached_fit``).
+        self.version = 0
+        self._fit: tuple[tuple[int, float | None, float], TrendFit | None] | None = None
 
     def add(self, t_h: float, value: float) -> None:
-        if self.points and t_h <= self.points[-1][0]:
+        if self._last_t is not None and t_h <= self._last_t:
             return  # out of order or repeated time: a trend needs increasing time
+        self._last_t = t_h
+        self.latest.append(value)
         if self.points and t_h - self.points[-1][0] < self.min_dt_h:
             return
         self.points.append((t_h, value))
         self._push(t_h, value)
+        self.version += 1
         while self.points and self.points[0][0] < t_h - self.window_h:
             self.points.popleft()
             self._lo += 1
@@ -362,20 +377,41 @@ class TrendTracker:
         return self._buf[self._lo : self._hi]
 
     def fit(self, *, floor: float | None = None, min_excess: float = 0.0) -> TrendFit | None:
-        if not self.points:
-            return None
-        arr = np.asarray(self.points, dtype=np.float64)
-        return fit_trend(arr[:, 0], arr[:, 1], floor=floor, min_excess=min_excess)
+        hit, fit = self.cached_fit(floor, min_excess)
+        if hit:
+            return fit
+        if self.points:
+            arr = np.asarray(self.points, dtype=np.float64)
+            fit = fit_trend(arr[:, 0], arr[:, 1], floor=floor, min_excess=min_excess)
+        self.remember_fit(floor, min_excess, fit)
+        return fit
 
-    def recent_level(self, n: int = 3) -> float:
-        """Median of the last ``n`` values (-inf when empty): the level now, without the fit."""
-        if not self.points:
+    def cached_fit(self, floor: float | None, min_excess: float) -> tuple[bool, TrendFit | None]:
+        """(True, the fit) when the window and the arguments are those of the last fit."""
+        cached = self._fit
+        if cached is not None and cached[0] == (self.version, floor, min_excess):
+            return True, cached[1]
+        return False, None
+
+    def remember_fit(self, floor: float | None, min_excess: float, fit: TrendFit | None) -> None:
+        """Keep ``fit`` as the window's fit with these arguments (``agents.machine_shard``)."""
+        self._fit = ((self.version, floor, min_excess), fit)
+
+    def recent_level(self, n: int = _LATEST) -> float:
+        """Median of the last ``n`` values (-inf when none): the level now, without the fit."""
+        latest = self.latest
+        if not latest:
             return -math.inf
-        points = self.points
-        return smallstats.median([points[-i][1] for i in range(min(n, len(points)), 0, -1)])
+        n = min(n, len(latest))
+        return smallstats.median([latest[-i] for i in range(n, 0, -1)])
 
     def state(self) -> dict[str, Any]:
-        return {"window_h": self.window_h, "points": [list(p) for p in self.points]}
+        return {
+            "window_h": self.window_h,
+            "points": [list(p) for p in self.points],
+            "latest": list(self.latest),
+            "last_t": self._last_t,
+        }
 
     def load(self, state: Mapping[str, Any]) -> None:
         self.points = deque((float(t), float(v)) for t, v in state["points"])
@@ -383,6 +419,17 @@ class TrendTracker:
         self._lo = self._hi = 0
         for t, v in self.points:
             self._push(t, v)
+        # Snapshots from before the latest values were kept: every value was a point then.
+        latest = state.get("latest")
+        if latest is None:
+            latest = [v for _, v in self.points][-_LATEST:]
+        self.latest = deque((float(v) for v in latest), maxlen=_LATEST)
+        last_t = state.get("last_t")
+        self._last_t = float(last_t) if last_t is not None else (
+            self.points[-1][0] if self.points else None
+        )
+        self.version += 1
+        self._fit = None
 
 
 __all__ = ["TrendFit", "TrendTracker", "estimate_rul", "fit_trend", "fit_trend_many"]

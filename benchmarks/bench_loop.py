@@ -1,23 +1,32 @@
 """The whole loop under load: many simulated machines -> Ray agents -> policies -> Temporal starts.
 
     .venv/bin/python benchmarks/bench_loop.py [--assets 1000] [--ticks 20] [--shard-size 1000]
-        [--wearing 0.02] [--waveform-share 0.05] [--waveform-every 10] [--checkpoint-s 60] [--every-report] [--json]
+        [--wearing 0.02] [--waveform-share 0.05] [--waveform-every 10] [--checkpoint-s 60] [--every-report]
+        [--back-to-back] [--max-lag 2] [--json]
 
 A plant of ``--assets`` CNC spindles (the sample plant's mill, cloned) is driven by seeded
 ``MachineTwin``s through ``PlantSim`` at plant speed: each tick is one second of plant time and
 brings one scalar reading per asset (1 Hz); ``--waveform-share`` of the assets (5 %) also send a
 4,096-sample acceleration window every ``--waveform-every`` ticks (10 s), staggered over the
 ticks. The mills are commissioned on their first ``--commission`` readings; a fraction
-(``--wearing``) has a bearing defect that grows within the run. Each tick's readings go through
+(``--wearing``) has a bearing defect that grows within the run. Readings go through
 ``Orchestrator.step`` as the orchestrator runs them: ``AgentFleet.ingest`` on a local Ray (actors
 of ``--shard-size`` assets, assessed a round at a time by ``agents.machine_shard``; reports
 published on change plus a 60-s heartbeat unless ``--every-report``), the policy engine, one
-``start_workflow`` per decision that acts, progress saved. Ticks run back to back.
+``start_workflow`` per decision that acts, progress saved.
+
+By default ticks arrive in real time (tick k's readings at k s of the plant's clock, which stops
+while the bench makes them) and each step takes every tick that arrived while the last step
+ran, as the live loop takes its sources' buffer (``Orchestrator.pause_after_step``); with
+``--back-to-back`` each tick is its own step, started as soon as the last one ended.
 
 Printed (``--json``: one object; ``readings_per_s``, ``keeps_up``, ``bare_numpy_readings_per_s``):
-- readings per second end to end (the simulation's own time to make the readings is excluded
-  and shown apart), and whether the loop keeps up with real time: all ticks assessed in no more
-  wall time than the plant time they cover (also the slowest tick);
+- readings per second end to end (the loop's own time; the simulation's time to make the
+  readings is excluded and shown apart), and whether the loop keeps up with real time: all
+  steps took no more wall time than the plant time they cover and, readings arriving in real
+  time, the loop was at most ``--max-lag`` s behind the plant at the last tick; the lag (from a
+  tick's arrival to the end of the step that acted on it) p50 / p95 / max, and each step's
+  ticks, reports and phases (``each_step``);
 - beside it, in the same run, the bare numpy cost of the same arithmetic on the same readings
   (``bare_numpy``: per tick, z-scores against a baseline, limits, a rolling spread, a trend
   slope over every asset's scalar sensors as arrays, and rfft + RMS of each waveform) -- the
@@ -84,6 +93,7 @@ def bench_config(
     shard_size: int,
     seed: int,
     state_dir: Path,
+    trend_window_s: float = 120.0,
 ) -> PlantConfig:
     """The sample plant's people and policies with ``assets`` cloned mills and their twins.
 
@@ -95,6 +105,11 @@ def bench_config(
     template = dict(base.machines[0])  # mill-1: spindle sensors, bearing, thresholds
     template.pop("commissioning_hours", None)
     template["commissioning_readings"] = commission
+    # The bench's defects live seconds, not days: the trend window spans that life, as a
+    # plant's 48 h spans a bearing's (every 1-Hz reading is a point of it; with 48 h one per
+    # 86 s is, ``agents.machine.MAIN_TREND_POINTS``, and a 20-s run would fit no trend).
+    thresholds = {**template.get("thresholds", {}), "trend_window_h": trend_window_s / 3600}
+    template["thresholds"] = thresholds
     rng = random.Random(seed)
     step_h = STEP_S / 3600.0
     machines, twins = [], []
@@ -735,10 +750,11 @@ def main() -> None:
         min(args.assets, args.ticks, args.shard_size, args.waveform_every, args.commission) < 1
         or not 0 <= args.wearing <= 1
         or not 0 <= args.waveform_share <= 1
+        or not args.max_lag > 0
     ):
         parser.error(
             "--assets, --ticks, --shard-size, --waveform-every, --commission must be >= 1; "
-            "--wearing and --waveform-share in [0, 1]"
+            "--wearing and --waveform-share in [0, 1]; --max-lag > 0"
         )
     logging.basicConfig(level=logging.WARNING)
     result = asyncio.run(run(args))

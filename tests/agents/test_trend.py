@@ -93,3 +93,58 @@ def test_tracker_array_holds_the_points_through_growth_eviction_and_restore() ->
         restored.load(tracker.state())
         expected = np.asarray(tracker.points, dtype=np.float64).reshape(-1, 2)
         assert np.array_equal(restored.array(), expected)
+
+
+def test_a_1_hz_main_window_stays_bounded_and_its_level_is_the_last_readings() -> None:
+    """Issue 16: at 1 Hz the main indicator's 48-h window kept every reading (172,800 points per
+    asset, refitted per reading). It keeps one point per window / MAIN_TREND_POINTS; the level
+    now is still the last readings', and a fit is made again only when a point was kept."""
+    from agents.machine import MAIN_TREND_POINTS
+    from agents.machine_config import MachineThresholds
+
+    th = MachineThresholds()
+    tracker = TrendTracker(th.trend_window_h, min_dt_h=th.trend_window_h / MAIN_TREND_POINTS)
+    rng = np.random.default_rng(16)
+    second = 1 / 3600
+    fits_made = 0
+    last = None
+    for k in range(6 * 3600):  # six hours of 1-Hz readings
+        tracker.add(k * second, 2.0 + 0.01 * k * second + rng.normal(0, 0.05))
+        hit, fit = tracker.cached_fit(1.5, 0.1)
+        if not hit:
+            fit = tracker.fit(floor=1.5, min_excess=0.1)
+            fits_made += 1
+        last = fit
+    spacing = th.trend_window_h / MAIN_TREND_POINTS
+    # One kept per 86.4 s: the first reading at or after it (readings come each whole second).
+    times = [t for t, _ in tracker.points]
+    assert all(spacing <= b - a < spacing + second for a, b in zip(times, times[1:], strict=False))
+    assert len(times) <= math.floor(6 / spacing) + 1
+    assert fits_made == len(tracker.points)  # one per kept point, none in between
+    assert last is not None and last.slope > 0
+    # Same as a fit made afresh on the same points.
+    arr = np.asarray(tracker.points)
+    fresh = fit_trend(arr[:, 0], arr[:, 1], floor=1.5, min_excess=0.1)
+    assert fresh is not None and fresh.slope == last.slope and fresh.t_stat == last.t_stat
+    # The level now: the median of the last three readings offered, not of the kept points.
+    tracker.add(7.0, 9.0)
+    tracker.add(7.0 + second, 9.5)
+    tracker.add(7.0 + 2 * second, 9.2)
+    assert tracker.recent_level() == 9.2
+    restored = TrendTracker(th.trend_window_h, min_dt_h=spacing)
+    restored.load(tracker.state())
+    assert restored.recent_level() == 9.2 and list(restored.points) == list(tracker.points)
+    restored.add(7.0 + second, 100.0)  # older than the last reading offered: ignored
+    assert restored.recent_level() == 9.2
+
+
+def test_a_snapshot_from_before_the_latest_values_were_kept_still_restores() -> None:
+    tracker = TrendTracker(48.0)
+    for k in range(5):
+        tracker.add(float(k), float(k))
+    old = {"window_h": 48.0, "points": [list(p) for p in tracker.points]}
+    restored = TrendTracker(48.0)
+    restored.load(old)
+    assert restored.recent_level() == tracker.recent_level() == 3.0
+    restored.add(4.0, 50.0)  # not after the last point: ignored as before
+    assert restored.recent_level() == 3.0
