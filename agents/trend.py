@@ -329,9 +329,9 @@ class TrendTracker:
         # otherwise hold 172,800 points per indicator for a fit that needs a few hundred.
         self.min_dt_h = min_dt_h
         self.points: deque[tuple[float, float]] = deque()
-        # The last few values offered in time order, kept or not: the level now
+        # The last few (hours, value) offered in time order, kept or not: the level now
         # (``recent_level``), which a decimated window would otherwise show minutes late.
-        self.latest: deque[float] = deque(maxlen=_LATEST)
+        self.latest: deque[tuple[float, float]] = deque(maxlen=_LATEST)
         self._last_t: float | None = None
         # The same points as float64 rows in [_lo, _hi) of a buffer grown by doubling, so a
         # shard's fits read them without converting the deque again every reading.
@@ -346,7 +346,7 @@ class TrendTracker:
         if self._last_t is not None and t_h <= self._last_t:
             return  # out of order or repeated time: a trend needs increasing time
         self._last_t = t_h
-        self.latest.append(value)
+        self.latest.append((t_h, value))
         if self.points and t_h - self.points[-1][0] < self.min_dt_h:
             return
         self.points.append((t_h, value))
@@ -397,19 +397,20 @@ class TrendTracker:
         """Keep ``fit`` as the window's fit with these arguments (``agents.machine_shard``)."""
         self._fit = ((self.version, floor, min_excess), fit)
 
-    def recent_level(self, n: int = _LATEST) -> float:
-        """Median of the last ``n`` values (-inf when none): the level now, without the fit."""
-        latest = self.latest
-        if not latest:
+    def recent_level(self) -> float:
+        """Median of the last three values offered that are still inside the window (-inf when
+        none): the level now, without the fit."""
+        if self._last_t is None:
             return -math.inf
-        n = min(n, len(latest))
-        return smallstats.median([latest[-i] for i in range(n, 0, -1)])
+        since = self._last_t - self.window_h
+        values = [v for t, v in self.latest if t >= since]
+        return smallstats.median(values) if values else -math.inf
 
     def state(self) -> dict[str, Any]:
         return {
             "window_h": self.window_h,
             "points": [list(p) for p in self.points],
-            "latest": list(self.latest),
+            "latest": [list(p) for p in self.latest],
             "last_t": self._last_t,
         }
 
@@ -422,8 +423,8 @@ class TrendTracker:
         # Snapshots from before the latest values were kept: every value was a point then.
         latest = state.get("latest")
         if latest is None:
-            latest = [v for _, v in self.points][-_LATEST:]
-        self.latest = deque((float(v) for v in latest), maxlen=_LATEST)
+            latest = list(self.points)[-_LATEST:]
+        self.latest = deque(((float(t), float(v)) for t, v in latest), maxlen=_LATEST)
         last_t = state.get("last_t")
         self._last_t = float(last_t) if last_t is not None else (
             self.points[-1][0] if self.points else None

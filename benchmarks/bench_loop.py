@@ -107,7 +107,8 @@ def bench_config(
     template["commissioning_readings"] = commission
     # The bench's defects live seconds, not days: the trend window spans that life, as a
     # plant's 48 h spans a bearing's (every 1-Hz reading is a point of it; with 48 h one per
-    # 86 s is, ``agents.machine.MAIN_TREND_POINTS``, and a 20-s run would fit no trend).
+    # 86 s is, ``agents.machine.MAIN_TREND_POINTS``, and a 20-s run would fit no trend). The
+    # drift tracks (``agents.drift``) read the same window: one point per 0.5 s of it.
     thresholds = {**template.get("thresholds", {}), "trend_window_h": trend_window_s / 3600}
     template["thresholds"] = thresholds
     rng = random.Random(seed)

@@ -171,13 +171,14 @@ class Dispatcher:
         ids = list(self.ledger)
         descriptions = await _a_few_at_a_time([describe(w) for w in ids], self.concurrency)
         for workflow_id, description in zip(ids, descriptions, strict=True):
-            if description is None:
+            if description is None or isinstance(description, BaseException):
                 continue
             if description.status is not WorkflowExecutionStatus.RUNNING:
                 status = description.status.name.lower() if description.status else "unknown"
                 record = self.ledger.close(workflow_id, status=status, at=self.now())
                 decision_id = record.decision_id if record is not None else None
                 await record_result(self.client, self.store, description, decision_id, now=self.now())
+        _raise_first(descriptions)  # what closed is recorded; then the unexpected error
 
     async def forward_health(self, reports: Sequence[HealthReport]) -> None:
         """Tell each open maintenance workflow when its asset turns healthy or unhealthy."""
@@ -200,23 +201,26 @@ class Dispatcher:
             if self._forwarded.get(report.asset_id) != healthy:
                 calls.append(tell(report, healthy))
         # One signal per asset, to different workflows: a few at a time, not one round trip each.
-        await _a_few_at_a_time(calls, self.concurrency)
+        _raise_first(await _a_few_at_a_time(calls, self.concurrency))
 
 
 async def _a_few_at_a_time(calls: Sequence[Awaitable[Any]], limit: int) -> list[Any]:
-    """Await ``calls`` with at most ``limit`` in flight; their results in order. Every call ends
-    before an error is raised (the first, if any): none is left running unawaited."""
+    """Await ``calls`` with at most ``limit`` in flight; their results in order, an error in
+    the place of a call that raised (every call ends: none is left running unawaited)."""
     gate = asyncio.Semaphore(limit)
 
     async def one(call: Awaitable[Any]) -> Any:
         async with gate:
             return await call
 
-    results = await asyncio.gather(*(one(c) for c in calls), return_exceptions=True)
+    return await asyncio.gather(*(one(c) for c in calls), return_exceptions=True)
+
+
+def _raise_first(results: Sequence[Any]) -> None:
+    """Raise the first error among ``_a_few_at_a_time``'s results, if any."""
     failed = next((r for r in results if isinstance(r, BaseException)), None)
     if failed is not None:
         raise failed
-    return results
 
 
 def _report_attributes(decision: Decision, report: HealthReport | None) -> dict[str, Any]:

@@ -281,7 +281,9 @@ class Stack:
                 outcome = on_step(result)
                 if asyncio.iscoroutine(outcome):
                     await outcome
-            pause = self.orchestrator.pause_after_step(tick_s, time.monotonic() - began)
+            pause = self.orchestrator.pause_after_step(
+                tick_s, time.monotonic() - began, failed=result is None
+            )
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=pause)
 

@@ -271,6 +271,7 @@ class PartitionedLoop:
         self.state_dir = state_dir
         self.running: dict[int, Any] = {}
         self.failures: dict[int, int] = {}  # consecutive failed ticks per partition
+        self.stepped: set[int] = set()  # partitions whose last step went through
 
     async def _start(self, index: int) -> None:
         from orchestrator.partitions import Partition
@@ -329,12 +330,14 @@ class PartitionedLoop:
         from orchestrator.runtime import LeaseLostError
 
         results = []
+        self.stepped = set()
         for index, orchestrator in list(self.running.items()):
             if index not in self.leases.held():
                 continue
             try:
                 results.append(await orchestrator.step())
                 self.failures[index] = 0
+                self.stepped.add(index)
             except LeaseLostError as exc:
                 log.warning("%s", exc)
             except Exception as exc:  # noqa: BLE001  supervisor loop: log, keep going
@@ -349,8 +352,14 @@ class PartitionedLoop:
         return results
 
     def pause_after_step(self, tick_s: float, elapsed_s: float) -> float:
-        """The shortest pause any held partition asks for (``Orchestrator.pause_after_step``)."""
-        pauses = [o.pause_after_step(tick_s, elapsed_s) for o in self.running.values()]
+        """The shortest pause a partition that just stepped asks for
+        (``Orchestrator.pause_after_step``); a whole tick when none stepped (all failed, or
+        none held)."""
+        pauses = [
+            self.running[i].pause_after_step(tick_s, elapsed_s)
+            for i in self.stepped
+            if i in self.running
+        ]
         return min(pauses, default=tick_s)
 
     async def close(self) -> None:
@@ -386,7 +395,7 @@ async def run_loop(
     loop = PartitionedLoop(config, client=client, mes=MesClient(mes_http), leases=leases, state_dir=state_dir)
     from agents.runtime.gc_tuning import tune_for_loop
 
-    tune_for_loop()  # this process carries the loop (agents.runtime.gc_tuning says why)
+    tuned = False
     try:
         on_ready(f"autoops loop for {config.site}: {config.loop.partitions} partition(s), "
                  f"leases {type(leases).__name__}; Ctrl-C to stop")
@@ -400,6 +409,10 @@ async def run_loop(
                 if now_owned != owned:
                     owned = now_owned
                     on_ready(f"partitions owned: {','.join(map(str, sorted(owned))) or '-'}")
+                if now_owned and not tuned:
+                    # The partitions' loops are built: the process's long-lived state exists.
+                    tune_for_loop()  # (agents.runtime.gc_tuning says why)
+                    tuned = True
             began = clock()
             await loop.step()
             pause = loop.pause_after_step(tick_s, clock() - began)

@@ -215,9 +215,7 @@ class Orchestrator:
         self.clock.mark()
         if self.partition.count > 1:  # the simulation plays the whole plant: keep our assets'
             readings = [r for r in readings if self.partition.owns(r.asset_id)]
-        reports = await self._ingest_and_refresh(readings)
-        if self.hub is not None and delivered is not None:
-            self.hub.done(delivered)
+        reports = await self._ingest_and_refresh(readings, delivered)
         REPORTS.add(len(reports))
         self.history.add(reports)
         await self._observe_alarms(reports)
@@ -237,23 +235,28 @@ class Orchestrator:
             await self._record(result, tick_start, self.now)
         return result
 
-    async def _ingest_and_refresh(self, readings: Sequence[Reading]) -> list[HealthReport]:
+    async def _ingest_and_refresh(
+        self, readings: Sequence[Reading], delivered: int | None
+    ) -> list[HealthReport]:
         """The agents assess the readings (on Ray, from a thread) while the open workflows are
         read back from Temporal: the two touch nothing in common, and each would otherwise wait
-        for the other (at 10,000 assets the refresh is a tenth of a tick)."""
-        if not readings:
-            await self.dispatch.refresh()
-            return []
-        ingest = asyncio.ensure_future(asyncio.to_thread(self.fleet.ingest, list(readings)))
+        for the other (at 10,000 assets the refresh is a tenth of a tick). Live readings are
+        acknowledged once the agents have them, whatever the refresh does."""
+        reports: list[HealthReport] = []
+        ingest = (
+            asyncio.ensure_future(asyncio.to_thread(self.fleet.ingest, list(readings)))
+            if readings
+            else None
+        )
         try:
             await self.dispatch.refresh()
-        except BaseException:
-            # The readings' assessment is not abandoned half-way: wait for it, then fail.
-            await asyncio.wait([ingest])
-            if not ingest.cancelled():
-                ingest.exception()  # retrieved: the refresh's error is the one raised
-            raise
-        return await ingest
+        finally:
+            # Not abandoned half-way: the assessment ends (or fails) before the tick does.
+            if ingest is not None:
+                reports = await ingest
+            if self.hub is not None and delivered is not None:
+                self.hub.done(delivered)
+        return reports
 
     async def _record(self, result: StepResult, start: datetime, end: datetime) -> None:
         from orchestrator.history.recorder import record_step
@@ -309,19 +312,21 @@ class Orchestrator:
             # Oldest first, original timestamps; acknowledged only once the agents have them.
             # Everything that arrived while the last step ran, up to STEP_READINGS_MAX: a loop
             # that fell behind catches up in one step (the decide/act/save cost is per step).
-            delivered, taken = self.hub.take(STEP_READINGS_MAX)
+            # Read and decoded in a thread: the web server shares this event loop.
+            delivered, taken = await asyncio.to_thread(self.hub.take, STEP_READINGS_MAX)
             self.backlog = len(taken) >= STEP_READINGS_MAX
             return delivered, taken
         return None, []
 
-    def pause_after_step(self, tick_s: float, elapsed_s: float) -> float:
+    def pause_after_step(self, tick_s: float, elapsed_s: float, *, failed: bool = False) -> float:
         """Seconds to wait before the next step, which took ``elapsed_s``.
 
         A live plant's readings arrive on their own clock: the loop steps every ``tick_s`` (the
         rest of it after a step), at once while readings are waiting beyond one step's take.
-        A simulated plant makes one tick per step: ``tick_s`` between steps sets its pace.
+        A simulated plant makes one tick per step: ``tick_s`` between steps sets its pace. After
+        a step that ``failed`` the loop waits a whole tick (the same readings wait again).
         """
-        if self.hub is None or self.sim is not None:
+        if failed or self.hub is None or self.sim is not None:
             return tick_s
         return 0.0 if self.backlog else max(0.0, tick_s - elapsed_s)
 

@@ -138,7 +138,7 @@ class PolicyEngine:
         self._latest: dict[str, HealthReport] = {}
         # Bumped when an asset appears or changes kind: ``_assets_for``'s lists hold until then.
         self._kinds_version = 0
-        self._assets_cache: dict[str, tuple[int, dict[str, AssetKind], list[str]]] = {}
+        self._assets_cache: dict[int, tuple[int, dict[str, AssetKind], list[str]]] = {}
         self._latest_text: dict[str, tuple[HealthReport, str]] = {}  # asset -> (report, its JSON)
         self._keys: dict[tuple[str, str, str], _KeyState] = {}
         self._last_fired: dict[tuple[str, str], datetime] = {}
@@ -414,18 +414,16 @@ class PolicyEngine:
         """The assets ``policy`` covers, sorted: reported or expected of its kinds. Kept until an
         asset appears or changes kind, or the expected assets change (10,000 assets: a set and
         a sort per policy per tick otherwise)."""
-        cached = self._assets_cache.get(policy.id)
+        key = id(policy)  # the engine holds its policies: an id stays theirs
+        cached = self._assets_cache.get(key)
         expected = ctx.expected_assets
-        if (
-            cached is not None
-            and cached[0] == self._kinds_version
-            and (cached[1] is expected or cached[1] == expected)
-        ):
+        # A copy is compared (the caller may change its dict in place between ticks).
+        if cached is not None and cached[0] == self._kinds_version and cached[1] == expected:
             return cached[2]
         seen = {a for a, r in self._latest.items() if r.asset_kind in policy.asset_kinds}
         seen |= {a for a, kind in expected.items() if kind in policy.asset_kinds}
         assets = sorted(seen)
-        self._assets_cache[policy.id] = (self._kinds_version, dict(expected), assets)
+        self._assets_cache[key] = (self._kinds_version, dict(expected), assets)
         return assets
 
     def _clear_unseen(self, policy: Policy, asset: str, seen: set[str], now: datetime) -> None:

@@ -39,13 +39,24 @@ def test_a_simulated_plant_keeps_its_pace_of_one_tick_per_step() -> None:
     assert Orchestrator.pause_after_step(_loop(hub=object(), sim=object()), 2.0, 0.5) == 2.0
 
 
-def test_partitions_pause_as_little_as_the_one_most_behind() -> None:
-    loop = SimpleNamespace(
-        running={0: SimpleNamespace(pause_after_step=lambda t, e: 0.5),
-                 1: SimpleNamespace(pause_after_step=lambda t, e: 0.0)}
-    )
+def test_a_failed_step_waits_a_whole_tick_even_behind() -> None:
+    # Its readings were not acknowledged: stepping again at once would fail again at once.
+    behind = _loop(hub=object(), backlog=True)
+    assert Orchestrator.pause_after_step(behind, 1.0, 0.1, failed=True) == 1.0
+
+
+def test_partitions_pause_as_little_as_the_one_most_behind_that_stepped() -> None:
+    running = {
+        0: SimpleNamespace(pause_after_step=lambda t, e: 0.5),
+        1: SimpleNamespace(pause_after_step=lambda t, e: 0.0),
+    }
+    loop = SimpleNamespace(running=running, stepped={0, 1})
     assert PartitionedLoop.pause_after_step(loop, 1.0, 0.5) == 0.0
-    assert PartitionedLoop.pause_after_step(SimpleNamespace(running={}), 1.0, 0.5) == 1.0
+    # Partition 1 is behind but its step failed (or its lease is gone): it does not set the pace.
+    loop.stepped = {0}
+    assert PartitionedLoop.pause_after_step(loop, 1.0, 0.5) == 0.5
+    loop.stepped = set()
+    assert PartitionedLoop.pause_after_step(loop, 1.0, 0.5) == 1.0
 
 
 def test_one_step_takes_every_reading_that_arrived_and_says_when_more_wait(
@@ -70,3 +81,27 @@ def test_one_step_takes_every_reading_that_arrived_and_says_when_more_wait(
     _, taken = asyncio.run(Orchestrator._sense(loop, None))
     assert len(taken) == 5_000 and loop.backlog is True
     buffer.close()
+
+
+def test_readings_the_agents_took_are_acknowledged_even_when_the_refresh_fails() -> None:
+    """The refresh of open workflows runs while the agents assess; its failure fails the tick
+    but the agents have the readings: they are not delivered again."""
+    acked: list[int] = []
+    assessed: list[int] = []
+
+    async def refresh() -> None:
+        raise RuntimeError("workflow store unavailable")
+
+    def ingest(readings: list[Reading]) -> list[str]:
+        assessed.append(len(readings))
+        return ["report"]
+
+    tick = SimpleNamespace(
+        fleet=SimpleNamespace(ingest=ingest),
+        dispatch=SimpleNamespace(refresh=refresh),
+        hub=SimpleNamespace(done=acked.append),
+    )
+    readings = [Reading(asset_id="m-1", time=T0, values={"v": 1.0})]
+    with pytest.raises(RuntimeError, match="workflow store"):
+        asyncio.run(Orchestrator._ingest_and_refresh(tick, readings, 7))
+    assert assessed == [1] and acked == [7]
