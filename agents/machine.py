@@ -132,6 +132,8 @@ class MachineAgent:
         # Made once, read for every reading: sensor units, waveform feature keys.
         self._units = {s.name: s.unit for s in asset.sensors}
         self._wave_keys = [(s.name, f"{s.name}.rms", f"{s.name}.") for s in asset.sensors]
+        # Bearing defect ratios can come only from acceleration waveforms' sensors.
+        self._defect_keys = any(s.kind is SensorKind.VIBRATION_ACCELERATION for s in asset.sensors)
         self.seq = 0
         self.t0: datetime | None = None
         self.monitor = SensorFaultMonitor(asset.sensors, asset.sensor_checks)
@@ -283,7 +285,15 @@ class MachineAgent:
                     {k: v for k, v in features.items() if k.startswith(prefix)},
                 )
         b = ReportBuilder(
-            self.asset, self.iso, self.limits, features, check, seq, reading.time, self._units
+            self.asset,
+            self.iso,
+            self.limits,
+            features,
+            check,
+            seq,
+            reading.time,
+            self._units,
+            defect_keys=self._defect_keys,
         )
         b.last_wave = self.last_wave
         b.notes.extend(problems)
@@ -323,9 +333,13 @@ class MachineAgent:
                 self.baseline.add(reading.time, features)
         else:
             # Score the median of the last few values: one odd reading is not an anomaly.
+            recent = self.recent
             for key, value in features.items():
                 if key in self.condition:
-                    self.recent.setdefault(key, deque(maxlen=_ANOMALY_WINDOW)).append(value)
+                    window = recent.get(key)
+                    if window is None:
+                        window = recent[key] = deque(maxlen=_ANOMALY_WINDOW)
+                    window.append(value)
             # The anomaly describes the asset, not which sensors spoke this reading: every
             # condition feature counts with its latest known median (a waveform captured every
             # other reading would otherwise count every other reading: a score that alternates).

@@ -82,6 +82,8 @@ class ReportBuilder:
         seq: int,
         time: datetime,
         units: Mapping[str, str] | None = None,
+        *,
+        defect_keys: bool = True,
     ) -> None:
         self.asset = asset
         self.iso = iso
@@ -92,6 +94,8 @@ class ReportBuilder:
         self.time = time
         # The sensors' units (an agent passes its own map: made once, read-only here).
         self.units = {s.name: s.unit for s in asset.sensors} if units is None else units
+        # False: the asset has no acceleration sensor, so no ``.defect_ratio`` feature to list.
+        self.defect_keys = defect_keys
         self.judged: dict[str, Indicator] = {}
         self.extra: list[Indicator] = []
         self.findings: list[str] = []
@@ -247,12 +251,17 @@ class ReportBuilder:
         Two readings with the same signature differ only in numbers within the same levels:
         a shard publishing on change sends the second one only as a heartbeat.
         """
-        at = self.asset.thresholds.bearing_ratio
-        ratios = {k: v for _, held in self.last_wave.values() for k, v in held.items()}
-        ratios.update(self.features)
+        defects: tuple[str, ...] = ()
+        if self.defect_keys:
+            at = self.asset.thresholds.bearing_ratio
+            ratios: Mapping[str, float] = self.features
+            if self.last_wave:  # the waveforms' features held between captures, then this one's
+                ratios = {k: v for _, held in self.last_wave.values() for k, v in held.items()}
+                ratios.update(self.features)
+            defects = tuple(k for k, v in ratios.items() if k.endswith(".defect_ratio") and v >= at)
         return (
             status,
-            tuple(k for k, v in ratios.items() if k.endswith(".defect_ratio") and v >= at),
+            defects,
             tuple((k, i.status_of()) for k, i in self.judged.items()),
             tuple((i.fields["name"], i.status_of()) for i in self.extra),
             tuple(sorted((f.sensor, f.kind) for f in self.check.faults)),

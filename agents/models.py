@@ -28,7 +28,7 @@ class Status(StrEnum):
 
     @property
     def rank(self) -> int:
-        return _RANKS[self.value]
+        return _RANKS[self]  # a StrEnum member is its value's string: no ``.value`` lookup
 
     @staticmethod
     def worst(*statuses: Status) -> Status:

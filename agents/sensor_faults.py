@@ -79,6 +79,15 @@ class _Inspection:
         self.learned_jump_only = False  # the jump exceeds only the learned, not the declared limit
 
 
+def _clearly_alive(window8: tuple[float, ...], flat_at: float) -> bool:
+    """Whether eight finite values surely spread (``smallstats.std8``) at least ``flat_at``,
+    without computing the std: it is at least their range / 4 (range / sqrt(2n), the two
+    extremes alone), and the margins cover the std's rounding (relative, and absolute for large
+    values, ~n ulp of the largest)."""
+    hi, lo = max(window8), min(window8)
+    return flat_at > 0 and (hi - lo) * 0.25 >= flat_at * (1.0 + 1e-9) + 1e-12 * max(hi, -lo)
+
+
 class SensorFaultDetector:
     """The stateful checks of one scalar sensor; the monitor cross-checks detectors."""
 
@@ -199,30 +208,36 @@ class SensorFaultDetector:
         w = settings.window
         recent = self.recent
         if usual is not None and len(recent) >= w - 1:
+            flat_at = settings.flat_ratio * usual
             if w == 8:
                 r = recent
                 if len(r) == 8:
-                    spread = smallstats.std8(r[1], r[2], r[3], r[4], r[5], r[6], r[7], value)
+                    window8 = (r[1], r[2], r[3], r[4], r[5], r[6], r[7], value)
                 else:
-                    spread = smallstats.std8(r[0], r[1], r[2], r[3], r[4], r[5], r[6], value)
+                    window8 = (r[0], r[1], r[2], r[3], r[4], r[5], r[6], value)
+                if _clearly_alive(window8, flat_at):  # most readings of a live sensor
+                    ins.alive = True
+                    spread = None
+                else:
+                    spread = smallstats.std8(*window8)
             else:
                 window = [*recent, value][-w:]
                 # Plain floats: absurd values give an inf/nan spread without a warning, as
                 # numpy's std under errstate did, and the same bits (``agents.smallstats``).
                 spread = smallstats.std(window) if w <= 128 else float(np.std(window))
-            flat_at = settings.flat_ratio * usual
-            if (
-                usual > 0
-                and spread < flat_at
-                and not stuck
-                # A window of one repeated value is a run, judged by the stuck rule above.
-                and repeats < w
-            ):
-                ins.faults[FaultKind.FLATLINE] = (
-                    f"spread {spread:.3g} {spec.unit} over {w} readings, "
-                    f"usually {usual:.3g} {spec.unit} per reading"
-                )
-            ins.alive = spread >= flat_at
+            if spread is not None:
+                if (
+                    usual > 0
+                    and spread < flat_at
+                    and not stuck
+                    # A window of one repeated value is a run, judged by the stuck rule above.
+                    and repeats < w
+                ):
+                    ins.faults[FaultKind.FLATLINE] = (
+                        f"spread {spread:.3g} {spec.unit} over {w} readings, "
+                        f"usually {usual:.3g} {spec.unit} per reading"
+                    )
+                ins.alive = spread >= flat_at
         last_good = self.last_good
         if last_good is not None and not after_gap:
             step = abs(value - last_good)

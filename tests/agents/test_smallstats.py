@@ -50,3 +50,22 @@ def test_std_of_eight_equals_std_and_numpys_exactly(seed: int) -> None:
         got = smallstats.std8(*xs)
         assert got == expected or (np.isnan(got) and np.isnan(expected))
         assert got == smallstats.std(xs) or (np.isnan(got) and np.isnan(expected))
+
+
+def test_a_window_called_clearly_alive_spreads_at_least_the_flatline_bar() -> None:
+    """``_clearly_alive`` skips the std only where the std would clear the bar: checked on
+    random windows at every scale, the float range's large values and near-misses of the bar."""
+    from agents.sensor_faults import _clearly_alive
+
+    rng = np.random.default_rng(16)
+    skipped = 0
+    for k in range(50_000):
+        scale = 10.0 ** rng.integers(-6, 15)
+        centre = rng.choice([0.0, 1.0, -1.0, 1e6, 1e14]) * scale
+        w = tuple(float(v) for v in centre + rng.normal(0.0, scale * rng.uniform(0.01, 2), 8))
+        # Bars around the window's own std: most just below or above it, the hard cases.
+        flat_at = smallstats.std8(*w) * rng.choice([0.25, 0.9, 0.999999, 1.0, 1.000001, 2.0])
+        if _clearly_alive(w, flat_at):
+            skipped += 1
+            assert smallstats.std8(*w) >= flat_at, (w, flat_at)
+    assert skipped > 1_000  # the shortcut is taken, not vacuously safe
