@@ -227,7 +227,11 @@ class Orchestrator:
             raise LeaseLostError(f"partition {self.partition.index}: lease lost; tick not acted on")
         self.store.append(decisions)
         # A decision cites report ids: this tick's, or an asset's latest from an earlier tick.
-        by_id = {r.report_id: r for r in (*self.history.latest().values(), *reports)}
+        by_id = (
+            {r.report_id: r for r in (*self.history.latest().values(), *reports)}
+            if decisions
+            else {}  # nothing to act on: not a table of every asset's report
+        )
         started = await self.dispatch.act(decisions, by_id)
         self.save()
         result = StepResult(len(readings), list(reports), decisions, started)
