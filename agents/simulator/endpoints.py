@@ -27,14 +27,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agents.ports import free_port as _free_port
 from agents.sources import sparkplug
 
 HOST = "127.0.0.1"
 
 
 def free_port() -> int:
-    return _free_port(HOST)
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
 
 
 def make_certificate(directory: Path, name: str, uri: str) -> tuple[Path, Path]:
