@@ -256,8 +256,9 @@ class ReportBuilder:
             at = self.asset.thresholds.bearing_ratio
             ratios: Mapping[str, float] = self.features
             if self.last_wave:  # the waveforms' features held between captures, then this one's
-                ratios = {k: v for _, held in self.last_wave.values() for k, v in held.items()}
-                ratios.update(self.features)
+                merged = {k: v for _, held in self.last_wave.values() for k, v in held.items()}
+                merged.update(self.features)
+                ratios = merged
             defects = tuple(k for k, v in ratios.items() if k.endswith(".defect_ratio") and v >= at)
         return (
             status,

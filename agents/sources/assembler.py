@@ -8,9 +8,6 @@ reading carries every sensor's latest usable value as of its time (OPC UA report
 an unchanged value is still the value) and, for a sensor whose latest sample is bad or "no data",
 a ``SensorFault`` with the source's reason, "since" the first bad sample.
 
-A tag sampled twice with one source time counts once, with its first value (a poll stamped
-before it read, as Modbus polls are, can carry the next moment's value under that time).
-
 Times stay strictly increasing per asset (agents key readings by asset and time): samples older
 than the asset's last reading update the state without a reading of their own; if nothing newer
 came, one reading just after the last carries them (a fault must still show).
@@ -78,14 +75,7 @@ class ReadingAssembler:
             late = False
             ordered = sorted(samples, key=lambda s: s.source_time)  # stable: arrival order kept
             for time, group in groupby(ordered, key=lambda s: s.source_time):
-                applied: set[tuple[str, str]] = set()
                 for s in group:
-                    # One value per tag and moment: the first. A second sample stamped with the
-                    # same time was read later by a poll that took its stamp before reading
-                    # (Modbus has no time of its own): it may hold the next moment's value.
-                    if (s.source_id, s.sensor) in applied:
-                        continue
-                    applied.add((s.source_id, s.sensor))
                     self._apply(s)
                 last = self.last_time.get(asset)
                 if last is not None and time <= last:

@@ -59,7 +59,7 @@ def test_a_window_called_clearly_alive_spreads_at_least_the_flatline_bar() -> No
 
     rng = np.random.default_rng(16)
     skipped = 0
-    for k in range(50_000):
+    for _ in range(50_000):
         scale = 10.0 ** rng.integers(-6, 15)
         centre = rng.choice([0.0, 1.0, -1.0, 1e6, 1e14]) * scale
         w = tuple(float(v) for v in centre + rng.normal(0.0, scale * rng.uniform(0.01, 2), 8))
