@@ -33,8 +33,56 @@ def demo_env(state_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+_PORT_VARS = ("AUTOOPS_WEB_PORT", "AUTOOPS_TEMPORAL_PORT", "AUTOOPS_TEMPORAL_UI_PORT")
+#: What the demo writes when a server of its own could not bind its port: its preflight
+#: (the web port taken at start), uvicorn (taken between the preflight and the bind) and
+#: ``orchestrator.temporal`` (the embedded dev server's ports).
+_BIND_FAILED = (
+    "the web UI cannot listen on",
+    "error while attempting to bind on address",
+    "could not bind its ports",
+)
+
+
 def start(state_dir: Path, env: dict[str, str], *extra_args: str) -> subprocess.Popen[str]:
-    """Start the headless demo. Its output goes to files beside the state directory, never to
+    """Start the headless demo and return once its loop has ticked (or it exited, or 180 s
+    passed). A port picked by ``demo_env`` is free when picked, not reserved: if another socket
+    took it before the demo bound it ("address already in use", seen once in CI), the demo is
+    started again on fresh ports (``env`` is updated in place), up to three times."""
+    for attempt in range(1, 4):
+        launched = time.time()
+        process = _launch(state_dir, env, *extra_args)
+        if not _lost_a_port(process, state_dir, launched, wait_s=180.0) or attempt == 3:
+            return process
+        kill_group(process, env)
+        env.update({name: str(free_port()) for name in _PORT_VARS if name in env})
+    raise AssertionError("unreachable")
+
+
+def _lost_a_port(
+    process: subprocess.Popen[str], state_dir: Path, launched: float, wait_s: float
+) -> bool:
+    """Wait until the demo's loop has ticked (its servers, web UI included, are up by then: it
+    saves its progress after each tick) or it exits; True if a server of its own could not bind."""
+    deadline = time.monotonic() + wait_s
+    progress = state_dir / "progress.json"
+    while time.monotonic() < deadline:
+        exited = process.poll() is not None
+        if any(sign in output_of(process)[1] for sign in _BIND_FAILED):
+            return True  # whether it exited or hangs on its half-started servers
+        if exited:
+            return False
+        try:
+            if progress.stat().st_mtime >= launched:
+                return False
+        except FileNotFoundError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def _launch(state_dir: Path, env: dict[str, str], *extra_args: str) -> subprocess.Popen[str]:
+    """The demo's process. Its output goes to files beside the state directory, never to
     pipes: a pipe nobody reads while the test waits fills up (64 KiB) and blocks the demo on its
     next log line — a run killed mid-day is never read until the kill."""
     args = [str(AUTOOPS), "demo", "--headless", "--until-done", "--json", "--state-dir", str(state_dir), *extra_args]
