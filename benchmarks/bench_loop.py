@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_loop.py [--assets 1000] [--ticks 20] [--shard-size 1000]
         [--wearing 0.02] [--waveform-share 0.05] [--waveform-every 10] [--checkpoint-s 60] [--every-report]
-        [--back-to-back] [--max-lag 2] [--json]
+        [--back-to-back] [--no-pipeline] [--max-lag 2] [--profile FILE] [--json]
 
 A plant of ``--assets`` CNC spindles (the sample plant's mill, cloned) is driven by seeded
 ``MachineTwin``s through ``PlantSim`` at plant speed: each tick is one second of plant time and
@@ -15,14 +15,17 @@ of ``--shard-size`` assets, assessed a round at a time by ``agents.machine_shard
 published on change plus a 60-s heartbeat unless ``--every-report``), the policy engine, one
 ``start_workflow`` per decision that acts, progress saved.
 
-By default ticks arrive in real time (tick k's readings at k s of the plant's clock, which stops
-while the bench makes them) and each step takes every tick that arrived while the last step
-ran, as the live loop takes its sources' buffer (``Orchestrator.pause_after_step``); with
-``--back-to-back`` each tick is its own step, started as soon as the last one ended.
+The readings are made before the run (the simulation's time is shown apart). By default ticks
+arrive in real time (tick k's readings at k s of the plant's clock) and a step acts on every
+tick that arrived while the last step ran, as the live loop takes its sources' buffer
+(``Orchestrator.pause_after_step``); with ``--back-to-back`` each tick is its own step, the
+next one at hand as soon as the last one is assessed. The loop is pipelined as ``autoops run``
+/ ``autoops loop`` run it: once a step's readings are assessed, what is at hand of the next
+ones goes to the agents, assessed while the step decides, starts and saves
+(``Orchestrator.step(upcoming=...)``); ``--no-pipeline`` runs one step after the other.
 
 Printed (``--json``: one object; ``readings_per_s``, ``keeps_up``, ``bare_numpy_readings_per_s``):
-- readings per second end to end (the loop's own time; the simulation's time to make the
-  readings is excluded and shown apart), and whether the loop keeps up with real time: all
+- readings per second end to end (the loop's own time), and whether the loop keeps up with real time: all
   steps took no more wall time than the plant time they cover and, readings arriving in real
   time, the loop was at most ``--max-lag`` s behind the plant at the last tick; the lag (from a
   tick's arrival to the end of the step that acted on it) p50 / p95 / max, and each step's
@@ -31,7 +34,9 @@ Printed (``--json``: one object; ``readings_per_s``, ``keeps_up``, ``bare_numpy_
   (``bare_numpy``: per tick, z-scores against a baseline, limits, a rolling spread, a trend
   slope over every asset's scalar sensors as arrays, and rfft + RMS of each waveform) -- the
   floor any implementation pays;
-- where a tick's time goes (ingest on Ray, policies, starts...), Temporal calls made;
+- where a tick's time goes (ingest on Ray, policies, starts...; with pipelining the agents'
+  ingest overlaps the rest: "waiting for the agents" is what the step waited for it), the CPU
+  each kind of process used meanwhile (``cpu_s``), Temporal calls made;
 - for every workflow started, the wall-clock latency from the tick's readings being sent, from
   the report its decision was made on, and from the asset's first amber/red report, to the
   moment ``start_workflow`` returned; bare ``client.start_workflow`` calls on the same server.
@@ -49,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import json
 import logging
@@ -264,6 +270,9 @@ class Probe:
             (dispatch, "refresh open workflows", "refresh"),
             (dispatch, "forward health", "forward_health"),
             (orch, "policy context", "context"),
+            # The step waiting for its readings' assessment (and the refresh beside it); with
+            # pipelining the agents began before the step did, so less than "ingest (Ray)"
+            (orch, "waiting for the agents", "_ingest_and_refresh"),
             # Starts run a few at a time: their wall time, not the sum of each start's
             (dispatch, "start_workflow", "act"),
         ):
@@ -296,6 +305,42 @@ class Probe:
             return workflow_id
 
         dispatch._start = timed_start
+
+
+def cpu_by_process() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process on this machine, by role.
+
+    Roles from the command line: this driver, the Ray actors (``ray::``), Ray's own services,
+    the Temporal dev server, everything else. The loop's share of the two cores is the growth
+    between two calls (``cpu_s`` in the output).
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    out: dict[str, float] = defaultdict(float)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        if int(entry.name) == me:
+            role = "driver (this process: loop, policies, starts)"
+        elif cmd.startswith("ray::"):
+            role = "Ray actors (agents)"
+        elif "temporal" in cmd and "start-dev" in cmd:
+            role = "Temporal dev server"
+        elif "ray" in cmd:
+            role = "Ray services (raylet, GCS, workers idle)"
+        else:
+            role = "other"
+        out[role] += used
+    return out
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
@@ -478,57 +523,79 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             gc_pauses = GcPauses()
             gc.callbacks.append(gc_pauses)
             assert orch.sim is not None
-            sim_s = loop_s = 0.0
+            # The plant's readings, made before the run: the simulation's own time is not the
+            # loop's (``simulation_s``, shown apart). The orchestrator's clock is then set to the
+            # last tick each step acts on, as the simulation would have moved it.
+            t0 = time.perf_counter()
+            plant = [orch.sim.tick() for _ in range(args.ticks)]
+            sim_s = time.perf_counter() - t0
+            orch.sim.ticks = 0
+            seen: list[tuple[np.ndarray, list[np.ndarray]]] = [
+                (
+                    np.array(
+                        [[r.values.get(k, np.nan) for k in SCALARS] for r in tick], dtype=float
+                    ),
+                    [w for r in tick for w in r.waveforms.values()],
+                )
+                for tick in plant
+            ]
+            loop_s = 0.0
             readings_n = reports_n = decisions_n = 0
             tick_s: list[float] = []  # each step's wall time
             lags: list[float] = []  # per tick: from its readings' arrival to its step's end
             each: list[dict[str, float]] = []
             last_phases: dict[str, float] = {}
-            seen: list[tuple[np.ndarray, list[np.ndarray]]] = []
-            # The plant's clock (s since its first tick arrived). The bench's own work (making
-            # the readings, keeping them for the bare-numpy run) stops it: only the loop's time
-            # counts, whichever way the ticks come.
-            paused = 0.0
+            sent_at: list[float] = []  # per tick: when its readings went to the agents
+            cpu_before = cpu_by_process()
+            profile = cProfile.Profile() if args.profile else None
+            if profile is not None:
+                profile.enable()
             t_start = time.perf_counter()
 
-            def plant_clock() -> float:
-                return time.perf_counter() - t_start - paused
+            def plant_clock() -> float:  # the plant's clock: s since its first tick arrived
+                return time.perf_counter() - t_start
 
-            made = done = 0
-            while done < args.ticks:
+            made = done = 0  # ticks handed to the agents / acted on
+
+            def due() -> int:
+                """Ticks at hand: back to back the next one; in real time all that arrived."""
                 if args.back_to_back:
-                    due = done + 1  # one tick per step, the next as soon as the last is done
-                else:
-                    # Real time: tick k's readings arrive at k s; a step takes every one that
-                    # arrived while the last step ran, as the live loop takes its buffer.
-                    due = min(args.ticks, math.floor(plant_clock() / STEP_S) + 1)
-                    if due <= done:
-                        await asyncio.sleep(done * STEP_S - plant_clock())
+                    return min(args.ticks, made + 1)
+                return min(args.ticks, math.floor(plant_clock() / STEP_S) + 1)
+
+            def take() -> list[Reading]:
+                nonlocal made
+                upto = max(made, due())
+                out = [r for k in range(made, upto) for r in plant[k]]
+                sent_at.extend([time.perf_counter()] * (upto - made))
+                made = upto
+                return out
+
+            # Pipelined (the default, as the live loop runs): the next step's readings go to the
+            # agents once this step's are assessed (``Orchestrator.step(upcoming=...)``).
+            upcoming = None if args.no_pipeline else take
+            while done < args.ticks:
+                if made == done:  # nothing handed ahead: wait for the next tick, then take it
+                    if due() <= done:
+                        await asyncio.sleep(max(0.0, done * STEP_S - plant_clock()))
                         continue
-                t0 = time.perf_counter()
-                readings: list[Reading] = []
-                while made < due:
-                    tick = orch.sim.tick()
-                    readings += tick
-                    made += 1
-                    values = np.array(
-                        [[r.values.get(k, np.nan) for k in SCALARS] for r in tick], dtype=float
-                    )
-                    seen.append((values, [w for r in tick for w in r.waveforms.values()]))
+                    readings: list[Reading] | None = take()
+                else:
+                    readings = None  # the last step handed them to the agents already
+                upto = made
+                orch.sim.ticks = upto  # the plant's clock at the last tick this step acts on
+                probe.tick_sent = sent_at[upto - 1]
                 t1 = time.perf_counter()
-                sim_s += t1 - t0
-                paused += t1 - t0
-                probe.tick_sent = t1
-                result = await orch.step(readings)
+                result = await orch.step(readings, upcoming=upcoming)
                 t2 = time.perf_counter()
                 loop_s += t2 - t1
                 tick_s.append(t2 - t1)
-                lags += [plant_clock() - k * STEP_S for k in range(done, made)]
+                lags += [plant_clock() - k * STEP_S for k in range(done, upto)]
                 # Where this step's time went: the phases' growth since the last step.
                 now_phases = dict(probe.phases)
                 each.append(
                     {
-                        "ticks": made - done,
+                        "ticks": upto - done,
                         "s": round(t2 - t1, 3),
                         "reports": len(result.reports),
                         **{
@@ -539,10 +606,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     }
                 )
                 last_phases = now_phases
-                done = made
+                done = upto
                 readings_n += result.readings
                 reports_n += len(result.reports)
                 decisions_n += len(result.decisions)
+            wall_s = time.perf_counter() - t_start
+            if profile is not None:
+                profile.disable()
+                profile.dump_stats(args.profile)
+            cpu_after = cpu_by_process()
+            cpu_s = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
+            cpu_s = {k: round(v, 2) for k, v in sorted(cpu_s.items(), key=lambda kv: -kv[1])}
+            cpu_s["(wall time of the run, s)"] = round(wall_s, 2)
             gc.callbacks.remove(gc_pauses)
             bare_s = bare_numpy(seen)
             waveforms_n = sum(len(w) for _, w in seen)
@@ -625,6 +700,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "loop_start_workflow": percentiles([s.returned - s.began for s in starts]),
         "bare_start_workflow": [bare_one, bare_many],
+        # CPU seconds each kind of process used while the loop ran: on 2 cores the loop has 2 CPU-seconds per second of wall time.
+        "cpu_s": cpu_s,
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
@@ -671,6 +748,9 @@ def print_table(r: dict[str, Any]) -> None:
     print("where the loop's time went (s):")
     for name, seconds in r["phases_s"].items():
         print(f"  {name:<36s}{seconds:>10,.2f}  {100 * seconds / r['loop_s']:5.1f} %")
+    print("CPU used while the loop ran (s; 2 cores give 2 s per s of wall time):")
+    for name, seconds in r["cpu_s"].items():
+        print(f"  {name:<48s}{seconds:>10,.2f}")
     pauses = ", ".join(f"gen {g}: {t} s in {n}" for g, (t, n) in r["gc_pauses"].items())
     print(f"  driver's garbage collections (inside the phases above): {pauses or 'none'}")
     rpcs = ", ".join(f"{n} {name}" for name, n in r["temporal_rpcs"].items())
@@ -701,6 +781,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--assets", type=int, default=1000)
     parser.add_argument("--ticks", type=int, default=20, help="seconds of plant time to run")
+    parser.add_argument(
+        "--no-pipeline",
+        action="store_true",
+        help="each step hands its own readings to the agents (no step's readings assessed "
+        "while the last one decides): the loop as it ran before pipelining",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="cProfile this process during the loop only (set-up and the bare runs excluded) "
+        "into FILE (pstats format); the figures then include the profiler's overhead",
+    )
     parser.add_argument("--shard-size", type=int, default=1000, help="assets per Ray actor")
     parser.add_argument(
         "--wearing", type=float, default=0.02, help="fraction of assets with a bearing defect"

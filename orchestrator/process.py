@@ -166,6 +166,7 @@ class Stack:
                 clock.keep_marks(state_dir / "plant-clock.jsonl")
                 clock.mark()
             orchestrator.clock = clock
+            orchestrator.pipeline = True  # live sources: the next readings assessed meanwhile
             orchestrator.dispatch.clock = clock.model
             orchestrator.alarms.clock = clock.now  # acknowledged / shelved / expired: plant time
             web_base = f"http://{config.web.host}:{config.web.port}"

@@ -286,6 +286,7 @@ class PartitionedLoop:
             partition=Partition(index, self.leases.partitions),
         )
         orchestrator.holds = lambda: index in self.leases.held()
+        orchestrator.pipeline = True  # live sources: the next readings assessed meanwhile
         if orchestrator.hub is not None:
             await orchestrator.hub.start()
         self.running[index] = orchestrator

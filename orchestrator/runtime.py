@@ -16,6 +16,7 @@ action-kind registry (``workflows/kinds.py``) and keeps the ``ledger`` of the on
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from opentelemetry import metrics
 from temporalio.client import Client
 
 from agents.base import Reading
-from agents.errors import AutoopsError
+from agents.errors import AutoopsError, InputError
 from agents.models import HealthReport
 from agents.simulator.plant import PlantSim
 from agents.sources.hub import SourceHub
@@ -60,6 +61,15 @@ STEP_READINGS_MAX = 100_000
 
 class LeaseLostError(AutoopsError):
     """This process may no longer hold the partition's lease: the tick acts on nothing."""
+
+
+@dataclass
+class _Ahead:
+    """Readings handed to the agents before their step: assessed while the last step decided."""
+
+    readings: list[Reading]
+    delivered: int | None  # the live buffer's sequence number to acknowledge them with
+    assessed: concurrent.futures.Future[list[HealthReport]]
 
 
 @dataclass
@@ -103,6 +113,13 @@ class Orchestrator:
         self.feed = feed
         self.hub = hub  # live sources; their readings wait on disk until the agents have them
         self.backlog = False  # the last step left live readings in the buffer (it took its most)
+        # Pipelining (``step``): the next step's readings are handed to the agents as soon as this
+        # step's are assessed, so the agents work while this step decides, acts and saves. On
+        # for live sources (``autoops run`` / ``autoops loop``); a caller handing readings gives
+        # ``step(upcoming=...)``. The simulation's own ticks (and the twin feed) step one by one.
+        self.pipeline = False
+        self._ahead: _Ahead | None = None
+        self._ahead_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.client = client
         self.fleet = fleet
         self.engine = engine
@@ -181,6 +198,7 @@ class Orchestrator:
         return self.progress.workflows
 
     def close(self) -> None:
+        self.drop_ahead()
         self.save()
         self.store.close()
         self.alarms.store.close()
@@ -206,16 +224,45 @@ class Orchestrator:
         return await self.plant.at(now)
 
     # ---- one tick ----------------------------------------------------------------------------
-    async def step(self, readings: Sequence[Reading] | None = None) -> StepResult:
-        """Sense -> decide -> act for one tick (readings from the simulation unless given)."""
+    async def step(
+        self,
+        readings: Sequence[Reading] | None = None,
+        *,
+        upcoming: Callable[[], Sequence[Reading]] | None = None,
+    ) -> StepResult:
+        """Sense -> decide -> act for one tick (readings from the simulation unless given).
+
+        ``upcoming``: the readings of the next step that are at hand, asked for once this step's
+        are assessed; they go to the agents at once and the next ``step()`` (called without
+        readings) acts on them. With ``pipeline`` set and live sources, the next readings are
+        taken from the buffer the same way. Either way a step acts on its readings in order,
+        and live readings are acknowledged once the agents have them.
+        """
         tick_start = self.now
-        delivered, readings = await self._sense(readings)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            if readings is not None:
+                self._ahead = ahead  # kept for a step called right
+                raise InputError(
+                    "this step's readings were handed to the agents ahead (the last step's "
+                    "upcoming readings): call step() without readings"
+                )
+            delivered, readings = ahead.delivered, ahead.readings
+        else:
+            delivered, readings = await self._sense(readings)
+            readings = self._ours(readings)
         # The plant clock moved with the twin: mark it before anything this tick starts, so a
         # workflow started now reads back as started in this plant hour, not the previous one.
         self.clock.mark()
-        if self.partition.count > 1:  # the simulation plays the whole plant: keep our assets'
-            readings = [r for r in readings if self.partition.owns(r.asset_id)]
-        reports = await self._ingest_and_refresh(readings, delivered)
+        reports = await self._ingest_and_refresh(
+            readings, delivered, ahead.assessed if ahead is not None else None
+        )
+        # The agents are free: the next readings go to them now, assessed while this step
+        # decides, acts and saves (at 10,000 assets a third of a tick, the agents idle otherwise).
+        try:
+            await self._hand_ahead(upcoming)
+        except Exception:  # noqa: BLE001  this step's reports must still be acted on
+            log.exception("next readings not handed ahead; the next step takes them itself")
         REPORTS.add(len(reports))
         self.history.add(reports)
         await self._observe_alarms(reports)
@@ -240,18 +287,22 @@ class Orchestrator:
         return result
 
     async def _ingest_and_refresh(
-        self, readings: Sequence[Reading], delivered: int | None
+        self,
+        readings: Sequence[Reading],
+        delivered: int | None,
+        assessed: concurrent.futures.Future[list[HealthReport]] | None = None,
     ) -> list[HealthReport]:
         """The agents assess the readings (on Ray, from a thread) while the open workflows are
         read back from Temporal: the two touch nothing in common, and each would otherwise wait
         for the other (at 10,000 assets the refresh is a tenth of a tick). Live readings are
-        acknowledged once the agents have them, whatever the refresh does."""
+        acknowledged once the agents have them, whatever the refresh does. ``assessed``: the
+        readings were handed ahead and are being assessed already."""
         reports: list[HealthReport] = []
-        ingest = (
-            asyncio.ensure_future(asyncio.to_thread(self.fleet.ingest, list(readings)))
-            if readings
-            else None
-        )
+        ingest: asyncio.Future[list[HealthReport]] | None = None
+        if assessed is not None:
+            ingest = asyncio.wrap_future(assessed)
+        elif readings:
+            ingest = asyncio.ensure_future(asyncio.to_thread(self.fleet.ingest, list(readings)))
         try:
             await self.dispatch.refresh()
         finally:
@@ -261,6 +312,56 @@ class Orchestrator:
             if self.hub is not None and delivered is not None:
                 self.hub.done(delivered)
         return reports
+
+    def _ours(self, readings: Sequence[Reading]) -> Sequence[Reading]:
+        if self.partition.count > 1:  # the simulation plays the whole plant: keep our assets'
+            return [r for r in readings if self.partition.owns(r.asset_id)]
+        return readings
+
+    async def _hand_ahead(self, upcoming: Callable[[], Sequence[Reading]] | None) -> None:
+        """Hand the next step's readings to the agents now (see ``step``), if any are at hand."""
+        delivered: int | None = None
+        if upcoming is not None:
+            readings = list(self._ours(upcoming()))
+        elif self.pipeline and self.hub is not None and self.sim is None and self.feed is None:
+            # This step's readings are acknowledged: the buffer's oldest are the next ones.
+            delivered, taken = await asyncio.to_thread(self.hub.take, STEP_READINGS_MAX)
+            self.backlog = len(taken) >= STEP_READINGS_MAX
+            readings = list(self._ours(taken))
+            if not readings:
+                if delivered is not None:  # none of ours: acknowledged as a step would
+                    self.hub.done(delivered)
+                return
+        else:
+            return
+        if not readings:
+            return
+        if self._ahead_pool is None:
+            self._ahead_pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="ingest-ahead"
+            )
+        self._ahead = _Ahead(
+            readings, delivered, self._ahead_pool.submit(self.fleet.ingest, readings)
+        )
+
+    def drop_ahead(self, timeout_s: float = 300.0) -> None:
+        """Let readings handed ahead finish their assessment, acting on nothing (a stop, a lost
+        lease). Live ones stay unacknowledged: taken again, the agents answer them from their
+        outbox (``AssetActor.ingest``), so no reading is lost and none assessed twice."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            try:
+                ahead.assessed.result(timeout=timeout_s)
+            except Exception as exc:  # noqa: BLE001  acted on by nobody: only said
+                log.warning("readings handed ahead: assessment ended with %s", exc)
+        if self._ahead_pool is not None:
+            self._ahead_pool.shutdown(wait=False)
+            self._ahead_pool = None
+
+    @property
+    def ahead(self) -> int:
+        """Readings handed to the agents for the next step (0: the next step takes its own)."""
+        return len(self._ahead.readings) if self._ahead is not None else 0
 
     async def _record(self, result: StepResult, start: datetime, end: datetime) -> None:
         from orchestrator.history.recorder import record_step
@@ -330,6 +431,8 @@ class Orchestrator:
         A simulated plant makes one tick per step: ``tick_s`` between steps sets its pace. After
         a step that ``failed`` the loop waits a whole tick (the same readings wait again).
         """
+        if self._ahead is not None:
+            return 0.0  # the next step's readings are with the agents already
         if failed or self.hub is None or self.sim is not None:
             return tick_s
         return 0.0 if self.backlog else max(0.0, tick_s - elapsed_s)

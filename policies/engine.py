@@ -20,6 +20,7 @@ decisions, and a replayed stream writes no duplicates into the log.
 
 from __future__ import annotations
 
+import heapq
 import traceback
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -133,6 +134,15 @@ class PolicyEngine:
         self._quiet: dict[tuple[str, str], tuple[HealthReport, Any]] = {}
         self._ctx_seen: tuple[Any, ...] | None = None
         self._by_pair: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        # Which pairs a step must look at, so a quiet plant costs what changed, not every
+        # (policy, asset) pair (10,000 assets: issue 16). Per policy: the asset list last walked
+        # and the assets not quiet after it; assets with a new report since the last step;
+        # (report time + stale_after, policy, asset) of quiet pairs, to look again once stale.
+        self._walked: dict[str, list[str]] = {}
+        self._loud: dict[str, set[str]] = {}
+        self._changed: set[str] = set()
+        self._stale_at: list[tuple[datetime, str, str]] = []
+        self._covered_sets: dict[str, tuple[list[str], set[str]]] = {}
         self.policies = sorted(policies, key=lambda lp: (lp.policy.precedence, lp.policy.id))
         self.stats = EngineStats()
         self._latest: dict[str, HealthReport] = {}
@@ -153,6 +163,7 @@ class PolicyEngine:
             current = self._latest.get(report.asset_id)
             if current is None or (report.time, report.seq) > (current.time, current.seq):
                 self._latest[report.asset_id] = report
+                self._changed.add(report.asset_id)
                 if current is None or current.asset_kind != report.asset_kind:
                     self._kinds_version += 1  # which assets a policy covers may have changed
 
@@ -226,6 +237,7 @@ class PolicyEngine:
         self._ledger.load(snapshot["budget"])
         self._quiet.clear()
         self._ctx_seen = None
+        self._walked.clear()
 
     # -- one evaluation round ------------------------------------------------------------------
     def step(self, ctx: PolicyContext) -> list[Decision]:
@@ -240,16 +252,31 @@ class PolicyEngine:
         for k in self._keys:
             self._by_pair.setdefault((k[0], k[1]), []).append(k)
         seen_ctx = _context_signature(ctx)
-        if not self.incremental or seen_ctx != self._ctx_seen:
+        last_ctx, self._ctx_seen = self._ctx_seen, seen_ctx
+        full = not self.incremental or seen_ctx != last_ctx
+        if full:
             self._quiet.clear()  # something besides the reports changed: evaluate everything
-        self._ctx_seen = seen_ctx
-
         now = ctx.now
+        look = self._look_again(ctx, last_ctx if not full else None)
+
         for lp in self.policies:
             policy = lp.policy
             pid, stale_after = policy.id, policy.stale_after
             quiet_ok = self.incremental and not policy.every_step
-            for asset in self._assets_for(policy, ctx):
+            assets = self._assets_for(policy, ctx)
+            loud = self._loud.setdefault(pid, set())
+            if quiet_ok and not full and self._walked.get(pid) is assets:
+                # Only the pairs that may answer differently; every other one is quiet on the
+                # report and context it was quiet on (the check below holds for each of them).
+                covered = self._covered(pid, assets)
+                todo = sorted((loud | look.get(pid, set()) | look.get("", set())) & covered)
+                self.stats.skipped += len(assets) - len(todo)
+            else:
+                todo, loud = assets, set()
+                self._loud[pid] = loud
+            self._walked[pid] = assets
+            for asset in todo:
+                loud.add(asset)  # until it proves quiet below
                 report = self._latest.get(asset)
                 if quiet_ok and report is not None:
                     quiet = self._quiet.get((pid, asset))
@@ -264,6 +291,7 @@ class PolicyEngine:
                         # stale yet, and nothing of the pair is pending, fired or cooling down:
                         # the answer would be the same (see ``Policy.every_step``).
                         self.stats.skipped += 1
+                        loud.discard(asset)
                         continue
                 stale = self._stale_reason(policy, asset, report, ctx)
                 if stale is not None:
@@ -351,6 +379,8 @@ class PolicyEngine:
                 self._clear_unseen(policy, asset, seen, ctx.now)
                 if not proposals and self.incremental and pair not in self._by_pair:
                     self._quiet[pair] = (report, machine)
+                    loud.discard(asset)
+                    heapq.heappush(self._stale_at, (report.time + stale_after, pid, asset))
 
         for cand in candidates:
             policy = cand.lp.policy
@@ -410,6 +440,39 @@ class PolicyEngine:
         return out
 
     # -- helpers -------------------------------------------------------------------------------
+    def _look_again(
+        self, ctx: PolicyContext, last_ctx: tuple[Any, ...] | None
+    ) -> dict[str, set[str]]:
+        """Assets to look at again this step, by policy id ("": every policy): a new report, a
+        machine entry that is another object than the one a pair was quiet on, a pending,
+        fired or cooling-down key, a quiet report gone stale. Consumes the new-report set."""
+        look: dict[str, set[str]] = {"": self._changed}
+        self._changed = set()
+        if last_ctx is not None:
+            before, machines = last_ctx[5], ctx.machines
+            moved = {a for a, m in machines.items() if before.get(a) is not m}
+            moved |= before.keys() - machines.keys()
+            look[""] |= moved
+        for pid, asset in self._by_pair:
+            look.setdefault(pid, set()).add(asset)
+        heap, now = self._stale_at, ctx.now
+        while heap and heap[0][0] < now:
+            _, pid, asset = heapq.heappop(heap)
+            look.setdefault(pid, set()).add(asset)
+        if len(heap) > 2 * len(self._quiet) + 1024:
+            # Entries of pairs quiet again on a newer report, or no longer quiet: made afresh.
+            after = {lp.policy.id: lp.policy.stale_after for lp in self.policies}
+            self._stale_at = [(r.time + after[p], p, a) for (p, a), (r, _) in self._quiet.items()]
+            heapq.heapify(self._stale_at)
+        return look
+
+    def _covered(self, pid: str, assets: list[str]) -> set[str]:
+        """``assets`` as a set, made once per list ``_assets_for`` makes."""
+        hit = self._covered_sets.get(pid)
+        if hit is None or hit[0] is not assets:
+            hit = self._covered_sets[pid] = (assets, set(assets))
+        return hit[1]
+
     def _assets_for(self, policy: Policy, ctx: PolicyContext) -> list[str]:
         """The assets ``policy`` covers, sorted: reported or expected of its kinds. Kept until an
         asset appears or changes kind, or the expected assets change (10,000 assets: a set and

@@ -22,7 +22,7 @@ T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 
 
 def _loop(hub: object, sim: object = None, backlog: bool = False) -> SimpleNamespace:
-    return SimpleNamespace(hub=hub, sim=sim, feed=None, backlog=backlog)
+    return SimpleNamespace(hub=hub, sim=sim, feed=None, backlog=backlog, _ahead=None)
 
 
 def test_a_live_loop_waits_only_the_rest_of_its_tick_and_not_at_all_with_a_backlog() -> None:

@@ -329,3 +329,60 @@ def test_a_restored_engine_continues_exactly_like_one_that_never_stopped() -> No
     got += run(second, steps[3:])
     assert expected == [(5, "proposed"), (25, "suppressed"), (50, "proposed")]
     assert got == expected
+
+
+def test_a_quiet_step_looks_only_at_what_changed_and_still_sees_data_go_stale() -> None:
+    """The incremental walk (issue 16): a step with no new report evaluates no pair, one new
+    report evaluates its asset's pairs only, a quiet report going stale is still said once, and
+    a machine entry replaced by another object (equal or not) is looked at again -- each step
+    deciding exactly what a full walk of every pair decides."""
+    from policies.base import MachineInfo
+    from policies.testing import T0
+
+    def high(reports, ctx, p):  # proposes above 8 mm/s; a bottleneck machine proposes at 6
+        r = reports[-1]
+        level = r.indicator("velocity_rms").value  # type: ignore[union-attr]
+        m = ctx.machines.get(r.asset_id)
+        at = 6.0 if m is not None and m.bottleneck else 8.0
+        return [work_order(r.asset_id, f"high:{r.asset_id}")] if level > at else []
+
+    def engines() -> tuple[PolicyEngine, PolicyEngine]:
+        mk = lambda: make_policy(high, pid="high", stale_after=timedelta(minutes=30))  # noqa: E731
+        return PolicyEngine([mk()]), PolicyEngine([mk()], incremental=False)
+
+    assets = [f"m{i:03d}" for i in range(200)]
+    machines = {a: MachineInfo(asset_id=a) for a in assets}
+    inc, full = engines()
+    said: list[list[tuple]] = [[], []]
+
+    def both(minute: float, reports: list, machines: dict) -> int:
+        before = inc.stats.evaluations
+        for i, engine in enumerate((inc, full)):
+            ctx = PolicyContext(now=T0 + timedelta(minutes=minute), machines=dict(machines))
+            said[i].append(
+                [(d.policy_id, d.asset_id, d.outcome, d.time) for d in engine.process(reports, ctx)]
+            )
+        assert said[0][-1] == said[1][-1]
+        return inc.stats.evaluations - before
+
+    # Every asset reports once; then nothing new for 20 minutes: nothing is evaluated again.
+    assert both(0, [vib(a, 0, 2.0, Status.GREEN) for a in assets], machines) == len(assets)
+    assert both(10, [], machines) == 0
+    # One asset's new report: that pair alone.
+    assert both(20, [vib("m007", 20, 9.0, seq=1)], machines) == 1
+    assert said[0][-1] and said[0][-1][0][1] == "m007"
+    # A machine entry becomes a bottleneck: a changed context walks everything (m013 fires).
+    machines["m013"] = MachineInfo(asset_id="m013", bottleneck=True)
+    assert both(21, [vib("m013", 21, 7.0, seq=1)], machines) >= len(assets) - 1
+    assert [d[1] for d in said[0][-1]] == ["m013"]
+    # An equal entry that is another object: that asset is looked at again, and the two whose
+    # problems stand (a fired pair is looked at every step); no other.
+    machines["m042"] = MachineInfo(asset_id="m042")
+    assert both(22, [], machines) == 3
+    # 31 minutes after their last report the quiet assets go stale: each said once, then quiet.
+    both(31, [], machines)
+    assert {d[1] for d in said[0][-1]} == set(assets) - {"m007", "m013"}
+    assert all(d[2].value == "stale_data" for d in said[0][-1])
+    assert both(40, [], machines) < len(assets)  # stale pairs are looked at, nothing said
+    assert said[0][-1] == []
+    assert [len(s) for s in said[0]] == [len(s) for s in said[1]]
