@@ -316,7 +316,7 @@ def cpu_by_process() -> dict[str, float]:
     """
     tick = os.sysconf("SC_CLK_TCK")
     me = os.getpid()
-    out: dict[str, float] = defaultdict(float)
+    out: dict[str, float] = defaultdict(float)  # "role\tpid" -> CPU s (summed by role later)
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -339,8 +339,17 @@ def cpu_by_process() -> dict[str, float]:
             role = "Ray services (raylet, GCS, workers idle)"
         else:
             role = "other"
-        out[role] += used
+        out[f"{role}\t{entry.name}"] += used
     return out
+
+
+def cpu_growth(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU s used between two ``cpu_by_process`` calls, by role: processes that ended meanwhile
+    are left out (their last seconds are unknown), processes started meanwhile count from 0."""
+    grown: dict[str, float] = defaultdict(float)
+    for key, used in after.items():
+        grown[key.split("\t")[0]] += used - before.get(key, 0.0)
+    return {k: round(v, 2) for k, v in sorted(grown.items(), key=lambda kv: -kv[1])}
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
@@ -615,8 +624,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 profile.disable()
                 profile.dump_stats(args.profile)
             cpu_after = cpu_by_process()
-            cpu_s = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
-            cpu_s = {k: round(v, 2) for k, v in sorted(cpu_s.items(), key=lambda kv: -kv[1])}
+            cpu_s = cpu_growth(cpu_before, cpu_after)
             cpu_s["(wall time of the run, s)"] = round(wall_s, 2)
             gc.callbacks.remove(gc_pauses)
             bare_s = bare_numpy(seen)

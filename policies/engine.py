@@ -137,11 +137,14 @@ class PolicyEngine:
         # Which pairs a step must look at, so a quiet plant costs what changed, not every
         # (policy, asset) pair (10,000 assets: issue 16). Per policy: the asset list last walked
         # and the assets not quiet after it; assets with a new report since the last step;
-        # (report time + stale_after, policy, asset) of quiet pairs, to look again once stale.
+        # (report time + stale_after, policy, asset) of quiet pairs, to look again once stale
+        # (one entry per pair, moved on to its newer report's time when it comes due).
         self._walked: dict[str, list[str]] = {}
         self._loud: dict[str, set[str]] = {}
         self._changed: set[str] = set()
         self._stale_at: list[tuple[datetime, str, str]] = []
+        self._timed: set[tuple[str, str]] = set()  # pairs with an entry in ``_stale_at``
+        self._stale_after = {lp.policy.id: lp.policy.stale_after for lp in policies}
         self._covered_sets: dict[str, tuple[list[str], set[str]]] = {}
         self.policies = sorted(policies, key=lambda lp: (lp.policy.precedence, lp.policy.id))
         self.stats = EngineStats()
@@ -238,6 +241,7 @@ class PolicyEngine:
         self._quiet.clear()
         self._ctx_seen = None
         self._walked.clear()
+        self._stale_at, self._timed = [], set()
 
     # -- one evaluation round ------------------------------------------------------------------
     def step(self, ctx: PolicyContext) -> list[Decision]:
@@ -380,7 +384,9 @@ class PolicyEngine:
                 if not proposals and self.incremental and pair not in self._by_pair:
                     self._quiet[pair] = (report, machine)
                     loud.discard(asset)
-                    heapq.heappush(self._stale_at, (report.time + stale_after, pid, asset))
+                    if pair not in self._timed:  # one entry per pair; moved on when it is due
+                        self._timed.add(pair)
+                        heapq.heappush(self._stale_at, (report.time + stale_after, pid, asset))
 
         for cand in candidates:
             policy = cand.lp.policy
@@ -458,12 +464,14 @@ class PolicyEngine:
         heap, now = self._stale_at, ctx.now
         while heap and heap[0][0] < now:
             _, pid, asset = heapq.heappop(heap)
+            pair = (pid, asset)
+            quiet = self._quiet.get(pair)
+            due = quiet[0].time + self._stale_after[pid] if quiet is not None else None
+            if due is not None and due >= now:
+                heapq.heappush(heap, (due, pid, asset))  # quiet since on a newer report
+                continue
+            self._timed.discard(pair)
             look.setdefault(pid, set()).add(asset)
-        if len(heap) > 2 * len(self._quiet) + 1024:
-            # Entries of pairs quiet again on a newer report, or no longer quiet: made afresh.
-            after = {lp.policy.id: lp.policy.stale_after for lp in self.policies}
-            self._stale_at = [(r.time + after[p], p, a) for (p, a), (r, _) in self._quiet.items()]
-            heapq.heapify(self._stale_at)
         return look
 
     def _covered(self, pid: str, assets: list[str]) -> set[str]:
