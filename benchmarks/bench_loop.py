@@ -12,7 +12,9 @@ ticks. The mills are commissioned on their first ``--commission`` readings; a fr
 (``--wearing``) has a bearing defect that grows within the run. Readings go through
 ``Orchestrator.step`` as the orchestrator runs them: ``AgentFleet.ingest`` on a local Ray (actors
 of ``--shard-size`` assets, assessed a round at a time by ``agents.machine_shard``; reports
-published on change plus a 60-s heartbeat unless ``--every-report``), the policy engine, one
+published on change plus a 60-s heartbeat unless ``--every-report``; each agent's state saved
+every ``--checkpoint-s``, the agents taking turns: the plant file's ``[ray] publish`` and
+``checkpoint_every_s``, as ``autoops run`` reads them), the policy engine, one
 ``start_workflow`` per decision that acts, progress saved.
 
 The readings are made before the run (the simulation's time is shown apart). By default ticks
@@ -100,10 +102,13 @@ def bench_config(
     seed: int,
     state_dir: Path,
     trend_window_s: float = 120.0,
+    publish: str = "on_change",
+    checkpoint_every_s: float | None = 60.0,
 ) -> PlantConfig:
     """The sample plant's people and policies with ``assets`` cloned mills and their twins.
 
-    One reading per second per mill; the wearing ones cross amber within the run.
+    One reading per second per mill; the wearing ones cross amber within the run. The agents
+    publish and save as ``[ray] publish`` / ``checkpoint_every_s`` say (a large 1-Hz plant's).
     """
     from orchestrator.temporal import free_port
 
@@ -159,7 +164,13 @@ def bench_config(
             "ui_port": free_port(),
             "task_queue": "autoops-bench",
         },
-        ray={**data["ray"], "shard_size": shard_size, "namespace": f"bench-{uuid.uuid4().hex[:8]}"},
+        ray={
+            **data["ray"],
+            "shard_size": shard_size,
+            "namespace": f"bench-{uuid.uuid4().hex[:8]}",
+            "publish": publish,
+            "checkpoint_every_s": checkpoint_every_s,
+        },
         endpoints={**data["endpoints"], "reference": {}},
     )
     return PlantConfig.model_validate(data)
@@ -479,8 +490,6 @@ async def bare_starts(client: Any, count: int, concurrency: int) -> dict[str, fl
 
 # ---- the run --------------------------------------------------------------------------------
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from agents.runtime.actor import CheckpointPolicy, PublishPolicy
-    from agents.runtime.adapter import ActorOptions
     from orchestrator.runtime import Orchestrator
     from orchestrator.services import start_services
 
@@ -497,28 +506,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             shard_size=args.shard_size,
             seed=args.seed,
             state_dir=state_dir,
+            publish="every_reading" if args.every_report else "on_change",
+            checkpoint_every_s=args.checkpoint_s,
         )
         agents_alone = bare_agents(config, min(args.assets, 200), args.commission + 20)
         t_setup = time.perf_counter()
         services = await start_services(config, state_dir, ray_temp_dir=str(Path(tmp) / "ray"))
         orch = None
         try:
-            publish = PublishPolicy(on_change=not args.every_report)
+            # The agents' cadence comes from the plant's [ray] table, as with ``autoops run``:
+            # reports on change (a 60-s heartbeat) unless --every-report, each agent saved every
+            # --checkpoint-s, the turns spread over that time.
             orch = await Orchestrator.create(
-                config,
-                client=services.client,
-                state_dir=state_dir,
-                mes=None,
-                start=START,
-                # The orchestrator's defaults except how often agents checkpoint (default: after
-                # every batch; here every --checkpoint-s, as a 1-Hz plant needs) and reports
-                # published on change (a heartbeat every 60 s) unless --every-report.
-                fleet_options=ActorOptions(
-                    checkpoint=CheckpointPolicy(
-                        every_readings=args.checkpoint_every, every_seconds=args.checkpoint_s
-                    ),
-                    publish=publish,
-                ),
+                config, client=services.client, state_dir=state_dir, mes=None, start=START
             )
             setup_s = time.perf_counter() - t_setup
             # What set-up built (the plant's config, specs, twins, clients) lives as long as the
@@ -653,7 +653,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "waveform_every_s": args.waveform_every * STEP_S,
         "waveforms": waveforms_n,
         "published": "every reading" if args.every_report else "on change + 60-s heartbeat",
-        "checkpoint": {"every_readings": args.checkpoint_every, "every_s": args.checkpoint_s},
+        "checkpoint": {"every_s": args.checkpoint_s, "staggered": True},
         "wearing": round(args.assets * args.wearing),
         "setup_s": round(setup_s, 1),
         "loop_s": round(loop_s, 2),
@@ -818,17 +818,12 @@ def main() -> None:
         "--every-report", action="store_true", help="publish a report per reading (no on-change)"
     )
     parser.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=1_000_000,
-        help="agents save after this many new readings (1 = after every batch)",
-    )
-    parser.add_argument(
         "--checkpoint-s",
         type=float,
         default=60.0,
-        help="agents save at least this often (s); at 1 Hz saving after every batch costs "
-        "five times the assessment",
+        help="each agent saves its state this often (s; [ray] checkpoint_every_s), the turns "
+        "spread over it; at 1 Hz saving every agent after every batch costs five times the "
+        "assessment",
     )
     parser.add_argument(
         "--back-to-back",

@@ -25,6 +25,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def actor_options(config: PlantConfig) -> Any:
+    """The agents' publishing and checkpoint cadence from the plant's ``[ray]`` table."""
+    from agents.runtime.actor import CheckpointPolicy, PublishPolicy
+    from agents.runtime.adapter import ActorOptions
+
+    ray = config.ray
+    every_s = ray.checkpoint_every_s
+    return ActorOptions(
+        checkpoint=CheckpointPolicy(every_readings=None, every_seconds=every_s)
+        if every_s is not None
+        else CheckpointPolicy(),
+        publish=PublishPolicy(on_change=ray.publish == "on_change", heartbeat_s=ray.heartbeat_s),
+    )
+
+
 async def assemble(
     cls: type[Orchestrator],
     config: PlantConfig,
@@ -69,7 +84,7 @@ async def assemble(
         shard_size=config.ray.shard_size,
         namespace=config.ray.namespace,
         store=state.checkpoints(),
-        options=fleet_options,
+        options=fleet_options or actor_options(config),
         # The actors export their spans (agent.assessment) as this process does.
         process_setup=actor_process_setup(state_dir),
     )

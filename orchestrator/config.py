@@ -173,6 +173,19 @@ class RaySettings(Section):
     node_ip_address: str = "127.0.0.1"
     # Ray's dashboard, for a deployment that wants it (on node_ip_address, port 8265).
     include_dashboard: bool = False
+    # What the machine agents publish: a report per reading ("every_reading"), or a report when
+    # what it says changes -- status, an indicator's level, sensor faults, findings -- and a
+    # heartbeat every heartbeat_s of reading time ("on_change"): a large plant at 1 Hz, where
+    # a report per reading per asset is most of the loop's work (issue 16). Keep heartbeat_s
+    # well inside the policies' stale_after.
+    publish: Literal["every_reading", "on_change"] = "every_reading"
+    heartbeat_s: float = Field(default=60.0, gt=0)
+    # When the agents save their state (agents/runtime/actor.py): after every batch (unset), or
+    # each agent once every checkpoint_every_s seconds, the agents' turns spread over that time
+    # (at 10,000 assets and 1 Hz, saving every agent after every batch is 10,000 writes a second).
+    # A crash then re-assesses at most that much of each agent's readings, if they are delivered
+    # again (live sources' buffer), or loses them from its state otherwise.
+    checkpoint_every_s: float | None = Field(default=None, gt=0)
 
 
 class LoopSettings(Section):

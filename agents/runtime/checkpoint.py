@@ -81,6 +81,17 @@ class FileCheckpointStore:
         return self.directory / (_SAFE_KEY.sub(lambda m: f"%{ord(m.group()):02x}", key) + ".json")
 
     def save(self, key: str, record: Mapping[str, Any]) -> None:
+        self._write(key, record, self.fsync)
+
+    def save_atomic(self, key: str, record: Mapping[str, Any]) -> None:
+        """``save`` without the fsync: atomic against a killed process (the rename), and on a
+        journaling file system (ext4's default data=ordered) the file after a power cut is the
+        new one or the old one, never a torn one -- not necessarily the new one. The actors'
+        time-staggered saves use it (``CheckpointPolicy``): at 10,000 agents and a save per
+        agent a minute, a fsync each cost a tenth of this 2-core box."""
+        self._write(key, record, False)
+
+    def _write(self, key: str, record: Mapping[str, Any], fsync: bool) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.path_for(key)
         text = json.dumps(record, separators=(",", ":"), allow_nan=True)
@@ -89,7 +100,7 @@ class FileCheckpointStore:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
-                if self.fsync:
+                if fsync:
                     handle.flush()
                     os.fsync(handle.fileno())
             os.replace(tmp, target)

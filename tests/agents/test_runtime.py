@@ -434,3 +434,56 @@ def test_sub_asset_reports_of_a_plant_energy_agent_are_published_and_kept(tmp_pa
     restarted = AssetActor("asset:site-energy", [spec], store)
     assert sorted(restarted.latest()) == ["comp-1", "main", "site-energy"]
     assert restarted.latest()["comp-1"] == reports[-1]
+
+
+class _CountingStore(FileCheckpointStore):
+    """Counts agent saves per ``ingest`` call, and which were fsynced."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.saves: list[tuple[str, bool]] = []
+
+    def save(self, key: str, record: Mapping[str, Any]) -> None:
+        if key.startswith("agent:"):
+            self.saves.append((key, True))
+        super().save(key, record)
+
+    def save_atomic(self, key: str, record: Mapping[str, Any]) -> None:
+        self.saves.append((key, False))
+        super().save_atomic(key, record)
+
+
+def test_time_based_saves_take_turns_and_each_agent_is_saved_every_period(tmp_path: Path) -> None:
+    """Saving every agent once a minute, all at once, stalled a 10,000-asset loop for seconds
+    (issue 16): the agents take turns spread over the minute, each still saved every minute."""
+    now = [0.0]
+    store = _CountingStore(tmp_path)
+    specs = [sku(f"sku-{i}") for i in range(12)]
+    policy = CheckpointPolicy(every_readings=None, every_seconds=60)
+    host = AssetActor("shard:0", specs, store, policy=policy, clock=lambda: now[0])
+    per_batch: list[int] = []
+    saved_at: dict[str, list[float]] = {}
+    for k in range(24):  # a batch every 5 s for 2 minutes
+        now[0] = 5.0 * (k + 1)
+        before = len(store.saves)
+        host.ingest([r for s in specs for r in counts(s.asset_id, range(k, k + 1))])
+        per_batch.append(len(store.saves) - before)
+        for key, _ in store.saves[before:]:
+            saved_at.setdefault(key, []).append(now[0])
+    assert max(per_batch) <= 2 and sum(per_batch[:12]) == 12  # a turn each in the first minute
+    assert set(saved_at) == {f"agent:sku-{i}" for i in range(12)}
+    for times in saved_at.values():  # every agent at least once a minute, never twice at once
+        gaps = [b - a for a, b in zip([0.0, *times], [*times, 120.0], strict=False)]
+        assert max(gaps) <= 60.0
+    assert not any(durable for _, durable in store.saves)  # turns: atomic, no fsync each
+    # A save of all of them (a stop, a hand-over) is durable and spreads the turns again.
+    saved = host.checkpoint()  # the changed ones: all but those whose turn was this batch
+    assert saved >= 10 and all(d for _, d in store.saves[-saved:])
+    now[0] += 5.0
+    before = len(store.saves)
+    host.ingest([r for s in specs for r in counts(s.asset_id, range(30, 31))])
+    assert len(store.saves) - before <= 2
+
+    # What the turns saved is what a restarted host resumes from.
+    restarted = AssetActor("shard:0", specs, FileCheckpointStore(tmp_path), policy=policy)
+    assert set(restarted.stats().restored) == {s.asset_id for s in specs}

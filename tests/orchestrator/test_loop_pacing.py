@@ -105,3 +105,28 @@ def test_readings_the_agents_took_are_acknowledged_even_when_the_refresh_fails()
     with pytest.raises(RuntimeError, match="workflow store"):
         asyncio.run(Orchestrator._ingest_and_refresh(tick, readings, 7))
     assert assessed == [1] and acked == [7]
+
+
+def test_the_plant_file_sets_how_agents_publish_and_save() -> None:
+    """A large 1-Hz plant's cadence comes from its plant file, as ``autoops run`` reads it (the
+    loop benchmark sets it there too): reports on change with a heartbeat, each agent saved
+    once every ``checkpoint_every_s`` in turns. Unset: a report per reading, a save per batch."""
+    import tomllib
+
+    from orchestrator.assembly import actor_options
+    from orchestrator.config import ConfigError, parse_config
+
+    plant = Path(__file__).parents[2] / "orchestrator" / "plants" / "precision_components.toml"
+    data = tomllib.loads(plant.read_text())
+    default = actor_options(parse_config(data))
+    assert (default.publish.on_change, default.checkpoint.every_readings) == (False, 1)
+    assert default.checkpoint.every_seconds is None
+
+    data["ray"] |= {"publish": "on_change", "heartbeat_s": 30, "checkpoint_every_s": 60}
+    large = actor_options(parse_config(data))
+    assert (large.publish.on_change, large.publish.heartbeat_s) == (True, 30.0)
+    assert (large.checkpoint.every_readings, large.checkpoint.every_seconds) == (None, 60.0)
+
+    data["ray"]["publish"] = "sometimes"
+    with pytest.raises(ConfigError, match="publish"):
+        parse_config(data)
