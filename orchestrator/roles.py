@@ -298,6 +298,10 @@ class PartitionedLoop:
             with contextlib.suppress(Exception):
                 await orchestrator.hub.stop()
         if save:
+            try:
+                await orchestrator.finish_ahead()  # readings the agents have: acted on here
+            except Exception:  # noqa: BLE001  left unacknowledged: the next owner takes them
+                log.exception("partition %d: the last readings handed ahead not acted on", index)
             with contextlib.suppress(Exception):  # the next owner's agents resume from here
                 await asyncio.to_thread(orchestrator.fleet.checkpoint)
             orchestrator.close()

@@ -344,6 +344,17 @@ class Orchestrator:
             readings, delivered, self._ahead_pool.submit(self.fleet.ingest, readings)
         )
 
+    async def finish_ahead(self) -> StepResult | None:
+        """Act on readings handed ahead, taking no more: an orderly stop or hand-over ends with
+        the step the agents already assessed (acknowledged), not with it left to a re-delivery."""
+        if self._ahead is None:
+            return None
+        pipeline, self.pipeline = self.pipeline, False
+        try:
+            return await self.step()
+        finally:
+            self.pipeline = pipeline
+
     def drop_ahead(self, timeout_s: float = 300.0) -> None:
         """Let readings handed ahead finish their assessment, acting on nothing (a stop, a lost
         lease). Live ones stay unacknowledged: taken again, the agents answer them from their
