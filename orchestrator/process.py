@@ -166,7 +166,7 @@ class Stack:
                 clock.keep_marks(state_dir / "plant-clock.jsonl")
                 clock.mark()
             orchestrator.clock = clock
-            orchestrator.pipeline = True  # live sources: the next readings assessed meanwhile
+            orchestrator.pipeline = True  # live sources behind: the next readings assessed meanwhile
             orchestrator.dispatch.clock = clock.model
             orchestrator.alarms.clock = clock.now  # acknowledged / shelved / expired: plant time
             web_base = f"http://{config.web.host}:{config.web.port}"
@@ -266,6 +266,7 @@ class Stack:
     ) -> None:
         """Tick until ``stop`` is set or ``max_ticks`` ran; a failed tick is logged and retried."""
         ticks = 0
+        self.orchestrator.tick_s = tick_s  # a loop behind its tick pipelines its steps
         while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
             for task in self._tasks:
                 if task.done():

@@ -272,6 +272,7 @@ class PartitionedLoop:
         self.running: dict[int, Any] = {}
         self.failures: dict[int, int] = {}  # consecutive failed ticks per partition
         self.stepped: set[int] = set()  # partitions whose last step went through
+        self.tick_s = 1.0  # the loop's tick: a partition behind it pipelines its steps
 
     async def _start(self, index: int) -> None:
         from orchestrator.partitions import Partition
@@ -286,7 +287,8 @@ class PartitionedLoop:
             partition=Partition(index, self.leases.partitions),
         )
         orchestrator.holds = lambda: index in self.leases.held()
-        orchestrator.pipeline = True  # live sources: the next readings assessed meanwhile
+        orchestrator.pipeline = True  # live sources behind: the next readings assessed meanwhile
+        orchestrator.tick_s = self.tick_s
         if orchestrator.hub is not None:
             await orchestrator.hub.start()
         self.running[index] = orchestrator
@@ -306,6 +308,7 @@ class PartitionedLoop:
                 await asyncio.to_thread(orchestrator.fleet.checkpoint)
             orchestrator.close()
         else:  # another process may own it now: write nothing more of its progress
+            orchestrator.drop_ahead(timeout_s=0)  # its readings: the new owner's to take
             orchestrator.store.close()
             orchestrator.alarms.store.close()
             if orchestrator.recorder is not None:
@@ -398,6 +401,7 @@ async def run_loop(
     leases = leases_for(state_url(config), site=config.site, partitions=config.loop.partitions)
     ray_started = await asyncio.to_thread(_join_ray, config, ray_temp_dir)
     loop = PartitionedLoop(config, client=client, mes=MesClient(mes_http), leases=leases, state_dir=state_dir)
+    loop.tick_s = tick_s
     from agents.runtime.gc_tuning import tune_for_loop
 
     tuned = False

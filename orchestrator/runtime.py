@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -118,6 +119,8 @@ class Orchestrator:
         # for live sources (``autoops run`` / ``autoops loop``); a caller handing readings gives
         # ``step(upcoming=...)``. The simulation's own ticks (and the twin feed) step one by one.
         self.pipeline = False
+        self.tick_s = 1.0  # the live loop's tick (``autoops run`` / ``loop`` set theirs)
+        self._last_step_s = 0.0  # how long the last step that went through took
         self._ahead: _Ahead | None = None
         self._ahead_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.client = client
@@ -239,28 +242,29 @@ class Orchestrator:
         and live readings are acknowledged once the agents have them.
         """
         tick_start = self.now
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            if readings is not None:
-                self._ahead = ahead  # kept for a step called right
-                raise InputError(
-                    "this step's readings were handed to the agents ahead (the last step's "
-                    "upcoming readings): call step() without readings"
-                )
-            delivered, readings = ahead.delivered, ahead.readings
-        else:
+        began = time.monotonic()
+        if self._ahead is not None and readings is not None:
+            raise InputError(
+                "this step's readings were handed to the agents ahead (the last step's "
+                "upcoming readings): call step() without readings"
+            )
+        if self._ahead is None:
             delivered, readings = await self._sense(readings)
             readings = self._ours(readings)
         # The plant clock moved with the twin: mark it before anything this tick starts, so a
         # workflow started now reads back as started in this plant hour, not the previous one.
         self.clock.mark()
+        ahead, self._ahead = self._ahead, None  # awaited just below, whatever happens
+        if ahead is not None:
+            delivered, readings = ahead.delivered, ahead.readings
         reports = await self._ingest_and_refresh(
             readings, delivered, ahead.assessed if ahead is not None else None
         )
         # The agents are free: the next readings go to them now, assessed while this step
         # decides, acts and saves (at 10,000 assets a third of a tick, the agents idle otherwise).
         try:
-            await self._hand_ahead(upcoming)
+            if self.holds is None or self.holds():  # not for a partition that may be gone
+                await self._hand_ahead(upcoming)
         except Exception:  # noqa: BLE001  this step's reports must still be acted on
             log.exception("next readings not handed ahead; the next step takes them itself")
         REPORTS.add(len(reports))
@@ -281,6 +285,7 @@ class Orchestrator:
         )
         started = await self.dispatch.act(decisions, by_id)
         self.save()
+        self._last_step_s = time.monotonic() - began
         result = StepResult(len(readings), list(reports), decisions, started)
         if self.recorder is not None:
             await self._record(result, tick_start, self.now)
@@ -323,7 +328,16 @@ class Orchestrator:
         delivered: int | None = None
         if upcoming is not None:
             readings = list(self._ours(upcoming()))
-        elif self.pipeline and self.hub is not None and self.sim is None and self.feed is None:
+        elif (
+            self.pipeline
+            and self.hub is not None
+            and self.sim is None
+            and self.feed is None
+            # Only a loop that is behind (its last step took a whole tick, or readings wait
+            # beyond one take): one that keeps up steps once a tick on what arrived meanwhile,
+            # not back to back on part of it (refreshes and polls count steps).
+            and (self.backlog or self._last_step_s >= self.tick_s)
+        ):
             # This step's readings are acknowledged: the buffer's oldest are the next ones.
             delivered, taken = await asyncio.to_thread(self.hub.take, STEP_READINGS_MAX)
             self.backlog = len(taken) >= STEP_READINGS_MAX
@@ -356,11 +370,13 @@ class Orchestrator:
             self.pipeline = pipeline
 
     def drop_ahead(self, timeout_s: float = 300.0) -> None:
-        """Let readings handed ahead finish their assessment, acting on nothing (a stop, a lost
-        lease). Live ones stay unacknowledged: taken again, the agents answer them from their
-        outbox (``AssetActor.ingest``), so no reading is lost and none assessed twice."""
+        """Let readings handed ahead finish their assessment (``timeout_s``; 0: do not wait),
+        acting on nothing (a stop that could not act, a lost lease). Live ones stay
+        unacknowledged and are taken again; the agents answer a reading they already assessed
+        from their outbox (``AssetActor.ingest``) while it holds its reports -- not after a
+        restart that lost them, so prefer ``finish_ahead`` where the step can still run."""
         ahead, self._ahead = self._ahead, None
-        if ahead is not None:
+        if ahead is not None and timeout_s > 0:
             try:
                 ahead.assessed.result(timeout=timeout_s)
             except Exception as exc:  # noqa: BLE001  acted on by nobody: only said
@@ -442,10 +458,10 @@ class Orchestrator:
         A simulated plant makes one tick per step: ``tick_s`` between steps sets its pace. After
         a step that ``failed`` the loop waits a whole tick (the same readings wait again).
         """
-        if self._ahead is not None:
-            return 0.0  # the next step's readings are with the agents already
         if failed or self.hub is None or self.sim is not None:
             return tick_s
+        if self._ahead is not None:
+            return 0.0  # the next step's readings are with the agents already
         return 0.0 if self.backlog else max(0.0, tick_s - elapsed_s)
 
     # ---- events from the outside world -------------------------------------------------------

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.base import Agent, Reading, with_source_faults
 from agents.errors import AutoopsError, InputError
@@ -68,6 +68,15 @@ class CheckpointPolicy(_Frozen):
 
     every_readings: int | None = Field(default=1, ge=1)
     every_seconds: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _saves_at_all(self) -> CheckpointPolicy:
+        if self.every_readings is None and self.every_seconds is None:
+            raise ValueError(
+                "a checkpoint policy needs every_readings or every_seconds: with neither, the "
+                "agents would be saved only when asked to (a stop), and a crash would lose them"
+            )
+        return self
 
 
 class PublishPolicy(_Frozen):

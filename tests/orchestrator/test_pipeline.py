@@ -117,6 +117,8 @@ def _live(buffer: ReadingBuffer, ingest) -> SimpleNamespace:
         fleet=SimpleNamespace(ingest=ingest),
         dispatch=SimpleNamespace(refresh=refresh),
         partition=SimpleNamespace(count=1),
+        tick_s=1.0,
+        _last_step_s=1.5,  # its last step took more than a tick: it is behind
         _ahead=None,
         _ahead_pool=None,
     )
@@ -169,4 +171,13 @@ def test_live_readings_handed_ahead_stay_in_the_buffer_until_their_step_has_them
     buffer.ack(10**9)
     asyncio.run(Orchestrator._hand_ahead(loop, None))
     assert loop._ahead is None
+    # A loop that keeps up (its last step well inside the tick) steps once a tick on what
+    # arrived meanwhile: nothing is handed ahead, however much waits.
+    buffer.put(readings)
+    loop._last_step_s = 0.3
+    asyncio.run(Orchestrator._hand_ahead(loop, None))
+    assert loop._ahead is None and len(buffer) == 5
+    # A failed step waits a whole tick even with readings ahead (it would fail again at once).
+    loop._ahead = object()
+    assert Orchestrator.pause_after_step(loop, 1.0, 0.1, failed=True) == 1.0
     buffer.close()
