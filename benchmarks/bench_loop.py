@@ -507,7 +507,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             seed=args.seed,
             state_dir=state_dir,
             publish="every_reading" if args.every_report else "on_change",
-            checkpoint_every_s=args.checkpoint_s,
+            checkpoint_every_s=args.checkpoint_s or None,  # 0: after every batch
         )
         agents_alone = bare_agents(config, min(args.assets, 200), args.commission + 20)
         t_setup = time.perf_counter()
@@ -653,7 +653,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "waveform_every_s": args.waveform_every * STEP_S,
         "waveforms": waveforms_n,
         "published": "every reading" if args.every_report else "on change + 60-s heartbeat",
-        "checkpoint": {"every_s": args.checkpoint_s, "staggered": True},
+        "checkpoint": {"every_s": args.checkpoint_s or None, "in_turns": bool(args.checkpoint_s)},
         "wearing": round(args.assets * args.wearing),
         "setup_s": round(setup_s, 1),
         "loop_s": round(loop_s, 2),
@@ -822,8 +822,8 @@ def main() -> None:
         type=float,
         default=60.0,
         help="each agent saves its state this often (s; [ray] checkpoint_every_s), the turns "
-        "spread over it; at 1 Hz saving every agent after every batch costs five times the "
-        "assessment",
+        "spread over it; 0: every agent after every batch (the default without the setting: "
+        "at 1 Hz five times the assessment)",
     )
     parser.add_argument(
         "--back-to-back",
@@ -847,10 +847,11 @@ def main() -> None:
         or not 0 <= args.wearing <= 1
         or not 0 <= args.waveform_share <= 1
         or not args.max_lag > 0
+        or not args.checkpoint_s >= 0
     ):
         parser.error(
             "--assets, --ticks, --shard-size, --waveform-every, --commission must be >= 1; "
-            "--wearing and --waveform-share in [0, 1]; --max-lag > 0"
+            "--wearing and --waveform-share in [0, 1]; --max-lag > 0; --checkpoint-s >= 0"
         )
     logging.basicConfig(level=logging.WARNING)
     result = asyncio.run(run(args))
