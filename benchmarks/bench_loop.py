@@ -21,10 +21,11 @@ The readings are made before the run (the simulation's time is shown apart). By 
 arrive in real time (tick k's readings at k s of the plant's clock) and a step acts on every
 tick that arrived while the last step ran, as the live loop takes its sources' buffer
 (``Orchestrator.pause_after_step``); with ``--back-to-back`` each tick is its own step, the
-next one at hand as soon as the last one is assessed. The loop is pipelined as ``autoops run``
-/ ``autoops loop`` run it: once a step's readings are assessed, what is at hand of the next
-ones goes to the agents, assessed while the step decides, starts and saves
-(``Orchestrator.step(upcoming=...)``); ``--no-pipeline`` runs one step after the other.
+next one at hand as soon as the last one is assessed. The loop is pipelined as a live
+``autoops run`` / ``autoops loop`` behind its tick runs it: once a step's readings are assessed,
+what is at hand of the next ones goes to the agents, assessed while the step decides, starts
+and saves (``Orchestrator.step(upcoming=...)``; in real time nothing is at hand while the loop
+keeps up); ``--no-pipeline`` runs one step after the other.
 
 Printed (``--json``: one object; ``readings_per_s``, ``keeps_up``, ``bare_numpy_readings_per_s``):
 - readings per second end to end (the loop's own time), and whether the loop keeps up with real time: all
